@@ -1,0 +1,32 @@
+"""arbor_pycat: Arbor mechanisms written in Python.
+
+Write a subclass of :class:`CustomMechanism`, decorate it with
+:func:`register`, and :func:`build` an ``arbor.catalogue`` from it::
+
+    @arbor_pycat.register
+    class Leak(arbor_pycat.CustomMechanism):
+        name = "leak"
+        parameters = [("g", "S/cm2", 1e-4), ("e", "mV", -65.0)]
+
+        def compute_currents(self, pp):
+            pp.i = pp.g * (pp.v - pp.e)
+
+    cat = arbor_pycat.build()
+"""
+from .builder import build
+from .compat import SUPPORTED_TEXT as SUPPORTED_ARBOR, UnsupportedArborError
+from .declarations import CustomMechanism, IonInfo, register
+from .errors import MechanismError, MechanismRuntimeError, last_error
+from .helpers import cnexp, exprelr
+
+
+def compare(*args, **kwargs):
+    """See :func:`arbor_pycat.comparison.compare`."""
+    from .comparison import compare as _compare
+    return _compare(*args, **kwargs)
+
+
+__version__ = "0.1.0"
+__all__ = ["CustomMechanism", "IonInfo", "register", "build", "compare", "cnexp", "exprelr",
+           "MechanismError", "MechanismRuntimeError", "UnsupportedArborError", "last_error",
+           "SUPPORTED_ARBOR"]

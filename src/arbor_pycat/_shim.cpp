@@ -1,0 +1,196 @@
+// The bridge between Arbor's mechanism ABI and arbor_pycat.
+//
+// This shared object is compiled once, when the package is built. Every call
+// of arbor_pycat.build() copies it to a fresh file, so that each catalogue
+// gets its own copy of the tables below (dlopen caches by path), fills the
+// tables through the pycat_* functions (ctypes), and hands the file to
+// arbor.load_catalogue().
+//
+// The shim knows nothing about a mechanism's fields: it stores the
+// arb_mechanism_type that Python built, and forwards each interface call to
+// the callback Python registered for that slot (a ctypes callback or a numba
+// cfunc). A callback returns 0 on success; on failure it returns non-zero and
+// the trampoline throws, which Arbor turns into a Python exception in
+// sim.run().
+#include <arbor/mechanism_abi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace {
+
+// Python and numba callbacks: (ppack, event stream or nullptr, fingerprint).
+// A return of 0 means success, <0 an error message set by pycat_set_error,
+// >0 an index into the slot's table of error messages.
+using pycat_callback = int (*)(arb_mechanism_ppack*, arb_deliverable_event_stream*, std::uint64_t);
+
+constexpr int max_mechanisms = 128;
+constexpr int n_methods = 6;  // init, compute_currents, apply_events, advance_state, write_ions, post_event
+constexpr int max_messages = 64;
+
+struct slot {
+    arb_mechanism_type type{};
+    pycat_callback callbacks[n_methods] = {};
+    bool wants_fingerprint = false;  // Python callbacks cache views by it; native ones don't need it
+    std::atomic<std::uint64_t> generation{0};  // bumped by every init: a new simulation invalidates caches
+    const char* messages[max_messages] = {};
+    arb_mechanism_interface interface{};
+};
+
+slot slots[max_mechanisms];
+arb_mechanism catalogue[max_mechanisms];
+int n_slots = 0;
+
+thread_local std::string error_message;
+
+// A cheap identity for a ppack: its address and every pointer Arbor may
+// reallocate between simulations. Python caches its numpy views under it.
+std::uint64_t fingerprint(const slot& s, const arb_mechanism_ppack* pp) {
+    std::uint64_t h = 1469598103934665603ull;
+    auto mix = [&h](std::uint64_t x) { h = (h ^ x) * 1099511628211ull; h ^= h >> 29; };
+    mix(s.generation.load(std::memory_order_relaxed));
+    mix((std::uintptr_t)pp);
+    mix(pp->width);
+    mix((std::uintptr_t)pp->vec_v);
+    mix((std::uintptr_t)pp->vec_i);
+    mix((std::uintptr_t)pp->vec_g);
+    mix((std::uintptr_t)pp->node_index);
+    mix((std::uintptr_t)pp->peer_index);
+    mix((std::uintptr_t)pp->weight);
+    mix((std::uintptr_t)pp->multiplicity);
+    mix((std::uintptr_t)pp->vec_ci);
+    mix((std::uintptr_t)pp->time_since_spike);
+    mix((std::uintptr_t)pp->globals);
+    for (arb_size_type k = 0; k < s.type.n_parameters; ++k) mix((std::uintptr_t)pp->parameters[k]);
+    for (arb_size_type k = 0; k < s.type.n_state_vars; ++k) mix((std::uintptr_t)pp->state_vars[k]);
+    for (arb_size_type k = 0; k < s.type.n_ions; ++k) {
+        const auto& ion = pp->ion_states[k];
+        mix((std::uintptr_t)ion.current_density);
+        mix((std::uintptr_t)ion.reversal_potential);
+        mix((std::uintptr_t)ion.internal_concentration);
+        mix((std::uintptr_t)ion.external_concentration);
+        mix((std::uintptr_t)ion.diffusive_concentration);
+        mix((std::uintptr_t)ion.index);
+    }
+    return h;
+}
+
+[[noreturn]] void fail(const slot& s, int code) {
+    std::string message;
+    if (code > 0 && code < max_messages && s.messages[code]) message = s.messages[code];
+    else if (code < 0 && !error_message.empty()) message = std::exchange(error_message, {});
+    else message = std::string("arbor_pycat: mechanism '") + s.type.name + "' failed (error code " + std::to_string(code) + ")";
+    throw std::runtime_error(message);
+}
+
+template <int K, int M>
+void call(arb_mechanism_ppack* pp, arb_deliverable_event_stream* events) {
+    slot& s = slots[K];
+    if (M == 0) s.generation.fetch_add(1, std::memory_order_relaxed);
+    pycat_callback f = s.callbacks[M];
+    if (!f) return;
+    int rc = f(pp, events, s.wants_fingerprint ? fingerprint(s, pp) : 0);
+    if (rc != 0) fail(s, rc);
+}
+
+template <int K> void init_mechanism(arb_mechanism_ppack* pp) { call<K, 0>(pp, nullptr); }
+template <int K> void compute_currents(arb_mechanism_ppack* pp) { call<K, 1>(pp, nullptr); }
+template <int K> void apply_events(arb_mechanism_ppack* pp, arb_deliverable_event_stream* ev) { call<K, 2>(pp, ev); }
+template <int K> void advance_state(arb_mechanism_ppack* pp) { call<K, 3>(pp, nullptr); }
+template <int K> void write_ions(arb_mechanism_ppack* pp) { call<K, 4>(pp, nullptr); }
+template <int K> void post_event(arb_mechanism_ppack* pp) { call<K, 5>(pp, nullptr); }
+
+void noop(arb_mechanism_ppack*) {}
+void noop_events(arb_mechanism_ppack*, arb_deliverable_event_stream*) {}
+
+template <int K> arb_mechanism_type get_type() { return slots[K].type; }
+
+// Unused slots are plain no-ops: Arbor calls write_ions of every mechanism
+// every step.
+template <int K> arb_mechanism_interface* get_interface() {
+    slot& s = slots[K];
+    arb_mechanism_interface& i = s.interface;
+    i.backend = arb_backend_kind_cpu;
+    i.partition_width = 1;
+    i.alignment = 8;
+    i.init_mechanism   = s.callbacks[0] || s.wants_fingerprint ? init_mechanism<K> : noop;
+    i.compute_currents = s.callbacks[1] ? compute_currents<K> : noop;
+    i.apply_events     = s.callbacks[2] ? apply_events<K>     : noop_events;
+    i.advance_state    = s.callbacks[3] ? advance_state<K>    : noop;
+    i.write_ions       = s.callbacks[4] ? write_ions<K>       : noop;
+    i.post_event       = s.callbacks[5] ? post_event<K>       : noop;
+    return &i;
+}
+
+// Arbor calls i_gpu() unconditionally: it must be a function returning null.
+arb_mechanism_interface* no_gpu_interface() { return nullptr; }
+
+template <int... K>
+void fill_catalogue(std::integer_sequence<int, K...>) {
+    ((catalogue[K] = arb_mechanism{get_type<K>, get_interface<K>, no_gpu_interface}), ...);
+}
+
+}  // namespace
+
+extern "C" {
+
+[[gnu::visibility("default")]] int pycat_max_mechanisms() { return max_mechanisms; }
+[[gnu::visibility("default")]] unsigned long pycat_abi_version() { return ARB_MECH_ABI_VERSION; }
+[[gnu::visibility("default")]] int pycat_abi_version_minor() { return ARB_MECH_ABI_VERSION_MINOR; }
+[[gnu::visibility("default")]] int pycat_abi_version_major() { return ARB_MECH_ABI_VERSION_MAJOR; }
+
+// Sizes and offsets, so that Python can check its mirror of the ABI layout.
+[[gnu::visibility("default")]] unsigned long pycat_layout(int what) {
+    switch (what) {
+        case 0: return sizeof(arb_mechanism_ppack);
+        case 1: return offsetof(arb_mechanism_ppack, dt);
+        case 2: return offsetof(arb_mechanism_ppack, mechanism_id);
+        case 3: return offsetof(arb_mechanism_ppack, events);
+        case 4: return offsetof(arb_mechanism_ppack, parameters);
+        case 5: return offsetof(arb_mechanism_ppack, random_numbers);
+        case 6: return sizeof(arb_ion_state);
+        case 7: return sizeof(arb_mechanism_type);
+        case 8: return offsetof(arb_mechanism_type, random_variables);
+        case 9: return sizeof(arb_ion_info);
+        case 10: return sizeof(arb_field_info);
+        case 11: return sizeof(arb_deliverable_event_data);
+        case 12: return offsetof(arb_mechanism_ppack, index_constraints);
+        default: return 0;
+    }
+}
+
+[[gnu::visibility("default")]] int pycat_set_mechanism(int k, const arb_mechanism_type* type) {
+    if (k < 0 || k >= max_mechanisms) return 1;
+    slots[k].type = *type;
+    // modcc leaves this to the header's macro; so do we, whatever Python sent.
+    slots[k].type.abi_version = ARB_MECH_ABI_VERSION;
+    if (k >= n_slots) n_slots = k + 1;
+    return 0;
+}
+
+[[gnu::visibility("default")]] int pycat_set_callback(int k, int method, pycat_callback f, int wants_fingerprint) {
+    if (k < 0 || k >= max_mechanisms || method < 0 || method >= n_methods) return 1;
+    slots[k].callbacks[method] = f;
+    slots[k].wants_fingerprint = slots[k].wants_fingerprint || wants_fingerprint;
+    return 0;
+}
+
+[[gnu::visibility("default")]] int pycat_set_message(int k, int code, const char* message) {
+    if (k < 0 || k >= max_mechanisms || code <= 0 || code >= max_messages) return 1;
+    slots[k].messages[code] = message;
+    return 0;
+}
+
+[[gnu::visibility("default")]] void pycat_set_error(const char* message) { error_message = message; }
+
+// The entry point arbor.load_catalogue() looks for.
+[[gnu::visibility("default")]] const void* get_catalogue(int* n) {
+    fill_catalogue(std::make_integer_sequence<int, max_mechanisms>{});
+    *n = n_slots;
+    return catalogue;
+}
+
+}  // extern "C"

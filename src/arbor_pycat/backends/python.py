@@ -1,0 +1,511 @@
+"""The python backend: Arbor calls the user's methods through ctypes callbacks.
+
+Each method gets a ``pp`` whose fields are numpy arrays over Arbor's memory,
+or per-instance copies gathered through Arbor's index arrays. Views are built
+once per ppack (the shim hands every call a fingerprint of the ppack's
+pointers and of the simulation) and reused; per call, only what changes
+(gathered inputs, random numbers, events) is refreshed, and only what the
+method writes is scattered back.
+"""
+import ctypes
+import traceback
+import warnings
+
+import numpy as np
+
+from .. import abi
+from .. import fields as F
+from ..errors import MechanismError, MechanismRuntimeError, _remember
+
+DV = 1e-3   # mV: step of the numeric dI/dV when compute_currents assigns no conductance
+_MAX_CACHED = 64
+
+
+def compile(spec, shim):
+    return PythonMechanism(spec, shim)
+
+
+class PythonMechanism:
+    backend = "python"
+
+    def __init__(self, spec, shim):
+        self.spec = spec
+        self.instance = spec.cls()
+        self.messages = {}
+        self.callbacks = {}
+        self._keep = []
+        for name, method in spec.methods.items():
+            runner = MethodRunner(spec, method, self.instance, shim)
+            callback = abi.CALLBACK(runner)
+            self._keep += [runner, callback]
+            self.callbacks[name] = (ctypes.cast(callback, ctypes.c_void_p).value, True)
+        # Caches must be invalidated by every init, even without an init method:
+        # wants_fingerprint makes the shim install its init trampoline.
+
+
+class MethodRunner:
+    """The ctypes callback of one method of one mechanism."""
+
+    def __init__(self, spec, method, instance, shim):
+        self.spec = spec
+        self.method = method
+        self.bound = getattr(instance, method.name)
+        self.shim = shim
+        self.plan = F.plan(spec, method.name)
+        self.invocations = {}
+
+    def __call__(self, address, events_address, key):
+        try:
+            invocation = self.invocations.get(key)
+            if invocation is None:
+                if len(self.invocations) >= _MAX_CACHED:
+                    self.invocations.clear()
+                invocation = Invocation(self, address)
+                self.invocations[key] = invocation
+            invocation.run(events_address)
+            return 0
+        except BaseException as exc:   # never let an exception cross into Arbor
+            return self.fail(exc)
+
+    def fail(self, exc):
+        details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        message = (f"arbor_pycat: {self.spec.label} failed in {self.method.name}: "
+                   f"{type(exc).__name__}: {exc}\n\nOriginal traceback:\n{details}")
+        error = MechanismRuntimeError(message)
+        error.__cause__ = exc
+        _remember(error)
+        try:
+            self.shim.set_error(message)
+        except BaseException:
+            pass
+        return -1
+
+
+def _view(pointer, count, ctype=abi.value_t):
+    """A numpy array over ``count`` elements at a ctypes pointer (None for NULL)."""
+    if not pointer or count <= 0:
+        return None
+    address = ctypes.cast(pointer, ctypes.c_void_p).value
+    return np.ctypeslib.as_array((ctype * count).from_address(address))
+
+
+def _view_at(address, count, ctype=abi.value_t):
+    return np.ctypeslib.as_array((ctype * count).from_address(address))
+
+
+def _readonly(array):
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+class Gather:
+    """Per-instance values ``source[index]``, as a view where ``index`` is a range."""
+
+    def __init__(self, source, index):
+        self.source = source
+        self.index = index
+        first = int(index[0]) if len(index) else 0
+        self.contiguous = bool(len(index) == 0 or np.array_equal(index, np.arange(first, first + len(index))))
+        self.unique = self.contiguous or len(np.unique(index)) == len(index)
+        if self.contiguous:
+            self.slice = slice(first, first + len(index))
+            self.values = source[self.slice]     # always current: no refresh needed
+        else:
+            self.values = np.empty(len(index))
+
+    def refresh(self):
+        if not self.contiguous:
+            np.take(self.source, self.index, out=self.values)
+
+    def fresh_copy(self):
+        return self.source[self.slice].copy() if self.contiguous else self.source[self.index]
+
+    def assign(self, values):
+        """``source[index] = values``."""
+        if self.contiguous:
+            if values is not self.values:
+                self.source[self.slice] = values
+        else:
+            self.source[self.index] = values
+
+    def add(self, values):
+        """``source[index] += values``, accumulating repeated indices."""
+        if self.contiguous:
+            self.source[self.slice] += values
+        elif self.unique:
+            self.source[self.index] += values
+        else:
+            np.add.at(self.source, self.index, values)
+
+
+class PPBase:
+    """The ``pp`` a method receives. Fields are plain attributes; writes are checked."""
+    _writers = {}
+    _label = ""
+    _plan = {}
+
+    def __setattr__(self, name, value):
+        writer = self._writers.get(name)
+        if writer is None:
+            raise MechanismError(self._write_error(name))
+        writer(value)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise MechanismError(f"{self._label}: pp.{name} is not a field here "
+                             f"(fields: {', '.join(sorted(self._plan))})")
+
+    def __delattr__(self, name):
+        raise MechanismError(f"{self._label}: pp.{name} cannot be deleted")
+
+    def _write_error(self, name):
+        if name in self._plan:
+            return f"{self._label}: pp.{name} is read-only here"
+        return f"{self._label}: pp.{name} is not a field here (fields: {', '.join(sorted(self._plan))})"
+
+
+class Events:
+    """The events delivered to a point mechanism in this step.
+
+    ``mech_index[k]`` is the instance the k-th event targets, ``weight[k]``
+    its weight (the connection's, in its units). Iterating yields
+    ``(mech_index, weight)`` pairs.
+    """
+    __slots__ = ("mech_index", "weight")
+
+    def __init__(self, mech_index, weight):
+        self.mech_index = mech_index
+        self.weight = weight
+
+    def __len__(self):
+        return len(self.mech_index)
+
+    def __iter__(self):
+        return zip(self.mech_index.tolist(), self.weight.tolist())
+
+    def __repr__(self):
+        return f"Events(mech_index={self.mech_index!r}, weight={self.weight!r})"
+
+
+_NO_EVENTS = Events(np.zeros(0, dtype=np.int64), np.zeros(0))
+_float32_warned = set()
+
+
+class Invocation:
+    """One method on one ppack: cached views, the ``pp`` object, the scatter steps."""
+
+    def __init__(self, runner, address):
+        spec = runner.spec
+        self.runner = runner
+        self.spec = spec
+        self.method = runner.method
+        self.label = f"{spec.label} in {self.method.name}"
+        self.call = runner.bound
+        pp = abi.PPack.from_address(address)
+        self.ppack = pp
+        self.address = address
+        width = self.width = pp.width
+        access = self.method.access
+        plan = runner.plan
+        used = set(plan) if access.opaque else (access.reads | access.writes)
+        self.static_writes = access.writes & set(plan)
+        self.kind = spec.kind
+        self.node_index = _view(pp.node_index, width, abi.index_t)
+        if self.node_index is None:
+            self.node_index = np.zeros(0, dtype=np.int32)
+        n_cv = int(self.node_index.max()) + 1 if width else 0
+        self.weight = _view(pp.weight, width)
+        if self.weight is None:
+            self.weight = np.zeros(0)
+        self.cv = {}
+        for attribute in ("vec_v", "vec_i", "vec_g", "temperature_degC", "diam_um", "area_um2"):
+            array = _view(getattr(pp, attribute), n_cv)
+            self.cv[attribute] = Gather(array, self.node_index) if array is not None else None
+        self.refreshers = []     # run before the call
+        self.finishers = []      # run after the call, each (field name, function)
+        self.dynamic_writes = set()
+        attributes = {}
+        writers = {}
+        self.current_fields = []
+        for name in sorted(used):
+            if name not in plan:
+                continue
+            field = plan[name]
+            value, writer = self._prepare(field, pp)
+            attributes[name] = value
+            if writer is not None:
+                writers[name] = writer
+        cls = type("pp", (PPBase,), {"_writers": writers, "_label": self.label, "_plan": plan})
+        self.pp = cls()
+        self.pp.__dict__.update(attributes)
+        self.numeric_conductance = (self.method.name == "compute_currents"
+                                    and spec.needs_numeric_conductance())
+        if self.numeric_conductance:
+            self._prepare_numeric_conductance(plan, attributes, pp)
+        self.multiplicity = None
+        if self.method.name == "init_mechanism" and pp.multiplicity and spec.state_vars:
+            self.multiplicity = _view(pp.multiplicity, width, abi.index_t).astype(float)
+            self.states = [_view(pp.state_vars[k], width) for k in range(len(spec.state_vars))]
+        self.random = [(name, f.key) for name, f in plan.items() if f.source == "random" and name in used]
+        self.random_cache = {}
+        self.events = self.method.name == "apply_events"
+        self.ion_current_gathers = {}
+
+    # -- building fields ------------------------------------------------------
+    def _writer(self, name, target, mark=True):
+        label = self.label
+        dynamic = self.dynamic_writes
+
+        def write(value):
+            if value is not target:
+                _assign(target, value, label, name)
+            if mark:
+                dynamic.add(name)
+        return write
+
+    def _prepare(self, field, pp):
+        """(value shown as pp.<name>, writer or None) for one field."""
+        name, source, key, width = field.name, field.source, field.key, self.width
+        if source == "scalar":
+            return getattr(pp, key), None
+        if source in ("parameter", "state"):
+            array = _view((pp.parameters if source == "parameter" else pp.state_vars)[key], width)
+            return array, self._writer(name, array, mark=False)
+        if source == "global":
+            return float(pp.globals[key]), None
+        if source == "raw":
+            if key == "ppack":
+                return pp, None
+            array = _view(getattr(pp, key), width, abi.value_t if key == "weight" else abi.index_t)
+            return (_readonly(array) if array is not None else None), None
+        if source == "cv":
+            gather = self.cv[key]
+            if gather is None:
+                return None, None
+            if field.write is None:
+                if not gather.contiguous:
+                    self.refreshers.append(gather.refresh)
+                return _readonly(gather.values), None
+            return self._writable_gather(name, gather, "assign")
+        if source == "peer":
+            peer = _view(pp.peer_index, width, abi.index_t)
+            n = int(max(peer.max(), self.node_index.max())) + 1 if width else 0
+            gather = Gather(_view(pp.vec_v, n), peer)
+            if not gather.contiguous:
+                self.refreshers.append(gather.refresh)
+            return _readonly(gather.values), None
+        if source in ("current", "ion_current", "conductance"):
+            buffer = np.zeros(width)
+            self.current_fields.append((name, source, key, buffer))
+            return buffer, self._writer(name, buffer)
+        if source in ("ion", "ion_total", "valence"):
+            k = key[0] if isinstance(key, tuple) else key
+            ion = pp.ion_states[k]
+            if source == "valence":
+                return float(ion.ionic_charge[0]), None
+            index = _view(ion.index, width, abi.index_t)
+            if index is None:
+                index = np.zeros(0, dtype=np.int32)
+            n = int(index.max()) + 1 if width else 0
+            if source == "ion_total":
+                gather = Gather(_view(ion.current_density, n), index)
+                values = np.empty(width)
+                src = gather.values if gather.contiguous else None
+
+                def refresh(gather=gather, values=values, src=src):
+                    if src is None:
+                        gather.refresh()
+                        np.multiply(gather.values, 0.1, out=values)
+                    else:
+                        np.multiply(src, 0.1, out=values)
+                self.refreshers.append(refresh)
+                return _readonly(values), None
+            array = _view(getattr(ion, key[1]), n)
+            if array is None:
+                raise MechanismError(f"{self.label}: Arbor passed no {key[1]} for pp.{name}")
+            gather = Gather(array, index)
+            if field.write is None:
+                if not gather.contiguous:
+                    self.refreshers.append(gather.refresh)
+                return _readonly(gather.values), None
+            return self._writable_gather(name, gather, field.write)
+        if source == "random":
+            return None, None   # filled per call
+        if source == "time_since_spike":
+            n_det = pp.n_detectors
+            values = np.full((width, max(n_det, 0)), -1.0)
+            if n_det > 0 and width and pp.time_since_spike and pp.vec_ci:
+                n_cv = int(self.node_index.max()) + 1
+                cells = _view(pp.vec_ci, n_cv, abi.index_t)[self.node_index]
+                index = cells[:, None] * n_det + np.arange(n_det)[None, :]
+                tss = _view(pp.time_since_spike, int(index.max()) + 1)
+                self.refreshers.append(lambda: np.take(tss, index, out=values))
+            return _readonly(values), None
+        raise AssertionError(f"unknown field source {source!r}")
+
+    def _writable_gather(self, name, gather, mode):
+        """A writable per-instance copy, scattered back after the call if written."""
+        if mode == "assign" and gather.contiguous:
+            view = gather.values    # writes go straight to Arbor's memory: that is assignment
+            return view, self._writer(name, view, mark=False)
+        values = np.empty(len(gather.index))
+        old = np.empty(len(gather.index)) if mode == "blend" else None
+
+        def refresh():
+            gather.refresh()
+            values[...] = gather.values
+            if old is not None:
+                old[...] = values
+        self.refreshers.append(refresh)
+        weights = self._ion_write_weights()
+
+        if mode == "assign":
+            def finish():
+                gather.assign(values)
+        elif mode == "blend":     # modcc outside write_ions: x += w * (new - old)
+            def finish():
+                gather.add(weights * (values - old))
+        else:                     # modcc in write_ions: x += w * new (Arbor reset x before)
+            def finish():
+                gather.add(weights * values)
+        self.finishers.append((name, finish))
+        return values, self._writer(name, values)
+
+    def _ion_write_weights(self):
+        # modcc writes concentrations of point mechanisms with weight 1.
+        return np.ones(self.width) if self.kind != "density" else self.weight
+
+    def _prepare_numeric_conductance(self, plan, attributes, pp):
+        """Buffers for a second evaluation of compute_currents at v + DV."""
+        gather = self.cv["vec_v"]
+        self.v_plus = np.empty(self.width)
+        self.v_real = attributes.get("v")
+        self.current_sum = np.zeros(self.width)
+        if "conductance" not in attributes:
+            buffer = np.zeros(self.width)
+            self.current_fields.append(("conductance", "conductance", None, buffer))
+        self.scratch = {name: np.zeros(self.width) for name, source, _, _ in self.current_fields
+                        if source != "conductance"}
+        self.v_gather = gather
+
+    # -- running --------------------------------------------------------------
+    def run(self, events_address):
+        pp = self.pp
+        self.dynamic_writes.clear()
+        for refresh in self.refreshers:
+            refresh()
+        if self.random:
+            self._refresh_random()
+        for _, _, _, buffer in self.current_fields:
+            buffer.fill(0.0)
+        if self.events:
+            self.call(pp, self._events(events_address))
+        else:
+            self.call(pp)
+        if self.current_fields:
+            if self.numeric_conductance and "conductance" not in self.dynamic_writes:
+                self._numeric_conductance()
+            self._scatter_currents()
+        written = self.static_writes | self.dynamic_writes
+        for name, finish in self.finishers:
+            if name in written:
+                finish()
+        if self.multiplicity is not None:
+            for state in self.states:
+                state *= self.multiplicity
+
+    def _refresh_random(self):
+        pp = self.ppack
+        for name, k in self.random:
+            address = ctypes.cast(pp.random_numbers[k], ctypes.c_void_p).value
+            view = self.random_cache.get(address)
+            if view is None:
+                if len(self.random_cache) > 256:
+                    self.random_cache.clear()
+                view = self.random_cache[address] = _readonly(_view_at(address, self.width))
+            self.pp.__dict__[name] = view
+
+    def _events(self, address):
+        if not address:
+            return _NO_EVENTS
+        stream = abi.EventStream.from_address(address)
+        begin = ctypes.cast(stream.begin, ctypes.c_void_p).value
+        end = ctypes.cast(stream.end, ctypes.c_void_p).value
+        if not begin or end <= begin:
+            return _NO_EVENTS
+        n = (end - begin) // ctypes.sizeof(abi.EventData)
+        raw = np.frombuffer((ctypes.c_char * (end - begin)).from_address(begin), dtype=abi.EVENT_DTYPE, count=n)
+        return Events(raw["mech_index"].astype(np.int64), raw["weight"].astype(np.float64))
+
+    def _numeric_conductance(self):
+        """dI/dV by re-running compute_currents at v + DV (it must not change state)."""
+        pp = self.pp
+        d = pp.__dict__
+        total = self.current_sum
+        total.fill(0.0)
+        real = {}
+        for name, source, _, buffer in self.current_fields:
+            if source != "conductance":
+                total += buffer
+                real[name] = buffer
+                scratch = self.scratch[name]
+                scratch.fill(0.0)
+                d[name] = scratch
+        v_gather = self.v_gather
+        np.add(v_gather.fresh_copy() if self.v_real is None else self.v_real, DV, out=self.v_plus)
+        d["v"] = _readonly(self.v_plus)
+        try:
+            self.call(pp)
+        finally:
+            for name, buffer in real.items():
+                d[name] = buffer
+            if self.v_real is None:
+                del d["v"]
+            else:
+                d["v"] = self.v_real
+        for name, source, _, buffer in self.current_fields:
+            if source == "conductance":
+                for scratch_name in real:
+                    buffer += self.scratch[scratch_name]
+                buffer -= total
+                buffer /= DV
+
+    def _scatter_currents(self):
+        """Add this mechanism's currents and conductance to Arbor's arrays."""
+        scale = 10.0 if self.kind == "density" else 1.0
+        weights = scale * self.weight
+        vec_i, vec_g = self.cv["vec_i"], self.cv["vec_g"]
+        pp = self.ppack
+        for name, source, key, buffer in self.current_fields:
+            contribution = weights * buffer
+            if source == "conductance":
+                vec_g.add(contribution)
+                continue
+            vec_i.add(contribution)
+            if source == "ion_current":
+                ion = pp.ion_states[key]
+                index = _view(ion.index, self.width, abi.index_t)
+                gather = self.ion_current_gathers.get(key)
+                if gather is None:
+                    n = int(index.max()) + 1 if self.width else 0
+                    gather = self.ion_current_gathers[key] = Gather(_view(ion.current_density, n), index)
+                gather.add(contribution)
+
+
+def _assign(target, value, label, name):
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and dtype == np.float32:
+        key = (label, name)
+        if key not in _float32_warned:
+            _float32_warned.add(key)
+            warnings.warn(f"{label}: pp.{name} assigned float32 values; arbor computes in float64 "
+                          "(with JAX, enable x64: jax.config.update('jax_enable_x64', True))",
+                          stacklevel=3)
+    try:
+        target[...] = value
+    except (ValueError, TypeError) as exc:
+        raise MechanismError(f"{label}: cannot assign a value of shape {np.shape(value)} to "
+                             f"pp.{name}, which has shape {target.shape} (one value per instance, "
+                             f"or a scalar): {exc}") from None

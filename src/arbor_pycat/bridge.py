@@ -1,0 +1,152 @@
+"""Turn compiled mechanisms into an ``arbor.catalogue`` through the C shim.
+
+Each :func:`load_catalogue` call copies the shim shared object to a new file
+(``dlopen`` caches by path, so copies would otherwise share their tables),
+fills its tables with the mechanisms' ``arb_mechanism_type`` and callbacks,
+and loads it with ``arbor.load_catalogue``. Arbor copies the type structs but
+keeps pointing at their strings and tables, and calls the callbacks for as
+long as the process lives: everything is kept alive in :data:`_alive`.
+"""
+import ctypes
+import importlib.machinery
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from . import abi
+from .compat import check_arbor
+from .errors import MechanismError
+
+_alive = []          # every object a loaded catalogue may still point to
+_workdir = None
+_counter = 0
+
+
+def shim_path():
+    """The compiled shim that ships with the package."""
+    here = Path(__file__).parent
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        candidate = here / f"_shim{suffix}"
+        if candidate.exists():
+            return candidate
+    raise ImportError("arbor_pycat's compiled shim (_shim*.so) is missing: reinstall the package "
+                      "(pip install .) so that it is built")
+
+
+def _fresh_copy():
+    global _workdir, _counter
+    if _workdir is None:
+        _workdir = tempfile.mkdtemp(prefix="arbor_pycat_")
+    _counter += 1
+    target = os.path.join(_workdir, f"catalogue_{os.getpid()}_{_counter}.so")
+    shutil.copyfile(shim_path(), target)
+    return target
+
+
+def _load_shim(path):
+    lib = ctypes.CDLL(path)
+    lib.pycat_layout.restype = ctypes.c_ulong
+    lib.pycat_layout.argtypes = [ctypes.c_int]
+    lib.pycat_abi_version_major.restype = ctypes.c_int
+    lib.pycat_abi_version_minor.restype = ctypes.c_int
+    lib.pycat_set_mechanism.argtypes = [ctypes.c_int, ctypes.POINTER(abi.MechanismType)]
+    lib.pycat_set_callback.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+    lib.pycat_set_message.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p]
+    lib.pycat_set_error.argtypes = [ctypes.c_char_p]
+    lib.pycat_set_error.restype = None
+    found = tuple(lib.pycat_layout(k) for k in range(len(abi.EXPECTED_LAYOUT)))
+    if found != abi.EXPECTED_LAYOUT:
+        raise ImportError("arbor_pycat's mirror of Arbor's mechanism ABI does not match the "
+                          f"compiled shim (layout {found} != {abi.EXPECTED_LAYOUT})")
+    version = (lib.pycat_abi_version_major(), lib.pycat_abi_version_minor())
+    if version != abi.ABI_VERSION[:2]:
+        raise ImportError(f"the shim was compiled against mechanism ABI {version}, "
+                          f"arbor_pycat mirrors {abi.ABI_VERSION[:2]}")
+    return lib
+
+
+def _fields(entries):
+    table = (abi.FieldInfo * max(1, len(entries)))()
+    for row, entry in zip(table, entries):
+        row.name = entry.name.encode()
+        row.unit = entry.units.encode()
+        row.default_value = entry.default
+        row.range_low = -math.inf
+        row.range_high = math.inf
+    return table
+
+
+def mechanism_type(spec):
+    """The ``arb_mechanism_type`` of ``spec`` and the objects it points to."""
+    t = abi.MechanismType()
+    keep = [t]
+    t.fingerprint = b"<arbor_pycat>"
+    t.name = spec.name.encode()
+    t.kind = abi.MECHANISM_KINDS[spec.kind]
+    t.is_linear = False
+    t.has_post_events = spec.has_post_events
+    for attribute, entries in (("globals", spec.globals), ("state_vars", spec.state_vars),
+                               ("parameters", spec.parameters)):
+        table = _fields(entries)
+        keep.append(table)
+        setattr(t, attribute, ctypes.cast(table, ctypes.POINTER(abi.FieldInfo)) if entries else None)
+        setattr(t, "n_" + attribute, len(entries))
+    ions = (abi.IonInfo * max(1, len(spec.ions)))()
+    for row, ion in zip(ions, spec.ions):
+        row.name = ion.name.encode()
+        for flag in ("write_int_concentration", "write_ext_concentration", "read_int_concentration",
+                     "read_ext_concentration", "use_diff_concentration", "write_rev_potential",
+                     "read_rev_potential", "read_valence", "verify_valence"):
+            setattr(row, flag, getattr(ion, flag))
+        row.expected_valence = ion.expected_valence
+    keep.append(ions)
+    t.ions = ctypes.cast(ions, ctypes.POINTER(abi.IonInfo)) if spec.ions else None
+    t.n_ions = len(spec.ions)
+    randoms = (abi.RandomVariableInfo * max(1, len(spec.random)))()
+    for row, r in zip(randoms, spec.random):
+        row.name = r.name.encode()
+        row.index = r.slot
+    keep.append(randoms)
+    t.random_variables = ctypes.cast(randoms, ctypes.POINTER(abi.RandomVariableInfo)) if spec.random else None
+    t.n_random_variables = len(spec.random)
+    return t, keep
+
+
+class Shim:
+    """One loaded copy of the shim: the tables of one catalogue."""
+
+    def __init__(self):
+        self.path = _fresh_copy()
+        self.lib = _load_shim(self.path)
+        self.capacity = self.lib.pycat_max_mechanisms()
+        self.count = 0
+        _alive.append(self)
+        self.keep = []
+
+    def set_error(self, message):
+        """Hand the trampoline the message to throw (thread-local in the shim)."""
+        self.lib.pycat_set_error(message.encode("utf-8", "replace"))
+
+    def add(self, spec, compiled):
+        """Register one mechanism: its type, its callbacks, its error messages."""
+        if self.count >= self.capacity:
+            raise MechanismError(f"a catalogue holds at most {self.capacity} mechanisms")
+        k = self.count
+        t, keep = mechanism_type(spec)
+        self.keep += keep
+        self.keep.append(compiled)
+        self.lib.pycat_set_mechanism(k, ctypes.byref(t))
+        for code, message in compiled.messages.items():
+            data = message.encode("utf-8", "replace")
+            self.keep.append(data)
+            self.lib.pycat_set_message(k, code, data)
+        for method, (address, wants_fingerprint) in compiled.callbacks.items():
+            self.lib.pycat_set_callback(k, abi.METHODS.index(method), address, int(wants_fingerprint))
+        self.count += 1
+
+    def load(self):
+        import arbor
+        check_arbor(arbor)
+        return arbor.load_catalogue(self.path)

@@ -1,0 +1,75 @@
+"""What users write: :class:`CustomMechanism`, :class:`IonInfo`, :func:`register`."""
+from dataclasses import dataclass
+
+from .spec import make_spec
+
+
+@dataclass
+class IonInfo:
+    """An ion the mechanism uses, with Arbor's ``arb_ion_info`` flags.
+
+    Flags left ``None`` are inferred from what the methods read and write
+    (``pp.cai`` read → ``read_int_concentration``, ``pp.eca`` assigned →
+    ``write_rev_potential``, ...); an explicit flag wins.
+    ``use_diff_concentration`` is never inferred.
+    """
+    name: str
+    write_int_concentration: bool | None = None
+    write_ext_concentration: bool | None = None
+    read_int_concentration: bool | None = None
+    read_ext_concentration: bool | None = None
+    use_diff_concentration: bool | None = None
+    write_rev_potential: bool | None = None
+    read_rev_potential: bool | None = None
+    read_valence: bool | None = None
+    verify_valence: bool = False
+    expected_valence: int | None = None
+
+
+class CustomMechanism:
+    """Base class of Python-defined Arbor mechanisms.
+
+    Subclass it, set ``name`` (and ``kind``, ``state_vars``, ``parameters``,
+    ``globals``, ``ions``, ``random``, ``backend`` as needed), define any of
+    ``init_mechanism(self, pp)``, ``advance_state(self, pp)``,
+    ``compute_currents(self, pp)``, ``write_ions(self, pp)``,
+    ``apply_events(self, pp, events)``, ``post_event(self, pp)``, and
+    decorate the class with :func:`arbor_pycat.register`.
+    """
+    name = None
+    kind = "density"
+    state_vars = ()
+    parameters = ()
+    globals = ()
+    ions = ()
+    random = ()
+    backend = None
+
+
+# name -> class, in registration order; redefinition replaces.
+_registry = {}
+
+
+def register(cls):
+    """Check ``cls`` and add it to the mechanisms :func:`build` includes.
+
+    Returns the class (use it as a decorator). Raises
+    :class:`~arbor_pycat.MechanismError` for a malformed declaration.
+    A class with the name of an earlier one replaces it in later builds.
+    """
+    spec = make_spec(cls)
+    cls.__pycat_spec__ = spec
+    _registry.pop(spec.name, None)
+    _registry[spec.name] = cls
+    return cls
+
+
+def spec_of(cls):
+    """The spec of ``cls``, made now if it was never registered (or changed since)."""
+    spec = cls.__dict__.get("__pycat_spec__")
+    return spec if spec is not None else make_spec(cls)
+
+
+def registered():
+    """Registered classes, in registration order."""
+    return list(_registry.values())

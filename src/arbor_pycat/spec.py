@@ -1,0 +1,330 @@
+"""From a user's mechanism class to a validated, immutable :class:`MechanismSpec`.
+
+Everything about a class that can be checked without running it is checked
+here, and every problem is a :class:`~arbor_pycat.MechanismError` naming the
+class and the offending entry.
+"""
+import inspect
+import keyword
+import warnings
+from dataclasses import dataclass, field
+
+from . import fields as F
+from .errors import MechanismError
+from .inspection import MethodAccess, analyse
+
+BACKENDS = ("auto", "numba", "python")
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A declared parameter, state variable or global: name, units, default."""
+    name: str
+    units: str
+    default: float
+
+
+@dataclass(frozen=True)
+class RandomVariable:
+    name: str
+    slot: int
+
+
+@dataclass(frozen=True)
+class IonSpec:
+    """An ion dependency with every flag resolved (mirrors ``arb_ion_info``)."""
+    name: str
+    write_int_concentration: bool
+    write_ext_concentration: bool
+    read_int_concentration: bool
+    read_ext_concentration: bool
+    use_diff_concentration: bool
+    write_rev_potential: bool
+    read_rev_potential: bool
+    read_valence: bool
+    verify_valence: bool
+    expected_valence: int
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    function: object
+    access: MethodAccess
+
+
+@dataclass(frozen=True)
+class MechanismSpec:
+    """Everything arbor_pycat needs to know about a mechanism class."""
+    cls: type
+    name: str
+    kind: str
+    parameters: tuple
+    state_vars: tuple
+    globals: tuple
+    ions: tuple
+    random: tuple
+    backend: str | None
+    methods: dict = field(hash=False)
+
+    @property
+    def label(self):
+        """How messages name the mechanism: ``'custom_hh' (class HH)``."""
+        return f"mechanism '{self.name}' (class {self.cls.__qualname__})"
+
+    @property
+    def has_post_events(self):
+        return "post_event" in self.methods
+
+    def writes(self, method, name):
+        m = self.methods.get(method)
+        return m is not None and name in m.access.writes
+
+    def needs_numeric_conductance(self):
+        """True when compute_currents writes a current but not ``pp.conductance``."""
+        m = self.methods.get("compute_currents")
+        if m is None or self.kind not in F.CURRENT_KINDS:
+            return False
+        if m.access.opaque:
+            return "conductance" not in m.access.writes
+        currents = {"i"} | {"i" + ion.name for ion in self.ions}
+        return bool(m.access.writes & currents) and "conductance" not in m.access.writes
+
+
+def _fail(cls, message):
+    raise MechanismError(f"{cls.__qualname__}: {message}")
+
+
+def _identifier(cls, what, name):
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        _fail(cls, f"{what} {name!r} is not a valid identifier")
+    return name
+
+
+def _declarations(cls, attribute, values):
+    """Normalise ``[(name, units, default), ...]``; a bare name means ('name', '', 0)."""
+    if values is None:
+        return ()
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        _fail(cls, f"{attribute} must be a list of (name, units, default) tuples, not {values!r}")
+    out = []
+    for entry in values:
+        if isinstance(entry, str):
+            entry = (entry, "", 0.0)
+        if not isinstance(entry, (tuple, list)) or len(entry) != 3:
+            _fail(cls, f"{attribute} entry {entry!r} must be a (name, units, default) tuple")
+        name, units, default = entry
+        _identifier(cls, f"{attribute} entry", name)
+        if not isinstance(units, str):
+            _fail(cls, f"{attribute} entry {name!r}: units must be a string, not {units!r}")
+        try:
+            default = float(default)
+        except (TypeError, ValueError):
+            _fail(cls, f"{attribute} entry {name!r}: default {default!r} is not a number")
+        out.append(Declared(name, units, default))
+    return tuple(out)
+
+
+def _randoms(cls, values):
+    out = []
+    for position, entry in enumerate(values or ()):
+        if isinstance(entry, str):
+            entry = (entry, position)
+        if not isinstance(entry, (tuple, list)) or len(entry) != 2:
+            _fail(cls, f"random entry {entry!r} must be a name or a (name, slot) tuple")
+        name, slot = entry
+        _identifier(cls, "random entry", name)
+        if not isinstance(slot, int) or isinstance(slot, bool) or slot < 0:
+            _fail(cls, f"random entry {name!r}: slot {slot!r} must be a non-negative integer")
+        out.append(RandomVariable(name, slot))
+    slots = sorted(r.slot for r in out)
+    if slots != list(range(len(out))):
+        _fail(cls, f"random slots must be 0, 1, ..., {len(out) - 1} (got {slots})")
+    return tuple(out)
+
+
+def _methods(cls):
+    out = {}
+    for name in F.METHODS:
+        function = getattr(cls, name, None)
+        if function is None:
+            continue
+        if not callable(function):
+            _fail(cls, f"{name} must be a method, not {function!r}")
+        expected = ["self", "pp", "events"] if name == "apply_events" else ["self", "pp"]
+        try:
+            signature = inspect.signature(function)
+        except (TypeError, ValueError):
+            _fail(cls, f"{name}: cannot read its signature")
+        params = list(signature.parameters.values())
+        required = [p for p in params if p.default is p.empty
+                    and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        varargs = any(p.kind == p.VAR_POSITIONAL for p in params)
+        if len(required) > len(expected) or (len(positional) < len(expected) and not varargs):
+            _fail(cls, f"{name} must have the signature {name}({', '.join(expected)}), "
+                       f"not {name}{signature}")
+        out[name] = MethodSpec(name, function, analyse(function))
+    return out
+
+
+_OPAQUE_WARNED = set()
+
+
+def _ions(cls, declared, methods):
+    from .declarations import IonInfo
+    if declared is None:
+        return ()
+    out = []
+    names = set()
+    reads = set().union(*(m.access.reads for m in methods.values())) if methods else set()
+    writes = set().union(*(m.access.writes for m in methods.values())) if methods else set()
+    opaque = [m for m in methods.values() if m.access.opaque]
+    for entry in declared:
+        if isinstance(entry, str):
+            entry = IonInfo(entry)
+        if not isinstance(entry, IonInfo):
+            _fail(cls, f"ions entry {entry!r} must be an arbor_pycat.IonInfo or an ion name")
+        n = _identifier(cls, "ion name", entry.name)
+        if n in names:
+            _fail(cls, f"ion {n!r} is declared twice")
+        names.add(n)
+
+        def flag(attribute, field_name, reading):
+            explicit = getattr(entry, attribute)
+            if explicit is not None:
+                return bool(explicit)
+            seen = field_name in (reads if reading else writes)
+            if opaque and reading:
+                return True
+            return seen
+
+        spec = IonSpec(
+            name=n,
+            write_int_concentration=flag("write_int_concentration", n + "i", False),
+            write_ext_concentration=flag("write_ext_concentration", n + "o", False),
+            read_int_concentration=flag("read_int_concentration", n + "i", True),
+            read_ext_concentration=flag("read_ext_concentration", n + "o", True),
+            use_diff_concentration=bool(entry.use_diff_concentration),
+            write_rev_potential=flag("write_rev_potential", "e" + n, False),
+            read_rev_potential=flag("read_rev_potential", "e" + n, True),
+            read_valence=flag("read_valence", n + "q", True),
+            verify_valence=bool(entry.verify_valence),
+            expected_valence=int(entry.expected_valence or 0),
+        )
+        if not spec.use_diff_concentration and (n + "d") in (reads | writes):
+            _fail(cls, f"uses pp.{n}d but IonInfo({n!r}) does not set use_diff_concentration=True "
+                       "(it is never assumed)")
+        out.append(spec)
+    if opaque:
+        key = (cls.__module__, cls.__qualname__)
+        if key not in _OPAQUE_WARNED and out:
+            _OPAQUE_WARNED.add(key)
+            why = "; ".join(f"{m.name}: {m.access.why_opaque}" for m in opaque)
+            warnings.warn(f"{cls.__qualname__}: cannot see every pp access ({why}); ion reads are "
+                          "assumed, ion writes must be declared in IonInfo", stacklevel=4)
+    return tuple(out)
+
+
+def make_spec(cls):
+    """Validate ``cls`` and return its :class:`MechanismSpec` (raises MechanismError)."""
+    name = getattr(cls, "name", None)
+    if name is None:
+        _fail(cls, "missing 'name' (a valid identifier, unique in a catalogue)")
+    _identifier(cls, "name", name)
+    kind = getattr(cls, "kind", "density")
+    if kind not in F.KINDS:
+        _fail(cls, f"unknown kind {kind!r}; expected one of {', '.join(F.KINDS)}")
+    backend = getattr(cls, "backend", None)
+    if backend is not None and backend not in BACKENDS:
+        _fail(cls, f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    parameters = _declarations(cls, "parameters", getattr(cls, "parameters", ()))
+    state_vars = _declarations(cls, "state_vars", getattr(cls, "state_vars", ()))
+    globals_ = _declarations(cls, "globals", getattr(cls, "globals", ()))
+    random = _randoms(cls, getattr(cls, "random", ()))
+    methods = _methods(cls)
+    ions = _ions(cls, getattr(cls, "ions", ()), methods)
+
+    reserved = F.static_field_names()
+    for ion in ions:
+        reserved |= set(F.ion_field_names(ion.name))
+    seen = {}
+    for what, entries in (("parameters", parameters), ("state_vars", state_vars),
+                          ("globals", globals_), ("random", random)):
+        for entry in entries:
+            if entry.name in reserved:
+                _fail(cls, f"{what} entry {entry.name!r} is a reserved pp field name")
+            if entry.name in seen:
+                _fail(cls, f"{what} entry {entry.name!r} is already declared in {seen[entry.name]}")
+            seen[entry.name] = what
+    if kind == "junction" and ions:
+        _fail(cls, "junction mechanisms cannot use ions")
+    spec = MechanismSpec(cls, name, kind, parameters, state_vars, globals_, ions, random, backend, methods)
+    _check_accesses(spec)
+    return spec
+
+
+def _check_accesses(spec):
+    """Catch reads of missing fields and forbidden writes before anything runs."""
+    cls = spec.cls
+    rev_writes = [f"e{ion.name}" for ion in spec.ions if ion.write_rev_potential]
+    for method in spec.methods.values():
+        plans = F.plan(spec, method.name)
+        for name in sorted(method.access.reads | method.access.writes):
+            if name not in plans:
+                _fail(cls, f"{method.name} uses pp.{name}, which is not a field here: "
+                           + _why_missing(spec, method.name, name))
+        for name in sorted(method.access.writes):
+            if plans[name].write is None:
+                _fail(cls, f"{method.name} writes pp.{name}, which is read-only here: "
+                           + _why_readonly(spec, method.name, name))
+    if rev_writes:
+        if spec.kind != "reversal_potential":
+            _fail(cls, f"writes the reversal potential {', '.join(rev_writes)}: such a mechanism must "
+                       "have kind='reversal_potential' (attach it with set_ion(..., method=...))")
+        others = {"i", "conductance"}
+        for ion in spec.ions:
+            others |= {"i" + ion.name, ion.name + "i", ion.name + "o", ion.name + "d"}
+        for method in spec.methods.values():
+            bad = sorted(method.access.writes & others)
+            if bad:
+                _fail(cls, f"{method.name} writes pp.{bad[0]}: a mechanism that writes a reversal "
+                           "potential cannot write currents or concentrations (Arbor's rule)")
+    elif spec.kind == "reversal_potential" and spec.ions and not any(
+            ion.write_rev_potential for ion in spec.ions):
+        _fail(cls, "kind='reversal_potential' but it writes no reversal potential "
+                   "(assign pp.e<ion> or set IonInfo(..., write_rev_potential=True))")
+
+
+def _why_missing(spec, method, name):
+    ions = [ion.name for ion in spec.ions]
+    for ion in ions:
+        if name in F.ion_field_names(ion):
+            if name == ion + "d":
+                return f"IonInfo({ion!r}) needs use_diff_concentration=True"
+            return f"IonInfo({ion!r}) does not declare it is read or written"
+    for candidate in ("i", "e"):
+        if name.startswith(candidate) and len(name) > 1 and name[1:].isidentifier():
+            return f"no ion {name[1:]!r} is declared (ions: {', '.join(ions) or 'none'})"
+    for suffix in "ioqd":
+        if name.endswith(suffix) and len(name) > 1:
+            return f"no ion {name[:-1]!r} is declared (ions: {', '.join(ions) or 'none'})"
+    if name in ("i", "conductance"):
+        if spec.kind not in F.CURRENT_KINDS:
+            return f"a {spec.kind} mechanism has no current"
+        return "currents exist only in compute_currents"
+    if name == "peer_v":
+        return "only junction mechanisms have a peer"
+    if name == "time_since_spike":
+        return "it exists only in post_event"
+    return "not a declared parameter, state variable, global, random variable or ion field"
+
+
+def _why_readonly(spec, method, name):
+    if name == "v":
+        return ("v may be written only in init_mechanism, or by a kind='voltage' mechanism")
+    for ion in spec.ions:
+        if name in F.ion_field_names(ion.name):
+            return f"IonInfo({ion.name!r}) does not declare it writes {name}"
+    return "it is an input"
+
