@@ -1,0 +1,361 @@
+"""Generate the entry function Arbor calls for one method (Python source text).
+
+The entry reads the ppack, prepares every field the kernel uses (from the
+field plans of :mod:`arbor_pycat.fields`), calls the kernel, and writes the
+results back the way modcc's generated code does:
+
+* currents: ``vec_i[node] += scale * weight * (i + sum of ionic currents)``,
+  ionic ``current_density[ion_index] += scale * weight * i_ion``,
+  ``vec_g[node] += scale * weight * conductance`` (scale 10 for density
+  mechanisms, converting mA/cm² to A/m²; 1 for point and junction ones,
+  whose weight already converts nA);
+* the conductance, when the method does not assign it, by evaluating the
+  kernel a second time at v + DV;
+* concentrations: ``x[idx] += w * (new - old)``, or ``x[idx] += w * new`` in
+  write_ions; reversal potentials and voltages: plain assignment.
+"""
+from ..python import DV
+
+_INDENT = "    "
+
+
+class Lines:
+    def __init__(self):
+        self.lines = []
+
+    def __call__(self, depth, text):
+        self.lines.append(_INDENT * depth + text)
+
+    def text(self):
+        return "\n".join(self.lines)
+
+
+def _ptr(expression):
+    return f"as_f64({expression})"
+
+
+class EntryWriter:
+    """Writes ``_entry_<method>`` for one kernel."""
+
+    def __init__(self, spec, method, plan, kernel, numeric_conductance, error_code):
+        self.spec = spec
+        self.method = method
+        self.plan = plan
+        self.kernel = kernel
+        self.numeric_conductance = numeric_conductance
+        self.error_code = error_code          # status code for "the kernel raised"
+        self.out = Lines()
+        self.fields = [plan[name] for name in kernel.params]
+        self.written = set(kernel.outputs) if kernel.mode == "scalar" else set(method.access.writes)
+        kind = spec.kind
+        self.scale = "10.0" if kind == "density" else "1.0"
+        self.concentration_weight = "_w[_k]" if kind == "density" else "1.0"
+
+    # -- shared set-up ---------------------------------------------------------
+    def _setup(self, o):
+        spec = self.spec
+        o(1, "_p = carray(_pp_ptr, 1)[0]")
+        o(1, "_width = np.int64(_p.width)")
+        o(1, "_node_index = carray(as_i32(_p.node_index), _width)")
+        o(1, "_w = carray(as_f64(_p.weight), _width)")
+        ions = sorted({f.key[0] if isinstance(f.key, tuple) else f.key
+                       for f in self.fields if f.source in ("ion", "ion_total", "valence", "ion_current")})
+        if ions:
+            o(1, f"_ions = carray(as_ion(_p.ion_states), {len(spec.ions)})")
+            for k in ions:
+                o(1, f"_ion{k}_index = carray(as_i32(_ions[{k}].index), _width)")
+        if spec.parameters:
+            o(1, f"_params = carray(as_u64(_p.parameters), {len(spec.parameters)})")
+        if spec.state_vars:
+            o(1, f"_states = carray(as_u64(_p.state_vars), {len(spec.state_vars)})")
+        for f in self.fields:
+            self._setup_field(o, f)
+
+    def _setup_field(self, o, f):
+        name, source, key = f.name, f.source, f.key
+        if source == "scalar":
+            o(1, f"_f_{name} = _p.{key}" + (" * 1.0" if key == "dt" else ""))
+            if key == "width":
+                o(1, "_f_width = _width")
+        elif source == "cv" or source == "peer":
+            o(1, f"_cv_{name} = as_f64(_p.{key})")
+            if source == "peer":
+                o(1, "_peer_index = carray(as_i32(_p.peer_index), _width)")
+        elif source in ("parameter", "state"):
+            table = "_params" if source == "parameter" else "_states"
+            o(1, f"_a_{name} = carray(as_f64({table}[{key}]), _width)")
+        elif source == "global":
+            o(1, f"_f_{name} = as_f64(_p.globals)[{key}]")
+        elif source == "raw":
+            if key == "ppack":
+                raise _cannot("pp.raw (Arbor's ppack) is available with the python backend only")
+            if key == "multiplicity":
+                o(1, "_f_multiplicity = np.ones(_width, np.int32)")
+                o(1, "if _p.multiplicity != 0:")
+                o(2, "_f_multiplicity = carray(as_i32(_p.multiplicity), _width)")
+            elif key == "node_index":
+                o(1, "_f_node_index = _node_index")
+            elif key == "peer_index":
+                o(1, "_f_peer_index = carray(as_i32(_p.peer_index), _width)")
+            elif key == "weight":
+                o(1, "_f_weight = _w")
+        elif source == "ion":
+            k, array = key
+            o(1, f"_ion_{name} = as_f64(_ions[{k}].{array})")
+            o(1, f"if _ions[{k}].{array} == 0:")
+            o(2, f"return {self.error_code('null:' + name)}")
+        elif source == "ion_total":
+            o(1, f"_ion_{name} = as_f64(_ions[{key}].current_density)")
+        elif source == "valence":
+            o(1, f"_f_{name} = as_f64(_ions[{key}].ionic_charge)[0]")
+        elif source == "random":
+            slots = max(r.slot for r in self.spec.random) + 1
+            o(1, f"_rand_{name} = as_f64(carray(as_u64(_p.random_numbers), {slots})[{self.spec.random[key].slot}])")
+        elif source == "time_since_spike":
+            pass
+        elif source in ("current", "conductance", "ion_current"):
+            pass
+        else:
+            raise AssertionError(source)
+
+    def _index(self, f, k="_k"):
+        """The index expression of field ``f`` for instance ``k``."""
+        if f.source == "peer":
+            return f"_peer_index[{k}]"
+        if f.source in ("ion", "ion_total"):
+            ion = f.key[0] if f.source == "ion" else f.key
+            return f"_ion{ion}_index[{k}]"
+        return f"_node_index[{k}]"
+
+    def _load(self, f):
+        """Per-instance value of ``f`` (scalar form), or None for set-up scalars."""
+        name, source = f.name, f.source
+        if source in ("cv", "peer"):
+            return f"_cv_{name}[{self._index(f)}]"
+        if source in ("parameter", "state"):
+            return f"_a_{name}[_k]"
+        if source == "ion":
+            return f"_ion_{name}[{self._index(f)}]"
+        if source == "ion_total":
+            return f"0.1 * _ion_{name}[{self._index(f)}]"
+        if source == "random":
+            return f"_rand_{name}[_k]"
+        if source in ("current", "conductance", "ion_current"):
+            return "0.0"
+        if source == "raw":
+            return f"_f_{name}[_k]"
+        return None
+
+    # -- scalar form -----------------------------------------------------------
+    def scalar(self):
+        o = self.out
+        kernel = self.kernel
+        o(0, f"def _entry_{self.method.name}(_pp_ptr, _ev_ptr, _key):")
+        self._setup(o)
+        o(1, "try:")
+        o(2, "for _k in range(_width):")
+        for f in self.fields:
+            value = self._load(f)
+            if value is not None:
+                o(3, f"_f_{f.name} = {value}")
+        args = ", ".join("_f_" + f.name for f in self.fields)
+        outputs = kernel.outputs
+        o(3, f"_r = {kernel.name}({args})")
+        results = {name: f"_r[{j}]" for j, name in enumerate(outputs)}
+        self._scalar_numeric_conductance(o, results)
+        self._scalar_write_back(o, results)
+        o(1, "except Exception:")
+        o(2, f"return {self.error_code('raised')}")
+        self._multiplicity(o)
+        o(1, "return 0")
+        return o.text()
+
+    def _currents(self, results):
+        names = [n for n in ("i",) + tuple("i" + ion.name for ion in self.spec.ions) if n in results
+                 and self.plan.get(n) is not None and self.plan[n].source in ("current", "ion_current")]
+        return names
+
+    def _scalar_numeric_conductance(self, o, results):
+        if not self.numeric_conductance:
+            return
+        currents = self._currents(results)
+        if not currents or "v" not in self.kernel.params:
+            results["conductance"] = "0.0"
+            return
+        args = ", ".join(("_f_v + DV" if f.name == "v" else "_f_" + f.name) for f in self.fields)
+        o(3, f"_r2 = {self.kernel.name}({args})")
+        outputs = self.kernel.outputs
+        first = " + ".join(results[n] for n in currents)
+        second = " + ".join(f"_r2[{outputs.index(n)}]" for n in currents)
+        o(3, f"_g = (({second}) - ({first})) / DV")
+        results["conductance"] = "_g"
+
+    def _scalar_write_back(self, o, results):
+        plan = self.plan
+        scale = self.scale
+        currents = self._currents(results)
+        if currents or "conductance" in results:
+            o(3, f"_sw = {scale} * _w[_k]")
+        if currents:
+            o(3, f"_cv_vec_i = as_f64(_p.vec_i)")
+            o(3, f"_cv_vec_i[_node_index[_k]] += _sw * ({' + '.join(results[n] for n in currents)})")
+            for n in currents:
+                f = plan[n]
+                if f.source == "ion_current":
+                    o(3, f"as_f64(_ions[{f.key}].current_density)[_ion{f.key}_index[_k]] += _sw * {results[n]}")
+        if "conductance" in results and plan.get("conductance") is not None:
+            o(3, f"as_f64(_p.vec_g)[_node_index[_k]] += _sw * {results['conductance']}")
+        for name, value in results.items():
+            f = plan.get(name)
+            if f is None or f.source in ("current", "ion_current", "conductance") or name == "conductance":
+                continue
+            self._write_one(o, 3, f, value, f"_f_{name}")
+
+    def _write_one(self, o, depth, f, new, old):
+        """Write back one non-current field (scalar form; ``_k`` is the instance)."""
+        name, source = f.name, f.source
+        if f.write == "inplace":
+            o(depth, f"_a_{name}[_k] = {new}")
+        elif f.write == "assign":
+            target = f"_cv_{name}" if source == "cv" else f"_ion_{name}"
+            o(depth, f"{target}[{self._index(f)}] = {new}")
+        elif f.write == "blend":
+            o(depth, f"_ion_{name}[{self._index(f)}] += {self.concentration_weight} * ({new} - {old})")
+        elif f.write == "accumulate":
+            o(depth, f"_ion_{name}[{self._index(f)}] += {self.concentration_weight} * {new}")
+
+    def _multiplicity(self, o):
+        if self.method.name != "init_mechanism" or not self.spec.state_vars:
+            return
+        o(1, "if _p.multiplicity != 0:")
+        o(2, "_m = carray(as_i32(_p.multiplicity), _width)")
+        o(2, f"for _j in range({len(self.spec.state_vars)}):")
+        o(3, "_s = carray(as_f64(_states[_j]), _width)")
+        o(3, "for _k in range(_width):")
+        o(4, "_s[_k] *= _m[_k]")
+
+    # -- array form ------------------------------------------------------------
+    def array(self):
+        o = self.out
+        kernel = self.kernel
+        o(0, f"def _entry_{self.method.name}(_pp_ptr, _ev_ptr, _key):")
+        self._setup(o)
+        for f in self.fields:
+            self._array_prepare(o, f)
+        args = [f"_f_{f.name}" for f in self.fields]
+        if self.method.name == "apply_events":
+            o(1, "_ev_n = 0")
+            o(1, "_ev_target = np.zeros(0, np.int64)")
+            o(1, "_ev_weight = np.zeros(0)")
+            o(1, "_ev_address = address_of(_ev_ptr)")
+            o(1, "if _ev_address != 0:")
+            o(2, "_stream = carray(as_u64(_ev_address), 2)")
+            o(2, "_ev_n = np.int64((_stream[1] - _stream[0]) // 8)")
+            o(2, "_events = carray(as_event(_stream[0]), _ev_n)")
+            o(2, "_ev_target = np.empty(_ev_n, np.int64)")
+            o(2, "_ev_weight = np.empty(_ev_n)")
+            o(2, "for _j in range(_ev_n):")
+            o(3, "_ev_target[_j] = _events[_j].mech_index")
+            o(3, "_ev_weight[_j] = _events[_j].weight")
+            args += ["_ev_target", "_ev_weight", "_ev_n"]
+        o(1, "try:")
+        o(2, f"_status = {kernel.name}({', '.join(args)})")
+        o(1, "except Exception:")
+        o(2, f"return {self.error_code('raised')}")
+        o(1, "if _status != 0:")
+        o(2, "return _status")
+        self._array_numeric_conductance(o, args)
+        self._array_write_back(o)
+        self._multiplicity(o)
+        o(1, "return 0")
+        return o.text()
+
+    def _array_prepare(self, o, f):
+        name, source = f.name, f.source
+        if source in ("parameter", "state"):
+            o(1, f"_f_{name} = _a_{name}")
+        elif source in ("cv", "peer", "ion", "ion_total"):
+            o(1, f"_f_{name} = np.empty(_width)")
+            if f.write == "blend":
+                o(1, f"_old_{name} = np.empty(_width)")
+            o(1, "for _k in range(_width):")
+            o(2, f"_f_{name}[_k] = {self._load(f)}")
+            if f.write == "blend":
+                o(2, f"_old_{name}[_k] = _f_{name}[_k]")
+        elif source == "random":
+            o(1, f"_f_{name} = carray(_rand_{name}, _width)")
+        elif source in ("current", "conductance", "ion_current"):
+            o(1, f"_f_{name} = np.zeros(_width)")
+        elif source == "time_since_spike":
+            o(1, "_nd = np.int64(_p.n_detectors)")
+            o(1, f"_f_{name} = np.full((_width, max(_nd, 0)), -1.0)")
+            o(1, "if _nd > 0 and _p.time_since_spike != 0 and _p.vec_ci != 0:")
+            o(2, "_ci = as_i32(_p.vec_ci)")
+            o(2, "_tss = as_f64(_p.time_since_spike)")
+            o(2, "for _k in range(_width):")
+            o(3, "_cell = np.int64(_ci[_node_index[_k]])")
+            o(3, "for _d in range(_nd):")
+            o(4, f"_f_{name}[_k, _d] = _tss[_cell * _nd + _d]")
+
+    def _array_numeric_conductance(self, o, args):
+        if not self.numeric_conductance:
+            return
+        currents = [f.name for f in self.fields if f.source in ("current", "ion_current")]
+        if "conductance" not in [f.name for f in self.fields]:
+            o(1, "_f_conductance = np.zeros(_width)")
+        if not currents or "v" not in [f.name for f in self.fields]:
+            return
+        second = []
+        for arg in args:
+            name = arg[3:]
+            if arg == "_f_v":
+                o(1, "_v2 = _f_v + DV")
+                second.append("_v2")
+            elif name in currents:
+                o(1, f"_d_{name} = np.zeros(_width)")
+                second.append(f"_d_{name}")
+            else:
+                second.append(arg)
+        o(1, "try:")
+        o(2, f"_status = {self.kernel.name}({', '.join(second)})")
+        o(1, "except Exception:")
+        o(2, f"return {self.error_code('raised')}")
+        o(1, "if _status != 0:")
+        o(2, "return _status")
+        o(1, "for _k in range(_width):")
+        first = " + ".join(f"_f_{n}[_k]" for n in currents)
+        other = " + ".join(f"_d_{n}[_k]" for n in currents)
+        o(2, f"_f_conductance[_k] = (({other}) - ({first})) / DV")
+
+    def _array_write_back(self, o):
+        plan = self.plan
+        currents = [f for f in self.fields if f.source in ("current", "ion_current")]
+        has_g = self.numeric_conductance or any(f.source == "conductance" for f in self.fields)
+        if currents or has_g:
+            o(1, "_vec_i = as_f64(_p.vec_i)")
+            o(1, "_vec_g = as_f64(_p.vec_g)")
+            o(1, "for _k in range(_width):")
+            o(2, f"_sw = {self.scale} * _w[_k]")
+            if currents:
+                o(2, f"_vec_i[_node_index[_k]] += _sw * ({' + '.join(f'_f_{f.name}[_k]' for f in currents)})")
+            for f in currents:
+                if f.source == "ion_current":
+                    o(2, f"as_f64(_ions[{f.key}].current_density)[_ion{f.key}_index[_k]] += _sw * _f_{f.name}[_k]")
+            if has_g:
+                o(2, "_vec_g[_node_index[_k]] += _sw * _f_conductance[_k]")
+        for name in sorted(self.written):
+            f = plan.get(name)
+            if f is None or f.write in (None, "inplace", "buffer"):
+                continue
+            o(1, "for _k in range(_width):")
+            self._write_one(o, 2, f, f"_f_{name}[_k]", f"_old_{name}[_k]")
+
+
+def _cannot(message):
+    from .. import CannotCompile
+    return CannotCompile(message)
+
+
+def module_prelude():
+    return ("import numpy as np\n"
+            f"DV = {DV!r}\n")

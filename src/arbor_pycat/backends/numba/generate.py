@@ -1,0 +1,175 @@
+"""Assemble, cache and compile the generated module of one mechanism."""
+import hashlib
+import importlib.util
+import sys
+import types
+
+import numpy as np
+
+from . import NumbaMechanism, cache_dir
+from .. import CannotCompile
+from ... import fields as F
+from .codegen import EntryWriter, module_prelude
+from .translate import translate
+
+_VERSION = "1"   # bump when the generated code changes meaning
+
+
+class _Messages:
+    """Status codes (1..63) and the messages the shim throws for them."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.codes = {}
+        self.messages = {}
+
+    def code(self, method, key, text):
+        if (method, key) not in self.codes:
+            code = len(self.codes) + 1
+            if code >= 64:
+                raise CannotCompile("too many distinct error checks")
+            self.codes[(method, key)] = code
+            self.messages[code] = f"arbor_pycat: {self.spec.label} failed in {method} (numba backend): {text}"
+        return self.codes[(method, key)]
+
+
+def _texts(method, key):
+    if key == "raised":
+        return ("an exception was raised in compiled code (for example an index out of range); "
+                "run it with backend='python' to see the Python traceback")
+    if key.startswith("null:"):
+        return f"Arbor passed no array for pp.{key[5:]} (declare the access in IonInfo)"
+    return (f"pp.{key} was assigned a value of the wrong shape (it takes one value per instance, "
+            "or a scalar)")
+
+
+def _source_for(spec, messages):
+    """(module source, {method: mode}, globals) for every method of ``spec``."""
+    pieces, modes, namespace, helpers = [], {}, {}, {}
+    for name, method in spec.methods.items():
+        plan = F.plan(spec, name)
+        numeric = name == "compute_currents" and spec.needs_numeric_conductance()
+
+        def error_code(key, method_name=name):
+            return messages.code(method_name, key, _texts(method_name, key))
+        kernel = None
+        reasons = []
+        for mode in ("scalar", "array"):
+            try:
+                kernel = translate(spec, method, plan, mode, lambda field, m=name: error_code(field, m))
+                break
+            except CannotCompile as reason:
+                if mode == "array":
+                    raise CannotCompile(f"{name}: {reason}") from None
+                reasons.append(str(reason))
+        writer = EntryWriter(spec, method, plan, kernel, numeric, error_code)
+        entry = writer.scalar() if kernel.mode == "scalar" else writer.array()
+        for helper, text in kernel.helpers.items():
+            if helpers.get(helper, text) != text:
+                raise CannotCompile(f"two different helper functions are both named {helper!r}")
+            helpers[helper] = text
+        for key, value in kernel.globals.items():
+            if key in namespace and namespace[key] is not value:
+                raise CannotCompile(f"two different global objects are both named {key!r}")
+            namespace[key] = value
+        decorator = "_njit_scalar" if kernel.mode == "scalar" else "_njit_array"
+        pieces.append(kernel.source + f"\n{kernel.name} = {decorator}({kernel.name})\n")
+        pieces.append(entry + "\n")
+        modes[name] = kernel.mode
+    helper_text = "".join(f"{text}\n{name} = _njit_helper({name})\n\n" for name, text in sorted(helpers.items()))
+    source = module_prelude() + "\n" + helper_text + "\n".join(pieces)
+    return source, modes, namespace
+
+
+def _fingerprint(source, namespace):
+    """A hash of everything the compiled code depends on."""
+    import numba
+    from ... import __version__
+    h = hashlib.sha256()
+    h.update(f"{__version__}/{_VERSION}/{numba.__version__}/{np.__version__}\n".encode())
+    h.update(source.encode())
+    for name in sorted(namespace):
+        value = namespace[name]
+        h.update(name.encode())
+        if isinstance(value, types.ModuleType):
+            h.update(b"module:" + value.__name__.encode())
+        elif isinstance(value, np.ndarray):
+            h.update(value.tobytes() + str(value.dtype).encode())
+        elif isinstance(value, (bool, int, float, complex, tuple, type(None))):
+            h.update(repr(value).encode())
+        elif hasattr(value, "py_func"):
+            import inspect
+            try:
+                h.update(inspect.getsource(value.py_func).encode())
+            except (OSError, TypeError):
+                h.update(repr(value).encode())
+        else:
+            h.update(f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}".encode())
+    return h.hexdigest()[:24]
+
+
+def _runtime_globals():
+    from numba import carray, njit
+    from . import mathlib, ppack
+    return {
+        "carray": carray,
+        "as_f64": ppack.as_f64, "as_i32": ppack.as_i32, "as_u64": ppack.as_u64,
+        "as_ion": ppack.as_ion, "as_event": ppack.as_event, "address_of": ppack.address_of,
+        "_fast_exp": mathlib.fast_exp, "_fast_expm1": mathlib.fast_expm1,
+        "_assign_field": mathlib.assign_field,
+        "_njit_scalar": njit(cache=True, error_model="numpy"),
+        "_njit_array": njit(cache=True, error_model="numpy", boundscheck=True),
+        "_njit_helper": njit(cache=True, error_model="numpy"),
+    }
+
+
+def _load(source, namespace, digest):
+    name = f"arbor_pycat_generated_{digest}"
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = path.with_suffix(f".tmp{id(source)}")
+        tmp.write_text(source)
+        tmp.replace(path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    module.__dict__.update(_runtime_globals())
+    module.__dict__.update(namespace)
+    # Run the module body with our globals in place (decorators need them).
+    code = compile(source, str(path), "exec")
+    exec(code, module.__dict__)
+    sys.modules[name] = module
+    return module
+
+
+def build(spec):
+    from numba import cfunc
+    from .ppack import SIGNATURE
+    messages = _Messages(spec)
+    source, modes, namespace = _source_for(spec, messages)
+    digest = _fingerprint(source, namespace)
+    module = _load(source, namespace, digest)
+    callbacks = {}
+    cfuncs = getattr(module, "_pycat_cfuncs", None)
+    if cfuncs is None:
+        cfuncs = {}
+        for method in spec.methods:
+            try:
+                cfuncs[method] = cfunc(SIGNATURE, cache=True, error_model="numpy")(
+                    getattr(module, f"_entry_{method}"))
+            except Exception as exc:   # numba's typing and lowering errors
+                raise CannotCompile(f"{method}: {_first_lines(exc)}") from None
+        module._pycat_cfuncs = cfuncs
+    for method, compiled in cfuncs.items():
+        callbacks[method] = (compiled.address, False)
+    return NumbaMechanism(spec, callbacks, messages.messages, module, modes)
+
+
+def _first_lines(exc, limit=6):
+    text = str(exc).strip().splitlines()
+    text = [line for line in text if line.strip()][:limit]
+    return f"{type(exc).__name__}: " + " ".join(line.strip() for line in text)

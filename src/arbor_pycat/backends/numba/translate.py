@@ -1,0 +1,415 @@
+"""Rewrite a mechanism method into a numba kernel (Python source text).
+
+``pp.<field>`` becomes a plain variable ``_f_<field>``, so the kernel takes
+every field it uses as an argument. Two forms:
+
+``scalar``
+    The kernel computes ONE instance: every field is a float, the entry
+    function loops over instances, gathering inputs and scattering outputs
+    exactly as modcc's generated loops do, and returns the written fields.
+    Only for methods whose code is visibly element-wise (whole-array numpy
+    style with no indexing, reductions or ``pp.width``): then it is the same
+    computation, with no temporary arrays, and LLVM can vectorise it.
+``array``
+    The kernel gets numpy arrays (views of Arbor's memory, or gathered
+    copies) and runs the method as written; whole-field assignments are
+    checked (a wrong shape returns a status code naming the field).
+
+Functions the method calls that are defined in Python are copied into the
+generated module (recursively), with ``exp``/``expm1`` replaced by call-free
+versions.
+"""
+import ast
+import builtins
+import copy
+import inspect
+import math
+import textwrap
+import types
+
+import numpy as np
+
+from .. import CannotCompile
+from ...helpers import cnexp, exprelr
+
+# Calls whose result is not element-wise: their presence keeps a method in array form.
+_NOT_ELEMENTWISE = {
+    "sum", "mean", "max", "min", "prod", "cumsum", "cumprod", "roll", "diff", "sort", "argsort",
+    "argmax", "argmin", "any", "all", "dot", "std", "var", "median", "len", "shape", "size",
+    "ndim", "reshape", "ravel", "flatten", "concatenate", "stack", "hstack", "vstack", "nonzero",
+    "count_nonzero", "unique", "zeros", "ones", "empty", "full", "arange", "linspace",
+    "zeros_like", "ones_like", "empty_like", "full_like", "trapz", "gradient", "copy", "astype",
+    "nanmax", "nanmin", "nansum", "amax", "amin", "average", "tolist", "item", "flat", "T",
+    "matmul", "outer", "convolve", "take", "put", "repeat", "tile", "append", "insert", "delete",
+    "asarray", "array", "print", "range", "enumerate", "zip", "isclose",
+}
+
+_FAST = {"exp": "_fast_exp", "expm1": "_fast_expm1"}
+_FAST_TARGETS = {id(np.exp): "exp", id(math.exp): "exp", id(np.expm1): "expm1", id(math.expm1): "expm1"}
+
+
+class Kernel:
+    """One rewritten method."""
+
+    def __init__(self, name, source, params, outputs, helpers, globals_, mode):
+        self.name = name            # function name in the generated module
+        self.source = source
+        self.params = params        # field names, in argument order
+        self.outputs = outputs      # scalar form: field names it returns, in order
+        self.helpers = helpers      # {name: source}
+        self.globals = globals_     # {name: object} the code needs
+        self.mode = mode
+
+
+def _resolver(function):
+    namespace = dict(getattr(function, "__globals__", {}))
+    closure = getattr(function, "__closure__", None) or ()
+    for name, cell in zip(function.__code__.co_freevars, closure):
+        try:
+            namespace[name] = cell.cell_contents
+        except ValueError:
+            pass
+    return namespace
+
+
+def _local_names(tree):
+    names = {a.arg for a in tree.args.posonlyargs + tree.args.args + tree.args.kwonlyargs}
+    if tree.args.vararg:
+        names.add(tree.args.vararg.arg)
+    if tree.args.kwarg:
+        names.add(tree.args.kwarg.arg)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.Lambda)) and node is not tree:
+            if isinstance(node, ast.FunctionDef):
+                names.add(node.name)
+    return names
+
+
+def _global_names(tree):
+    local = _local_names(tree)
+    return {node.id for node in ast.walk(tree)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in local}
+
+
+class _FastMath(ast.NodeTransformer):
+    """``np.exp(x)``/``math.exp(x)``/``exp(x)`` → ``_fast_exp(x)`` (same for expm1)."""
+
+    def __init__(self, namespace):
+        self.namespace = namespace
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        target = None
+        func = node.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            owner = self.namespace.get(func.value.id)
+            if isinstance(owner, types.ModuleType):
+                target = getattr(owner, func.attr, None)
+        elif isinstance(func, ast.Name):
+            target = self.namespace.get(func.id)
+        name = _FAST_TARGETS.get(id(target)) if target is not None else None
+        if name is not None and len(node.args) == 1 and not node.keywords:
+            node.func = ast.copy_location(ast.Name(_FAST[name], ast.Load()), func)
+        return node
+
+
+class _Collector:
+    """Gathers the helper functions and global objects a kernel needs."""
+
+    def __init__(self, owner):
+        self.owner = owner
+        self.helpers = {}        # name -> source
+        self.globals = {}        # name -> object
+        self.elementwise = True
+        self.why_not_elementwise = ""
+
+    def scan(self, tree, namespace, where):
+        for node in ast.walk(tree):
+            name = None
+            if isinstance(node, ast.Call):
+                if isinstance(node.func, ast.Name):
+                    name = node.func.id
+                elif isinstance(node.func, ast.Attribute):
+                    name = node.func.attr
+            elif isinstance(node, ast.Attribute):
+                if isinstance(node.value, ast.Name) and isinstance(namespace.get(node.value.id), types.ModuleType):
+                    pass
+                elif node.attr in _NOT_ELEMENTWISE:
+                    name = node.attr
+            if name in _NOT_ELEMENTWISE and self.elementwise:
+                self.elementwise = False
+                self.why_not_elementwise = f"{where} uses {name}"
+            if isinstance(node, ast.Subscript) and self.elementwise:
+                self.elementwise = False
+                self.why_not_elementwise = f"{where} indexes an array (line {getattr(node, 'lineno', '?')})"
+        for name in sorted(_global_names(tree)):
+            if name in self.globals or name in self.helpers or name.startswith("_f_") or name.startswith("_ev_"):
+                continue
+            if name in ("_fast_exp", "_fast_expm1"):
+                continue
+            if name in namespace:
+                value = namespace[name]
+            elif hasattr(builtins, name):
+                continue
+            else:
+                raise CannotCompile(f"{where}: name {name!r} is not defined")
+            self.add_global(name, value, where)
+
+    def add_global(self, name, value, where):
+        if value is exprelr or value is cnexp or isinstance(value, types.ModuleType):
+            self.globals[name] = value
+            return
+        if isinstance(value, (bool, int, float, complex)) or value is None:
+            self.globals[name] = value
+            return
+        if isinstance(value, tuple) and all(isinstance(v, (bool, int, float)) for v in value):
+            self.globals[name] = value
+            return
+        if isinstance(value, np.ndarray):
+            self.globals[name] = value
+            return
+        if isinstance(value, types.FunctionType):
+            if getattr(value, "__module__", "").startswith("numpy"):
+                self.globals[name] = value
+                return
+            tree, source = _function_source(value)
+            if tree is None:
+                raise CannotCompile(f"{where} calls {name}(), whose source code is not available")
+            namespace = _resolver(value)
+            if tree.name != name:
+                tree.name = name
+            tree.decorator_list = []
+            tree = _FastMath(namespace).visit(tree)
+            ast.fix_missing_locations(tree)
+            self.helpers[name] = ast.unparse(tree)
+            self.scan(tree, namespace, f"{name}()")
+            return
+        if hasattr(value, "py_func") and hasattr(value, "targetoptions"):   # a numba dispatcher
+            self.globals[name] = value
+            return
+        if isinstance(value, builtins.type(np.sin)) or callable(value):   # numpy ufunc, builtin
+            module = getattr(value, "__module__", None) or ""
+            if isinstance(value, np.ufunc) or module.startswith(("numpy", "math")) or module == "builtins":
+                self.globals[name] = value
+                return
+        raise CannotCompile(f"{where} uses {name!r} ({type(value).__name__}), which numba cannot compile")
+
+
+def _function_source(function):
+    try:
+        source = textwrap.dedent(inspect.getsource(function))
+        module = ast.parse(source)
+    except (OSError, TypeError, SyntaxError):
+        return None, None
+    for node in module.body:
+        if isinstance(node, ast.FunctionDef):
+            return node, source
+    return None, None
+
+
+class _Rewriter(ast.NodeTransformer):
+    """``pp.x`` → ``_f_x``; assignments to fields per mode; events; returns."""
+
+    def __init__(self, pp, events, mode, outputs, code_for):
+        self.pp, self.events, self.mode = pp, events, mode
+        self.outputs = outputs
+        self.code_for = code_for
+        self.counter = 0
+
+    def _field(self, node):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == self.pp:
+            return node.attr
+        return None
+
+    def _temp(self):
+        self.counter += 1
+        return f"_t{self.counter}"
+
+    def visit_Attribute(self, node):
+        field = self._field(node)
+        if field is not None:
+            return ast.copy_location(ast.Name("_f_" + field, ast.Load()), node)
+        if self.events and isinstance(node.value, ast.Name) and node.value.id == self.events:
+            if node.attr == "mech_index":
+                return ast.copy_location(ast.Name("_ev_target", ast.Load()), node)
+            if node.attr == "weight":
+                return ast.copy_location(ast.Name("_ev_weight", ast.Load()), node)
+            raise CannotCompile(f"events.{node.attr} is not supported (use events.mech_index, events.weight)")
+        self.generic_visit(node)
+        return node
+
+    def visit_Name(self, node):
+        if self.events and node.id == self.events:
+            raise CannotCompile("events may be used only as events.mech_index, events.weight, "
+                                "len(events) or 'for target, weight in events'")
+        return node
+
+    def visit_Call(self, node):
+        if (self.events and isinstance(node.func, ast.Name) and node.func.id == "len"
+                and len(node.args) == 1 and isinstance(node.args[0], ast.Name)
+                and node.args[0].id == self.events):
+            return ast.copy_location(ast.Name("_ev_n", ast.Load()), node)
+        self.generic_visit(node)
+        return node
+
+    def visit_For(self, node):
+        if self.events and isinstance(node.iter, ast.Name) and node.iter.id == self.events:
+            node.iter = ast.Call(ast.Name("zip", ast.Load()),
+                                 [ast.Name("_ev_target", ast.Load()), ast.Name("_ev_weight", ast.Load())], [])
+            node.target = self.visit(node.target)
+            node.body = self._statements(node.body)
+            node.orelse = self._statements(node.orelse)
+            return node
+        self.generic_visit(node)
+        return node
+
+    def _statements(self, statements):
+        out = []
+        for statement in statements:
+            result = self.visit(statement)
+            out.extend(result if isinstance(result, list) else [result])
+        return out
+
+    def generic_visit(self, node):
+        for name, value in ast.iter_fields(node):
+            if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+                setattr(node, name, self._statements(value))
+        return super().generic_visit(node)
+
+    def _return_value(self):
+        if self.mode == "array":
+            return ast.Constant(0)
+        return ast.Tuple([ast.Name("_f_" + name, ast.Load()) for name in self.outputs], ast.Load())
+
+    def visit_Return(self, node):
+        return ast.copy_location(ast.Return(self._return_value()), node)
+
+    def _store(self, field, value, node):
+        """Statements for ``pp.<field> = value``."""
+        target = "_f_" + field
+        if self.mode == "scalar":
+            return [ast.copy_location(ast.Assign([ast.Name(target, ast.Store())], value), node)]
+        check = ast.Call(ast.Name("_assign_field", ast.Load()), [ast.Name(target, ast.Load()), value], [])
+        code = self.code_for(field)
+        return [ast.copy_location(ast.If(ast.UnaryOp(ast.Not(), check),
+                                         [ast.Return(ast.Constant(code))], []), node)]
+
+    def visit_Assign(self, node):
+        value = self.visit(node.value)
+        if not any(self._has_field(t) for t in node.targets):
+            node.value = value
+            node.targets = [self.visit(t) for t in node.targets]
+            return node
+        statements = []
+        temp = self._temp()
+        statements.append(ast.copy_location(ast.Assign([ast.Name(temp, ast.Store())], value), node))
+        for target in node.targets:
+            field = self._field(target)
+            if field is not None:
+                statements += self._store(field, ast.Name(temp, ast.Load()), node)
+            elif isinstance(target, (ast.Tuple, ast.List)):
+                statements += self._unpack(target, ast.Name(temp, ast.Load()), node)
+            else:
+                statements.append(ast.copy_location(
+                    ast.Assign([self.visit(target)], ast.Name(temp, ast.Load())), node))
+        return statements
+
+    def _has_field(self, target):
+        return any(self._field(n) is not None for n in ast.walk(target))
+
+    def _unpack(self, target, value, node):
+        names, after = [], []
+        for element in target.elts:
+            field = self._field(element)
+            if field is not None:
+                temp = self._temp()
+                names.append(ast.Name(temp, ast.Store()))
+                after += self._store(field, ast.Name(temp, ast.Load()), node)
+            elif isinstance(element, (ast.Tuple, ast.List)):
+                temp = self._temp()
+                names.append(ast.Name(temp, ast.Store()))
+                after += self._unpack(element, ast.Name(temp, ast.Load()), node)
+            else:
+                names.append(self.visit(element))
+        first = ast.copy_location(ast.Assign([ast.Tuple(names, ast.Store())], value), node)
+        return [first] + after
+
+    def visit_AugAssign(self, node):
+        field = self._field(node.target)
+        value = self.visit(node.value)
+        if field is None:
+            node.target = self.visit(node.target)
+            node.value = value
+            return node
+        current = ast.Name("_f_" + field, ast.Load())
+        return self._store(field, ast.BinOp(current, node.op, value), node)
+
+    def visit_AnnAssign(self, node):
+        if node.value is None:
+            return node
+        return self.visit_Assign(ast.copy_location(ast.Assign([node.target], node.value), node))
+
+
+def translate(spec, method, plan, mode, code_for):
+    """Rewrite ``method`` (a MethodSpec) into a :class:`Kernel` of the given mode.
+
+    ``code_for(field)`` returns the status code that reports a wrong-shaped
+    assignment to ``pp.<field>``.
+    """
+    access = method.access
+    if access.tree is None:
+        raise CannotCompile(f"{method.name}: its source code is not available")
+    if access.opaque:
+        raise CannotCompile(f"{method.name}: {access.why_opaque}")
+    tree = copy.deepcopy(access.tree)
+    args = [a.arg for a in tree.args.posonlyargs + tree.args.args]
+    self_name, pp = args[0], args[1]
+    events = args[2] if method.name == "apply_events" and len(args) > 2 else None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == self_name:
+            raise CannotCompile(f"{method.name} uses '{self_name}' (line {node.lineno}); numba "
+                                "compiles methods as plain functions: move state to state_vars and "
+                                "helpers to module-level functions")
+        if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await, ast.Global, ast.Nonlocal)):
+            raise CannotCompile(f"{method.name}: {type(node).__name__} is not supported")
+    namespace = _resolver(method.function)
+    used = sorted((access.reads | access.writes) & set(plan))
+    outputs = sorted(access.writes & set(plan))
+
+    if mode == "scalar":
+        if method.name in ("apply_events", "post_event"):
+            raise CannotCompile("not element-wise")
+        if "width" in used:
+            raise CannotCompile("uses pp.width")
+        for name in used:
+            if plan[name].source == "time_since_spike":
+                raise CannotCompile("uses time_since_spike")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Subscript):
+                value = node.value
+                if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id == pp:
+                    raise CannotCompile(f"indexes pp.{value.attr}")
+    tree = _FastMath(namespace).visit(tree)
+    rewriter = _Rewriter(pp, events, mode, outputs, code_for)
+    body = rewriter._statements(tree.body)
+    body.append(ast.Return(rewriter._return_value()))
+    kernel_name = f"_kernel_{method.name}_{mode}"
+    params = ["_f_" + name for name in used]
+    if events:
+        params += ["_ev_target", "_ev_weight", "_ev_n"]
+    function = ast.FunctionDef(
+        name=kernel_name,
+        args=ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], vararg=None,
+                           kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
+        body=body, decorator_list=[], returns=None, type_params=[])
+    ast.fix_missing_locations(function)
+    collector = _Collector(spec)
+    collector.scan(function, {**namespace, "_assign_field": None, "zip": zip}, method.name)
+    if mode == "scalar" and not collector.elementwise:
+        raise CannotCompile(f"not element-wise: {collector.why_not_elementwise}")
+    collector.globals.pop("_assign_field", None)
+    collector.globals.pop("zip", None)
+    return Kernel(kernel_name, ast.unparse(function), used, outputs, collector.helpers,
+                  collector.globals, mode)

@@ -1,0 +1,125 @@
+"""Small helpers for tests that simulate one cell or run a snippet in a subprocess.
+
+Not a test module (pytest collects ``test_*.py`` only). Test modules import it
+as ``from pycat_cell import ...``; snippets run by :func:`run_snippet` can too
+(the tests folder is put on their ``PYTHONPATH``).
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import arbor
+import numpy as np
+from arbor import units as U
+
+TESTS = Path(__file__).resolve().parent
+
+
+class OneCell(arbor.recipe):
+    """A single cylindrical soma (6 µm long, 6 µm diameter) with a current clamp.
+
+    ``paint``: density mechanisms (names or ``arbor.density``) painted on the
+    whole cell; ``place``: synapses (names or ``arbor.synapse``) placed in the
+    middle, labelled ``syn0``, ``syn1``, ...; ``events``: times (ms) of events
+    sent to ``syn0`` with weight ``weight``; ``detector``: place a threshold
+    detector at -10 mV; ``ions``: ``{ion: method mechanism}`` for
+    ``decor.set_ion``. The cable cell is kept referenced (Arbor 0.12.2 frees it
+    otherwise and probes read freed memory).
+    """
+
+    def __init__(self, catalogue=None, *, paint=(), place=(), ncv=1, clamp=0.1,
+                 events=(), weight=0.5, detector=False, ions=None, decorate=None):
+        super().__init__()
+        self.props = arbor.neuron_cable_properties()
+        if catalogue is not None:
+            self.props.catalogue.extend(catalogue, "")
+        self.paint, self.place = list(paint), list(place)
+        self.ncv, self.clamp = ncv, clamp
+        self.event_times, self.weight = list(events), weight
+        self.detector, self.ions, self.decorate = detector, dict(ions or {}), decorate
+        self.cells = {}
+
+    def num_cells(self):
+        return 1
+
+    def cell_kind(self, gid):
+        return arbor.cell_kind.cable
+
+    def global_properties(self, kind):
+        return self.props
+
+    def probes(self, gid):
+        return [arbor.cable_probe_membrane_voltage('(location 0 0.5)', "v")]
+
+    def event_generators(self, gid):
+        if not self.event_times:
+            return []
+        schedule = arbor.explicit_schedule([t * U.ms for t in self.event_times])
+        return [arbor.event_generator("syn0", self.weight, schedule)]
+
+    def cell_description(self, gid):
+        tree = arbor.segment_tree()
+        tree.append(arbor.mnpos, arbor.mpoint(-3, 0, 0, 3), arbor.mpoint(3, 0, 0, 3), tag=1)
+        decor = arbor.decor()
+        for mech in self.paint:
+            decor.paint('(all)', mech if not isinstance(mech, str) else arbor.density(mech))
+        for k, mech in enumerate(self.place):
+            decor.place('(location 0 0.5)', mech if not isinstance(mech, str) else arbor.synapse(mech),
+                        f"syn{k}")
+        if self.clamp:
+            decor.place('(location 0 0.5)', arbor.i_clamp(10 * U.ms, 200 * U.ms, self.clamp * U.nA))
+        if self.detector:
+            decor.place('(location 0 0.5)', arbor.threshold_detector(-10 * U.mV), "det")
+        for ion, method in self.ions.items():
+            decor.set_ion(ion, method=method if not isinstance(method, str) else arbor.mechanism(method))
+        if self.decorate is not None:
+            self.decorate(decor)
+        cell = arbor.cable_cell(tree, decor, arbor.label_dict(),
+                                discretization=arbor.cv_policy_max_extent(6 / self.ncv * U.um))
+        self.cells[gid] = cell
+        return cell
+
+
+def simulate(recipe, t_end=50.0, dt=0.025, threads=1, every=0.1):
+    """Run ``recipe``; return (voltage trace at the probe, spike times, simulation)."""
+    context = arbor.context(threads=threads)
+    sim = arbor.simulation(recipe, context)
+    sim.record(arbor.spike_recording.local)
+    handle = sim.sample((0, "v"), arbor.regular_schedule(every * U.ms))
+    sim.run(t_end * U.ms, dt * U.ms)
+    samples = sim.samples(handle)
+    trace = samples[0][0][:, 1] if samples else np.zeros(0)
+    spikes = [float(s[1]) for s in sim.spikes()]
+    return trace, spikes, sim
+
+
+def run_snippet(code, timeout=120, env=None):
+    """Run ``code`` as a script in a fresh interpreter; return the CompletedProcess.
+
+    Used for anything that could crash the interpreter (an exception crossing
+    Arbor's threads, a bad pointer): a segfault then fails one test instead of
+    killing pytest. The tests folder is on the snippet's ``PYTHONPATH``.
+    """
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(TESTS)] + [p for p in environment.get("PYTHONPATH", "").split(os.pathsep) if p])
+    environment.setdefault("PYTHONFAULTHANDLER", "1")
+    environment.update(env or {})
+    # A script file, not ``python -c``: arbor_pycat reads the methods' source code.
+    with tempfile.TemporaryDirectory(prefix="pycat_snippet_") as folder:
+        script = Path(folder) / "snippet.py"
+        script.write_text(textwrap.dedent(code))
+        return subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                              timeout=timeout, env=environment, cwd=folder)
+
+
+def check_snippet(code, timeout=120, env=None):
+    """Run ``code`` in a subprocess and fail with its output unless it exits with 0."""
+    result = run_snippet(code, timeout=timeout, env=env)
+    if result.returncode != 0:
+        raise AssertionError(f"snippet exited with {result.returncode}\n--- stdout ---\n{result.stdout}"
+                             f"\n--- stderr ---\n{result.stderr}")
+    return result
