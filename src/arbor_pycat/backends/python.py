@@ -389,6 +389,10 @@ class Invocation:
         self.scratch = {name: np.zeros(self.width) for name, source, _, _ in self.current_fields
                         if source != "conductance"}
         self.v_gather = gather
+        # The second call's assignments (pp.i = ...) must land in the scratch
+        # buffers too, not only its reads: swap the writers as well.
+        self.scratch_writers = {name: self._writer(name, buffer, mark=False)
+                                for name, buffer in self.scratch.items()}
 
     # -- running --------------------------------------------------------------
     def run(self, events_address):
@@ -456,9 +460,13 @@ class Invocation:
         v_gather = self.v_gather
         np.add(v_gather.fresh_copy() if self.v_real is None else self.v_real, DV, out=self.v_plus)
         d["v"] = _readonly(self.v_plus)
+        writers = type(pp)._writers
+        saved = {name: writers[name] for name in real}
+        writers.update({name: self.scratch_writers[name] for name in real})
         try:
             self.call(pp)
         finally:
+            writers.update(saved)
             for name, buffer in real.items():
                 d[name] = buffer
             if self.v_real is None:

@@ -64,6 +64,11 @@ class EntryWriter:
             o(1, f"_ions = carray(as_ion(_p.ion_states), {len(spec.ions)})")
             for k in ions:
                 o(1, f"_ion{k}_index = carray(as_i32(_ions[{k}].index), _width)")
+            for f in self.fields:
+                if f.source == "ion_current":
+                    o(1, f"_cd{f.key} = as_f64(_ions[{f.key}].current_density)")
+        o(1, "_vec_i = as_f64(_p.vec_i)")
+        o(1, "_vec_g = as_f64(_p.vec_g)")
         if spec.parameters:
             o(1, f"_params = carray(as_u64(_p.parameters), {len(spec.parameters)})")
         if spec.state_vars:
@@ -118,14 +123,28 @@ class EntryWriter:
         else:
             raise AssertionError(source)
 
+    contiguous = False   # while writing the loop for contiguous index arrays
+
+    def _index_array(self, f):
+        if f.source == "peer":
+            return "_peer_index"
+        if f.source in ("ion", "ion_total", "ion_current"):
+            ion = f.key[0] if f.source == "ion" else f.key
+            return f"_ion{ion}_index"
+        return "_node_index"
+
     def _index(self, f, k="_k"):
         """The index expression of field ``f`` for instance ``k``."""
-        if f.source == "peer":
-            return f"_peer_index[{k}]"
-        if f.source in ("ion", "ion_total"):
-            ion = f.key[0] if f.source == "ion" else f.key
-            return f"_ion{ion}_index[{k}]"
-        return f"_node_index[{k}]"
+        array = self._index_array(f)
+        if self.contiguous:
+            return f"_o{array} + {k}"
+        return f"{array}[{k}]"
+
+    def _node(self):
+        return "_o_node_index + _k" if self.contiguous else "_node_index[_k]"
+
+    def _ion_index(self, ion):
+        return f"_o_ion{ion}_index + _k" if self.contiguous else f"_ion{ion}_index[_k]"
 
     def _load(self, f):
         """Per-instance value of ``f`` (scalar form), or None for set-up scalars."""
@@ -152,23 +171,63 @@ class EntryWriter:
         kernel = self.kernel
         o(0, f"def _entry_{self.method.name}(_pp_ptr, _ev_ptr, _key):")
         self._setup(o)
+        indexes = sorted({self._index_array(f) for f in self.fields if f.source in
+                          ("cv", "peer", "ion", "ion_total", "ion_current")}
+                         | ({"_node_index"} if self._has_currents() else set()))
+        # Where every index array is a range (density mechanisms, usually),
+        # the loop reads and writes Arbor's arrays contiguously: LLVM vectorises it.
+        o(1, "_contiguous = True")
+        for array in indexes:
+            o(1, f"_o{array} = {array}[0] if _width > 0 else 0")
+            o(1, f"_contiguous = _contiguous and _is_range({array})")
         o(1, "try:")
-        o(2, "for _k in range(_width):")
-        for f in self.fields:
-            value = self._load(f)
-            if value is not None:
-                o(3, f"_f_{f.name} = {value}")
-        args = ", ".join("_f_" + f.name for f in self.fields)
-        outputs = kernel.outputs
-        o(3, f"_r = {kernel.name}({args})")
-        results = {name: f"_r[{j}]" for j, name in enumerate(outputs)}
-        self._scalar_numeric_conductance(o, results)
-        self._scalar_write_back(o, results)
+        # Three loops: contiguous and wide (outputs first go to a scratch buffer,
+        # then simple scatter loops: no aliasing in the main loop, which LLVM
+        # vectorises), contiguous and narrow, and the general indexed one.
+        for variant in ("buffered", "contiguous", "indexed"):
+            self.contiguous = variant != "indexed"
+            if variant == "buffered":
+                o(2, "if _contiguous and _width >= 8 and BUFFERED:")
+            else:
+                o(2, "elif _contiguous:" if variant == "contiguous" else "else:")
+            ops = None
+            for phase in ("compute", "scatter") if variant == "buffered" else ("direct",):
+                if phase == "scatter":
+                    if not ops:
+                        break
+                    o(3, "for _k in range(_width):")
+                    for j, (lhs, op, coeff, _) in enumerate(ops):
+                        o(4, f"{lhs} {op} {coeff}_bp[{j} * _width + _k]")
+                    break
+                if phase == "compute":
+                    # a raw pointer: no wrap-around checks, so the loops vectorise
+                    o(3, f"_buf = np.empty({self._count_outputs()} * _width)")
+                    o(3, "_bp = as_f64(np.uint64(_buf.ctypes.data))")
+                o(3, "for _k in range(_width):")
+                for f in self.fields:
+                    value = self._load(f)
+                    if value is not None:
+                        o(4, f"_f_{f.name} = {value}")
+                args = ", ".join("_f_" + f.name for f in self.fields)
+                o(4, f"_r = {kernel.name}({args})")
+                results = {name: f"_r[{j}]" for j, name in enumerate(kernel.outputs)}
+                self._scalar_numeric_conductance(o, results)
+                ops = self._write_ops(results)
+                for j, (lhs, op, coeff, value) in enumerate(ops):
+                    if phase == "compute":
+                        o(4, f"_bp[{j} * _width + _k] = {value}")
+                    else:
+                        o(4, f"{lhs} {op} {coeff}({value})")
+        self.contiguous = False
         o(1, "except Exception:")
         o(2, f"return {self.error_code('raised')}")
         self._multiplicity(o)
         o(1, "return 0")
         return o.text()
+
+    def _has_currents(self):
+        return any(f.source in ("current", "ion_current", "conductance") for f in self.fields) \
+            or self.numeric_conductance
 
     def _currents(self, results):
         names = [n for n in ("i",) + tuple("i" + ion.name for ion in self.spec.ions) if n in results
@@ -183,46 +242,59 @@ class EntryWriter:
             results["conductance"] = "0.0"
             return
         args = ", ".join(("_f_v + DV" if f.name == "v" else "_f_" + f.name) for f in self.fields)
-        o(3, f"_r2 = {self.kernel.name}({args})")
+        o(4, f"_r2 = {self.kernel.name}({args})")
         outputs = self.kernel.outputs
         first = " + ".join(results[n] for n in currents)
         second = " + ".join(f"_r2[{outputs.index(n)}]" for n in currents)
-        o(3, f"_g = (({second}) - ({first})) / DV")
+        o(4, f"_g = (({second}) - ({first})) / DV")
         results["conductance"] = "_g"
 
-    def _scalar_write_back(self, o, results):
+    def _count_outputs(self):
+        results = {name: "0.0" for name in self.kernel.outputs}
+        if self.numeric_conductance:
+            results["conductance"] = "0.0"
+        return max(1, len(self._write_ops(results)))
+
+    def _write_ops(self, results):
+        """How each result reaches Arbor, per instance ``_k``: ``lhs op coeff(value)``."""
         plan = self.plan
-        scale = self.scale
+        sw = f"{self.scale} * _w[_k] * "
+        ops = []
         currents = self._currents(results)
-        if currents or "conductance" in results:
-            o(3, f"_sw = {scale} * _w[_k]")
         if currents:
-            o(3, f"_cv_vec_i = as_f64(_p.vec_i)")
-            o(3, f"_cv_vec_i[_node_index[_k]] += _sw * ({' + '.join(results[n] for n in currents)})")
+            ops.append((f"_vec_i[{self._node()}]", "+=", sw, " + ".join(results[n] for n in currents)))
             for n in currents:
                 f = plan[n]
                 if f.source == "ion_current":
-                    o(3, f"as_f64(_ions[{f.key}].current_density)[_ion{f.key}_index[_k]] += _sw * {results[n]}")
+                    ops.append((f"_cd{f.key}[{self._ion_index(f.key)}]", "+=", sw, results[n]))
         if "conductance" in results and plan.get("conductance") is not None:
-            o(3, f"as_f64(_p.vec_g)[_node_index[_k]] += _sw * {results['conductance']}")
+            ops.append((f"_vec_g[{self._node()}]", "+=", sw, results["conductance"]))
         for name, value in results.items():
             f = plan.get(name)
-            if f is None or f.source in ("current", "ion_current", "conductance") or name == "conductance":
+            if f is None or f.source in ("current", "ion_current", "conductance"):
                 continue
-            self._write_one(o, 3, f, value, f"_f_{name}")
+            ops.append(self._write_op(f, value, f"_f_{name}"))
+        return ops
 
-    def _write_one(self, o, depth, f, new, old):
-        """Write back one non-current field (scalar form; ``_k`` is the instance)."""
+    def _write_op(self, f, new, old):
+        """The write of one non-current field for instance ``_k``."""
         name, source = f.name, f.source
         if f.write == "inplace":
-            o(depth, f"_a_{name}[_k] = {new}")
-        elif f.write == "assign":
-            target = f"_cv_{name}" if source == "cv" else f"_ion_{name}"
-            o(depth, f"{target}[{self._index(f)}] = {new}")
-        elif f.write == "blend":
-            o(depth, f"_ion_{name}[{self._index(f)}] += {self.concentration_weight} * ({new} - {old})")
-        elif f.write == "accumulate":
-            o(depth, f"_ion_{name}[{self._index(f)}] += {self.concentration_weight} * {new}")
+            return (f"_a_{name}[_k]", "=", "", new)
+        target = f"_cv_{name}" if source == "cv" else f"_ion_{name}"
+        if f.write == "assign":
+            return (f"{target}[{self._index(f)}]", "=", "", new)
+        weight = f"{self.concentration_weight} * "
+        if f.write == "blend":
+            return (f"{target}[{self._index(f)}]", "+=", weight, f"{new} - {old}")
+        if f.write == "accumulate":
+            return (f"{target}[{self._index(f)}]", "+=", weight, new)
+        raise AssertionError(f.write)
+
+    def _write_one(self, o, depth, f, new, old):
+        """Write back one non-current field (array form; ``_k`` is the instance)."""
+        lhs, op, coeff, value = self._write_op(f, new, old)
+        o(depth, f"{lhs} {op} {coeff}({value})")
 
     def _multiplicity(self, o):
         if self.method.name != "init_mechanism" or not self.spec.state_vars:
@@ -332,15 +404,13 @@ class EntryWriter:
         currents = [f for f in self.fields if f.source in ("current", "ion_current")]
         has_g = self.numeric_conductance or any(f.source == "conductance" for f in self.fields)
         if currents or has_g:
-            o(1, "_vec_i = as_f64(_p.vec_i)")
-            o(1, "_vec_g = as_f64(_p.vec_g)")
             o(1, "for _k in range(_width):")
             o(2, f"_sw = {self.scale} * _w[_k]")
             if currents:
                 o(2, f"_vec_i[_node_index[_k]] += _sw * ({' + '.join(f'_f_{f.name}[_k]' for f in currents)})")
             for f in currents:
                 if f.source == "ion_current":
-                    o(2, f"as_f64(_ions[{f.key}].current_density)[_ion{f.key}_index[_k]] += _sw * _f_{f.name}[_k]")
+                    o(2, f"_cd{f.key}[_ion{f.key}_index[_k]] += _sw * _f_{f.name}[_k]")
             if has_g:
                 o(2, "_vec_g[_node_index[_k]] += _sw * _f_conductance[_k]")
         for name in sorted(self.written):
@@ -358,4 +428,5 @@ def _cannot(message):
 
 def module_prelude():
     return ("import numpy as np\n"
-            f"DV = {DV!r}\n")
+            f"DV = {DV!r}\n"
+            "BUFFERED = False\n")

@@ -116,10 +116,11 @@ def _runtime_globals():
         "as_f64": ppack.as_f64, "as_i32": ppack.as_i32, "as_u64": ppack.as_u64,
         "as_ion": ppack.as_ion, "as_event": ppack.as_event, "address_of": ppack.address_of,
         "_fast_exp": mathlib.fast_exp, "_fast_expm1": mathlib.fast_expm1,
-        "_assign_field": mathlib.assign_field,
-        "_njit_scalar": njit(cache=True, error_model="numpy"),
+        "_fast_log": mathlib.fast_log, "_fast_pow": mathlib.fast_pow,
+        "_assign_field": mathlib.assign_field, "_is_range": mathlib.is_range,
+        "_njit_scalar": njit(cache=True, error_model="numpy", inline="always"),
         "_njit_array": njit(cache=True, error_model="numpy", boundscheck=True),
-        "_njit_helper": njit(cache=True, error_model="numpy"),
+        "_njit_helper": njit(cache=True, error_model="numpy", inline="always"),
     }
 
 
@@ -146,8 +147,20 @@ def _load(source, namespace, digest):
     return module
 
 
+def _tune_llvm():
+    """Let LLVM vectorise loops that touch many of Arbor's arrays.
+
+    Each array a loop writes needs a runtime overlap check against the others;
+    LLVM's default budget (8 checks) is too small for a typical channel.
+    """
+    import llvmlite.binding as llvm
+    llvm.set_option("", "--runtime-memory-check-threshold=256")
+    llvm.set_option("", "--memory-check-merge-threshold=256")
+
+
 def build(spec):
     from numba import cfunc
+    _tune_llvm()
     from .ppack import SIGNATURE
     messages = _Messages(spec)
     source, modes, namespace = _source_for(spec, messages)

@@ -32,30 +32,87 @@ def _double_from_bits(typingctx, bits):
         return types.float64(bits), codegen
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", inline="always")
 def _exp_scalar(x):
     big = x > 709.782712893384
     small = x < -708.0
     xc = min(max(x, -708.0), 709.782712893384)
-    n = math.floor(xc * _LOG2E + 0.5)
+    n = np.floor(xc * _LOG2E + 0.5)
     r = xc - n * _C1 - n * _C2
     rr = r * r
     p = r * ((1.26177193074810590878e-4 * rr + 3.02994407707441961300e-2) * rr + 9.99999999999999999910e-1)
     q = ((3.00198505138664455042e-6 * rr + 2.52448340349684104192e-3) * rr + 2.27265548208155028766e-1) * rr \
         + 2.00000000000000000009e0
     e = 1.0 + 2.0 * (p / (q - p))
-    scale = _double_from_bits((np.int64(n) + 1022) << 52)   # 2**(n-1): n may be 1024
+    # 2**(n-1) built from bits (n may be 1024). n is read out of a double with the
+    # 1.5 * 2**52 trick: AVX2 has no vector double -> int64 conversion.
+    n_int = _bits_from_double(n + 6755399441055744.0) - 0x4338000000000000
+    scale = _double_from_bits((n_int + 1022) << 52)
     result = e * scale * 2.0
     if big:
         result = math.inf
     if small:
-        result = math.exp(x) if x == x else x   # underflow range: rare, exact libm
+        result = 0.0   # below exp(-708) ~ 3e-308: flushed to zero (no libm call: vectorisable)
     if x != x:
         result = x
     return result
 
 
-@njit(error_model="numpy")
+@intrinsic
+def _bits_from_double(typingctx, value):
+    if isinstance(value, types.Float):
+        def codegen(context, builder, signature, args):
+            as_double = context.cast(builder, args[0], signature.args[0], types.float64)
+            return builder.bitcast(as_double, ir.IntType(64))
+        return types.int64(value), codegen
+
+
+@njit(error_model="numpy", inline="always")
+def _log_scalar(x):
+    # Cephes' log: x = m * 2**e with m in [sqrt(1/2), sqrt(2)), then a rational approximation.
+    subnormal = x < 2.2250738585072014e-308
+    bits = _bits_from_double(x * 18014398509481984.0 if subnormal else x)   # 2**54
+    e = ((bits >> 52) & 0x7FF) - (1022 + 54 if subnormal else 1022)
+    m = _double_from_bits((bits & 0x000FFFFFFFFFFFFF) | 0x3FE0000000000000)   # in [0.5, 1)
+    low = m < 0.70710678118654752440
+    e = e - 1 if low else e
+    m = (m + m - 1.0) if low else (m - 1.0)
+    z = m * m
+    p = ((((1.01875663804580931796e-4 * m + 4.97494994976747001425e-1) * m + 4.70579119878881725854e0) * m
+          + 1.44989225341610930846e1) * m + 1.79368678507819816313e1) * m + 7.70838733755885391666e0
+    q = ((((m + 1.12873587189167450590e1) * m + 4.52279145837532221105e1) * m + 8.29875266912776603211e1) * m
+         + 7.11544750618563894466e1) * m + 2.31251620126765340583e1
+    fe = _double_from_bits(e + 2048 + 0x4330000000000000) - 4503599627370496.0 - 2048.0   # float(e), vectorisable
+    y = m * (z * p / q) - fe * 2.121944400546905827679e-4 - 0.5 * z
+    result = m + y + fe * 0.693359375
+    # special values (selects, no branches: stays vectorisable)
+    if x <= 0.0:
+        result = -math.inf if x == 0.0 else math.nan
+    if x == math.inf:
+        result = math.inf
+    if x != x:
+        result = x
+    return result
+
+
+@njit(error_model="numpy", inline="always")
+def _pow_scalar(a, b):
+    magnitude = _exp_scalar(b * _log_scalar(abs(a)))
+    integral = np.floor(b) == b
+    odd = integral and (np.floor(b * 0.5) * 2.0 != b)
+    result = magnitude
+    if a < 0.0:
+        result = (-magnitude if odd else magnitude) if integral else math.nan
+    if a == 0.0:
+        result = 1.0 if b == 0.0 else (0.0 if b > 0.0 else math.inf)
+    if b == 0.0:
+        result = 1.0
+    if a == 1.0:
+        result = 1.0
+    return result
+
+
+@njit(error_model="numpy", inline="always")
 def _expm1_scalar(x):
     rr = x * x
     p = x * ((1.2617719307481059087798e-4 * rr + 3.0299440770744196129956e-2) * rr
@@ -93,21 +150,40 @@ def _elementwise(scalar_impl):
     return typer
 
 
-overload(fast_exp)(_elementwise(_exp_scalar))
-overload(fast_expm1)(_elementwise(_expm1_scalar))
+def fast_log(x):
+    """``log`` for the numba backend (scalars and arrays)."""
+    return np.log(x)
 
 
-@njit(error_model="numpy")
+def fast_pow(a, b):
+    """``a ** b`` for an exponent that is not an integer constant: exp(b log a) for scalars."""
+    return a ** b
+
+
+@overload(fast_pow, inline="always")
+def _fast_pow(a, b):
+    if all(isinstance(t, (types.Float, types.Integer)) for t in (a, b)):
+        return lambda a, b: _pow_scalar(float(a), float(b))
+    return lambda a, b: a ** b     # arrays: numpy's own power
+
+
+overload(fast_exp, inline="always")(_elementwise(_exp_scalar))
+overload(fast_log, inline="always")(_elementwise(_log_scalar))
+overload(fast_expm1, inline="always")(_elementwise(_expm1_scalar))
+
+
+@njit(error_model="numpy", inline="always")
 def _exprelr_scalar(x):
-    if 1.0 + x == 1.0:
-        return 1.0
-    return x / _expm1_scalar(x)
+    tiny = 1.0 + x == 1.0
+    denominator = 1.0 if tiny else _expm1_scalar(x)    # a select, not a branch: vectorisable
+    ratio = x / denominator
+    return 1.0 if tiny else ratio
 
 
-overload(exprelr)(_elementwise(_exprelr_scalar))
+overload(exprelr, inline="always")(_elementwise(_exprelr_scalar))
 
 
-@overload(cnexp)
+@overload(cnexp, inline="always")
 def _cnexp(x, x_inf, tau, dt):
     def impl(x, x_inf, tau, dt):
         a = dt / tau
@@ -151,3 +227,16 @@ def _assign_field(target, value):
                 return False
             return impl
         return lambda target, value: False
+
+
+@njit(error_model="numpy")
+def is_range(index):
+    """True when ``index`` is ``first, first + 1, ...`` (the common density layout)."""
+    n = index.shape[0]
+    if n == 0:
+        return True
+    first = index[0]
+    ok = True
+    for k in range(n):
+        ok &= index[k] == first + k
+    return ok

@@ -44,8 +44,9 @@ _NOT_ELEMENTWISE = {
     "asarray", "array", "print", "range", "enumerate", "zip", "isclose",
 }
 
-_FAST = {"exp": "_fast_exp", "expm1": "_fast_expm1"}
-_FAST_TARGETS = {id(np.exp): "exp", id(math.exp): "exp", id(np.expm1): "expm1", id(math.expm1): "expm1"}
+_FAST = {"exp": "_fast_exp", "expm1": "_fast_expm1", "log": "_fast_log", "pow": "_fast_pow"}
+_FAST_TARGETS = {id(np.exp): "exp", id(math.exp): "exp", id(np.expm1): "expm1", id(math.expm1): "expm1",
+                 id(np.log): "log", id(math.log): "log", id(np.power): "pow", id(math.pow): "pow"}
 
 
 class Kernel:
@@ -94,10 +95,35 @@ def _global_names(tree):
 
 
 class _FastMath(ast.NodeTransformer):
-    """``np.exp(x)``/``math.exp(x)``/``exp(x)`` → ``_fast_exp(x)`` (same for expm1)."""
+    """Calls of exp, expm1, log and pow, and ``a ** b``, → call-free versions.
+
+    ``np.exp(x)``/``math.exp(x)``/``exp(x)`` → ``_fast_exp(x)`` (same for
+    expm1, log, power); ``a ** b`` with an exponent that is not a small
+    integer constant → ``_fast_pow(a, b)`` (integer powers stay products).
+    """
 
     def __init__(self, namespace):
         self.namespace = namespace
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if not isinstance(node.op, ast.Pow):
+            return node
+        exponent = node.right
+        if isinstance(exponent, ast.UnaryOp) and isinstance(exponent.op, ast.USub) \
+                and isinstance(exponent.operand, ast.Constant):
+            value = exponent.operand.value
+            value = -value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        elif isinstance(exponent, ast.Constant):
+            value = exponent.value
+        else:
+            value = None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer() \
+                and abs(value) <= 64:
+            node.right = ast.copy_location(ast.Constant(int(value)), exponent)
+            return node
+        call = ast.Call(ast.Name("_fast_pow", ast.Load()), [node.left, node.right], [])
+        return ast.copy_location(call, node)
 
     def visit_Call(self, node):
         self.generic_visit(node)
@@ -110,7 +136,8 @@ class _FastMath(ast.NodeTransformer):
         elif isinstance(func, ast.Name):
             target = self.namespace.get(func.id)
         name = _FAST_TARGETS.get(id(target)) if target is not None else None
-        if name is not None and len(node.args) == 1 and not node.keywords:
+        arity = 2 if name == "pow" else 1
+        if name is not None and len(node.args) == arity and not node.keywords:
             node.func = ast.copy_location(ast.Name(_FAST[name], ast.Load()), func)
         return node
 
@@ -147,7 +174,7 @@ class _Collector:
         for name in sorted(_global_names(tree)):
             if name in self.globals or name in self.helpers or name.startswith("_f_") or name.startswith("_ev_"):
                 continue
-            if name in ("_fast_exp", "_fast_expm1"):
+            if name in ("_fast_exp", "_fast_expm1", "_fast_log", "_fast_pow"):
                 continue
             if name in namespace:
                 value = namespace[name]
