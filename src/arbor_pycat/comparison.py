@@ -26,15 +26,6 @@ from .errors import MechanismError
 
 __all__ = ["compare", "Comparison"]
 
-_KIND_NAMES = {
-    "density": "density",
-    "point": "point",
-    "voltage": "voltage",
-    "reversal_potential": "reversal_potential",
-    "junction": "junction",
-}
-
-
 @dataclass
 class Comparison:
     """What :func:`compare` measured. Print it for a one-paragraph summary.
@@ -51,15 +42,17 @@ class Comparison:
     duration: float                # ms
     dt: float                      # ms
     threads: int
-    time: np.ndarray               # ms
-    v_reference: np.ndarray        # mV
-    v_python: np.ndarray           # mV
-    spikes_reference: list         # per cell: spike times (ms)
-    spikes_python: list
+    time: np.ndarray = field(repr=False)          # ms
+    v_reference: np.ndarray = field(repr=False)   # mV
+    v_python: np.ndarray = field(repr=False)      # mV
+    spikes_reference: list = field(repr=False)    # per cell: spike times (ms)
+    spikes_python: list = field(repr=False)
     state_differences: dict = field(default_factory=dict)   # state -> max |difference|
     ion_differences: dict = field(default_factory=dict)     # e.g. "ena" -> max |difference|
     states_reference: dict = field(default_factory=dict, repr=False)
     states_python: dict = field(default_factory=dict, repr=False)
+    ions_reference: dict = field(default_factory=dict, repr=False)  # e.g. "ena" -> trace
+    ions_python: dict = field(default_factory=dict, repr=False)
     seconds_reference: float = 0.0     # wall time of sim.run()
     seconds_python: float = 0.0
 
@@ -105,15 +98,26 @@ class Comparison:
         """Python run time over reference run time."""
         return self.seconds_python / self.seconds_reference if self.seconds_reference else float("inf")
 
-    def agrees(self, dv=1e-3, spike_time=None, state=None):
+    def relative_differences(self):
+        """Each compared state and ion quantity's max difference over the largest
+        magnitude its reference trace reaches (1 where that is 0)."""
+        out = {}
+        for name, difference in self.state_differences.items():
+            out[name] = difference / _scale(self.states_reference.get(name))
+        for name, difference in self.ion_differences.items():
+            out[name] = difference / _scale(self.ions_reference.get(name))
+        return out
+
+    def agrees(self, dv=1e-3, spike_time=None, state=1e-6):
         """True when the runs agree: max |dV| < ``dv`` (mV), equal spike counts,
-        and, where given, spike times within ``spike_time`` (ms) and states
-        and ion quantities within ``state``."""
+        spike times within ``spike_time`` (ms) where given, and every compared
+        state and ion quantity within ``state``, relative to its largest
+        reference magnitude (None: not checked)."""
         ok = self.max_dv < dv and self.spike_counts[0] == self.spike_counts[1]
         if spike_time is not None:
             ok = ok and self.max_spike_time_difference < spike_time
         if state is not None:
-            ok = ok and self.max_state_difference < state and self.max_ion_difference < state
+            ok = ok and all(r < state for r in self.relative_differences().values())
         return bool(ok)
 
     def summary(self):
@@ -138,7 +142,8 @@ class Comparison:
             text += (f" Run time {self.seconds_python:.3g} s vs {self.seconds_reference:.3g} s "
                      f"({self.speed_ratio:.3g}x).")
         verdict = "agree" if self.agrees() else "DISAGREE"
-        text += f" The runs {verdict} (max |dV| < 1e-3 mV, same spike counts)."
+        text += (f" The runs {verdict} (criteria: max |dV| < 1e-3 mV, equal spike counts, "
+                 "states and ion quantities within 1e-6 relative).")
         return text
 
     def __str__(self):
@@ -170,6 +175,13 @@ class Comparison:
         return path
 
 
+def _scale(trace):
+    if trace is None or np.size(trace) == 0:
+        return 1.0
+    largest = float(np.max(np.abs(trace)))
+    return largest if largest > 0 and np.isfinite(largest) else 1.0
+
+
 def _merge_catalogue(target, source, prefix):
     """Add ``source`` to ``target``; returns the prefix its names got."""
     try:
@@ -188,11 +200,11 @@ def _is_default(catalogue):
 class _Side:
     """How one run refers to the mechanism under test."""
 
-    def __init__(self, name, ions, globals_, states):
+    def __init__(self, name, ions, globals_):
         self.name = name          # as in the catalogue of the run
         self.ions = list(ions)    # the mechanism's own ion names
         self.globals = set(globals_)
-        self.states = list(states)
+        self.probe_name = name    # the name as painted (with derivations)
 
     def derived(self, parameters, ion):
         """``name/global=value,x=ion`` and the remaining (range) parameters."""
@@ -203,14 +215,14 @@ class _Side:
                 suffix.append(f"{key}={float(value)!r}")
             else:
                 ranged[key] = float(value)
-        if ion is not None and self.ions and self.ions[0] != ion:
-            suffix.append(f"{self.ions[0]}={ion}")
+        if ion is not None and len(self.ions) == 1 and self.ions[0] != ion:
+            suffix.append(f"{self.ions[0]}={ion}")   # a generic ion ('x') renamed
         name = self.name + ("/" + ",".join(suffix) if suffix else "")
         return name, ranged
 
 
 def _cell_factory(kind, options):
-    """A function (gid, side) -> (arbor.cable_cell, probe tags) for one run."""
+    """A function (gid, side) -> the ``arbor.cable_cell`` of cell ``gid`` in one run."""
     import arbor
     from arbor import units as U
 
@@ -223,6 +235,8 @@ def _cell_factory(kind, options):
         labels = arbor.label_dict({"site": o["site"], "stim": o["stimulus_at"],
                                    "detector": o["detector_at"]})
         decor = arbor.decor()
+        if o["temperature"] is not None:
+            decor.set_property(tempK=(o["temperature"] + 273.15) * U.Kelvin)
         name, ranged = side.derived(o["parameters"], o["ion"])
         ion = o["ion"]
         if o["diffusivity"] is not None and ion is not None:
@@ -255,31 +269,29 @@ def _cell_factory(kind, options):
     return build
 
 
-def _probe_plan(kind, side, options, spec):
-    """[(tag, probe factory(side) -> arbor.probe, key in the result)]."""
+def _probe_plan(kind, options):
+    """[(tag, probe factory(side) -> arbor.probe, key in the result or None for v)]."""
     import arbor
-    plan = [("v", lambda s: arbor.cable_probe_membrane_voltage_cell("v"), None)]
-    name = side.name
-    for state in options["states"]:
-        tag = "state_" + state
-        if kind == "density":
-            plan.append((tag, lambda s, state=state, tag=tag: arbor.cable_probe_density_state_cell(
-                s.probe_name, state, tag), state))
-        elif kind in ("point", "junction"):
-            plan.append((tag, lambda s, state=state, tag=tag: arbor.cable_probe_point_state_cell(
-                s.probe_name, state, tag), state))
-    ion = options["ion"]
-    for quantity, ion_name in options["ion_quantities"]:
-        tag = f"ion_{quantity}_{ion_name}"
-        factory = {
-            "e": arbor.cable_probe_ion_reversal_potential_cell,
-            "i": arbor.cable_probe_ion_int_concentration_cell,
-            "o": arbor.cable_probe_ion_ext_concentration_cell,
-            "d": arbor.cable_probe_ion_diff_concentration_cell,
-        }[quantity]
-        label = {"e": f"e{ion_name}", "i": f"{ion_name}i", "o": f"{ion_name}o", "d": f"{ion_name}d"}[quantity]
-        plan.append((tag, lambda s, f=factory, n=ion_name, tag=tag: f(n, tag), "ion:" + label))
-    del name, ion, spec
+    plan = [("v", lambda side: arbor.cable_probe_membrane_voltage_cell("v"), None)]
+    state_probe = {"density": arbor.cable_probe_density_state_cell,
+                   "point": arbor.cable_probe_point_state_cell,
+                   "junction": arbor.cable_probe_point_state_cell}.get(kind)
+    if state_probe is not None:
+        for state in options["states"]:
+            tag = "state_" + state
+            plan.append((tag, lambda side, state=state, tag=tag: state_probe(side.probe_name, state, tag),
+                         state))
+    ion_probes = {
+        "e": (arbor.cable_probe_ion_reversal_potential_cell, "e{}"),
+        "i": (arbor.cable_probe_ion_int_concentration_cell, "{}i"),
+        "o": (arbor.cable_probe_ion_ext_concentration_cell, "{}o"),
+        "d": (arbor.cable_probe_ion_diff_concentration_cell, "{}d"),
+    }
+    for quantity, ion in options["ion_quantities"]:
+        probe, label = ion_probes[quantity]
+        tag = f"ion_{quantity}_{ion}"
+        plan.append((tag, lambda side, probe=probe, ion=ion, tag=tag: probe(ion, tag),
+                     "ion:" + label.format(ion)))
     return plan
 
 
@@ -287,7 +299,7 @@ def _written_ion_quantities(spec, ion):
     """The (quantity, ion name) pairs the Python mechanism writes, with ``ion`` renaming."""
     out = []
     for k, info in enumerate(spec.ions):
-        name = ion if (ion is not None and k == 0) else info.name
+        name = ion if (ion is not None and len(spec.ions) == 1) else info.name
         if info.write_rev_potential:
             out.append(("e", name))
         if info.write_int_concentration:
@@ -307,7 +319,7 @@ def _run(kind, side, options, plan, threads, seed):
     build_cell = _cell_factory(kind, options)
     n_cells = options["cells"]
     props = options["properties"]
-    interval = options["event_interval"]
+    event_times = list(np.arange(options["event_start"], options["duration"], options["event_interval"]))
 
     class Recipe(arbor.recipe):
         def __init__(self):
@@ -332,9 +344,10 @@ def _run(kind, side, options, plan, threads, seed):
             return [make(side) for _, make, _ in plan]
 
         def event_generators(self, gid):
-            if kind != "point" or not options["weight"]:
+            if not options["weight"]:
                 return []
-            schedule = arbor.regular_schedule(options["event_start"] * U.ms, interval * U.ms)
+            # An explicit schedule: arbor 0.12's regular_schedule ignores tstart.
+            schedule = arbor.explicit_schedule([t * U.ms for t in event_times])
             return [arbor.event_generator("syn", float(options["weight"]), schedule)]
 
         def gap_junctions_on(self, gid):
@@ -378,9 +391,9 @@ def _run(kind, side, options, plan, threads, seed):
 
 def compare(mechanism, reference=None, catalogue=None, *, cvs=1, duration=200.0, dt=0.025,
             parameters=None, stimulus=0.2, stimulus_start=10.0, stimulus_duration=None,
-            weight=0.01, event_start=5.0, event_interval=10.0, ion=None, diffusivity=None,
-            region="(all)", base="auto", cells=1, length=200.0, radius=1.0,
-            backend="python", threads=1, seed=0, sample_interval=None, states=True,
+            weight=None, event_start=5.0, event_interval=10.0, ion=None, diffusivity=None,
+            region="(all)", base="auto", cells=1, length=200.0, radius=1.0, temperature=None,
+            backend="auto", threads=1, seed=0, sample_interval=None, states=True,
             decorate=None, plot=None):
     """Simulate ``mechanism`` (a :class:`~arbor_pycat.CustomMechanism` class) and
     its compiled twin ``reference`` on the same cell and report the differences.
@@ -398,11 +411,16 @@ def compare(mechanism, reference=None, catalogue=None, *, cvs=1, duration=200.0,
     parameters : ``{name: value}`` for both mechanisms; globals are set through
         the mechanism name (``"pas/e=-65"``), the rest as range parameters.
     stimulus : current clamp amplitude (nA) from ``stimulus_start`` for
-        ``stimulus_duration`` ms (default: to the end), at ``"site"``'s cable
-        start; 0 or None for none. With several cells, cell k gets
-        ``stimulus * (1 + 0.1 k)`` so that the cells differ.
-    weight, event_start, event_interval : point mechanisms are driven by an
-        ``arbor.event_generator`` with this weight and a regular schedule (ms).
+        ``stimulus_duration`` ms (default: to the end), at the start of the
+        cable; 0 or None for none. With several cells, cell k gets
+        ``stimulus * (1 + 0.1 k)`` so that the cells differ (of a junction
+        pair, only the first cell is stimulated). Point and junction
+        mechanisms sit in the middle of the cable, as does the spike detector
+        (-10 mV).
+    weight, event_start, event_interval : an ``arbor.event_generator`` with this
+        weight and a regular schedule (ms) drives the synapse labelled ``"syn"``:
+        the point mechanism under test (default weight 0.01), or, for other
+        kinds, one that ``decorate`` places (no events unless ``weight`` is given).
     ion : the ion a generic-ion mechanism (``nernst``'s ``x``) is renamed to,
         and whose reversal potential a ``reversal_potential`` mechanism sets.
     diffusivity : diffusivity (m²/s) given to ``ion``; default 1e-9 when the
@@ -412,8 +430,11 @@ def compare(mechanism, reference=None, catalogue=None, *, cvs=1, duration=200.0,
         spiking: ``"auto"`` paints Arbor's ``hh`` unless the reference is
         ``hh`` itself; or a list of names / ``arbor.density`` objects; or None.
     cells : number of cells (junction mechanisms couple cells 0-1, 2-3, ...).
-    backend, threads, seed : the arbor_pycat backend, Arbor's thread count and
-        its random seed, for both runs.
+    temperature : cell temperature (°C); default Arbor's NEURON-like 6.3 °C.
+    backend : the arbor_pycat backend for the Python mechanism (``"auto"``,
+        ``"numba"``, ``"python"``; as :func:`arbor_pycat.build`); the result
+        says which one ran.
+    threads, seed : Arbor's thread count and random seed, for both runs.
     sample_interval : ms between voltage samples (default ``dt``).
     states : compare the state variables both mechanisms have (True), only
         those named (a list), or none (False).
@@ -422,6 +443,14 @@ def compare(mechanism, reference=None, catalogue=None, *, cvs=1, duration=200.0,
     plot : a path: save the voltage overlay there as a PNG (needs matplotlib).
 
     Returns a :class:`Comparison`.
+
+    Arbor runs a cell's mechanisms in the order of their names, and derives
+    each mechanism's random streams from its place in that order. So that the
+    two runs differ in nothing but the implementation, the Python mechanism
+    runs under the name ``<reference>_pycat`` (a subclass of ``mechanism``
+    built for the purpose), which sorts next to the reference: mechanisms that
+    read each other's writes (``inject`` and ``decay``) see the same order, and
+    a port using Arbor's random variables gets the very same draws.
     """
     import arbor
 
@@ -448,10 +477,18 @@ def compare(mechanism, reference=None, catalogue=None, *, cvs=1, duration=200.0,
     info = catalogue[reference]
 
     # One catalogue for both runs: Arbor's defaults, the reference's, the Python one.
-    python_catalogue = build(mechanism, backend=backend)
-    used_backend = builder.last_backends.get(spec.name, backend)
     props = arbor.neuron_cable_properties()
     ref_prefix = "" if _is_default(catalogue) else _merge_catalogue(props.catalogue, catalogue, "reference_")
+    # Arbor runs a cell's mechanisms in the order of their names, and that
+    # order also picks their random streams. For the two runs to differ in
+    # nothing but the implementation, the Python mechanism runs under a name
+    # that sorts next to the reference's: '<reference>_pycat'.
+    run_name = f"{ref_prefix}{reference}_pycat"
+    twin = type(mechanism.__name__, (mechanism,), {
+        "name": run_name, "__module__": mechanism.__module__,
+        "__qualname__": mechanism.__qualname__, "__doc__": mechanism.__doc__})
+    python_catalogue = build(twin, backend=backend)
+    used_backend = builder.last_backends.get(run_name, backend)
     py_prefix = _merge_catalogue(props.catalogue, python_catalogue, "python_")
 
     ref_ions = list(info.ions)
@@ -469,10 +506,11 @@ def compare(mechanism, reference=None, catalogue=None, *, cvs=1, duration=200.0,
         compared_states = common if kind in ("density", "point", "junction") else []
     else:
         compared_states = list(states)
-    ref_side = _Side(ref_prefix + reference, ref_ions, info.globals, info.state)
-    py_side = _Side(py_prefix + spec.name, py_ions, [g.name for g in spec.globals],
-                    [s.name for s in spec.state_vars])
+    ref_side = _Side(ref_prefix + reference, ref_ions, info.globals)
+    py_side = _Side(py_prefix + run_name, py_ions, [g.name for g in spec.globals])
 
+    if weight is None and kind == "point":
+        weight = 0.01
     if base == "auto":
         base = [] if reference == "hh" else ["hh"]
     elif base is None:
@@ -487,7 +525,7 @@ def compare(mechanism, reference=None, catalogue=None, *, cvs=1, duration=200.0,
         stimulus_spread=0.1, weight=weight, event_start=float(event_start),
         event_interval=float(event_interval), ion=ion, diffusivity=diffusivity,
         region=region, base_region="(all)", base=list(base), cells=int(cells),
-        length=float(length), radius=float(radius), site="(location 0 0.5)",
+        length=float(length), radius=float(radius), temperature=temperature, site="(location 0 0.5)",
         stimulus_at="(location 0 0)", detector_at="(location 0 0.5)", threshold=-10.0,
         sample_interval=float(sample_interval or dt), states=compared_states,
         ion_quantities=_written_ion_quantities(spec, ion), decorate=decorate, properties=props)
@@ -497,30 +535,33 @@ def compare(mechanism, reference=None, catalogue=None, *, cvs=1, duration=200.0,
     results = {}
     for label, side in (("reference", ref_side), ("python", py_side)):
         side.probe_name = side.derived(options["parameters"], ion)[0]
-        plan = _probe_plan(kind, side, options, spec)
+        plan = _probe_plan(kind, options)
         results[label] = _run(kind, side, options, plan, int(threads), int(seed))
 
     t, ref_traces, ref_spikes, ref_seconds = results["reference"]
     _, py_traces, py_spikes, py_seconds = results["python"]
     state_differences, ion_differences = {}, {}
     states_reference, states_python = {}, {}
-    for tag, _, key in _probe_plan(kind, py_side, options, spec):
+    ions_reference, ions_python = {}, {}
+    for tag, _, key in _probe_plan(kind, options):
         if key is None:
             continue
         a, b = ref_traces[tag], py_traces[tag]
         difference = float(np.max(np.abs(a - b))) if a.size else 0.0
         if key.startswith("ion:"):
             ion_differences[key[4:]] = difference
+            ions_reference[key[4:]], ions_python[key[4:]] = a, b
         else:
             state_differences[key] = difference
             states_reference[key], states_python[key] = a, b
     result = Comparison(
-        mechanism=spec.name, reference=reference, kind=_KIND_NAMES[kind], backend=used_backend,
+        mechanism=spec.name, reference=reference, kind=kind, backend=used_backend,
         cvs=options["cvs"], cells=options["cells"], duration=options["duration"], dt=options["dt"],
         threads=int(threads), time=t, v_reference=ref_traces["v"], v_python=py_traces["v"],
         spikes_reference=ref_spikes, spikes_python=py_spikes,
         state_differences=state_differences, ion_differences=ion_differences,
         states_reference=states_reference, states_python=states_python,
+        ions_reference=ions_reference, ions_python=ions_python,
         seconds_reference=ref_seconds, seconds_python=py_seconds)
     if plot:
         try:

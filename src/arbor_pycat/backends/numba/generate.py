@@ -43,8 +43,12 @@ def _texts(method, key):
             "or a scalar)")
 
 
-def _source_for(spec, messages):
-    """(module source, {method: mode}, globals) for every method of ``spec``."""
+def _source_for(spec, messages, forced_array=frozenset()):
+    """(module source, {method: mode}, globals) for every method of ``spec``.
+
+    Methods in ``forced_array`` are translated in array form even when their
+    code looks element-wise (numba could not type the scalar form).
+    """
     pieces, modes, namespace, helpers = [], {}, {}, {}
     for name, method in spec.methods.items():
         plan = F.plan(spec, name)
@@ -54,7 +58,7 @@ def _source_for(spec, messages):
             return messages.code(method_name, key, _texts(method_name, key))
         kernel = None
         reasons = []
-        for mode in ("scalar", "array"):
+        for mode in ("array",) if name in forced_array else ("scalar", "array"):
             try:
                 kernel = translate(spec, method, plan, mode, lambda field, m=name: error_code(field, m))
                 break
@@ -159,30 +163,47 @@ def _tune_llvm():
 
 
 def build(spec):
-    from numba import cfunc
+    """Compile every method of ``spec``; raise CannotCompile with numba's reason."""
+    import warnings
+    from numba.core.errors import NumbaWarning
     _tune_llvm()
-    from .ppack import SIGNATURE
-    messages = _Messages(spec)
-    source, modes, namespace = _source_for(spec, messages)
-    digest = _fingerprint(source, namespace)
-    module = _load(source, namespace, digest)
-    callbacks = {}
-    cfuncs = getattr(module, "_pycat_cfuncs", None)
-    if cfuncs is None:
-        cfuncs = {}
-        for method in spec.methods:
-            try:
-                cfuncs[method] = cfunc(SIGNATURE, cache=True, error_model="numpy")(
-                    getattr(module, f"_entry_{method}"))
-            except Exception as exc:   # numba's typing and lowering errors
-                raise CannotCompile(f"{method}: {_first_lines(exc)}") from None
-        module._pycat_cfuncs = cfuncs
-    for method, compiled in cfuncs.items():
-        callbacks[method] = (compiled.address, False)
+    forced_array = set()
+    while True:
+        messages = _Messages(spec)
+        source, modes, namespace = _source_for(spec, messages, frozenset(forced_array))
+        digest = _fingerprint(source, namespace)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NumbaWarning)
+            module = _load(source, namespace, digest)
+            failed = _compile_entries(spec, module)
+        if failed is None:
+            break
+        method, exc = failed
+        if modes[method] != "scalar":
+            raise CannotCompile(f"{method}: {_first_lines(exc)}")
+        forced_array.add(method)     # numba could not type the scalar form: retry as array code
+    callbacks = {method: (compiled.address, False) for method, compiled in module._pycat_cfuncs.items()}
     return NumbaMechanism(spec, callbacks, messages.messages, module, modes)
 
 
-def _first_lines(exc, limit=6):
-    text = str(exc).strip().splitlines()
-    text = [line for line in text if line.strip()][:limit]
-    return f"{type(exc).__name__}: " + " ".join(line.strip() for line in text)
+def _compile_entries(spec, module):
+    """Compile the module's entries into cfuncs; (method, exception) on failure."""
+    from numba import cfunc
+    from .ppack import SIGNATURE
+    if getattr(module, "_pycat_cfuncs", None) is not None:
+        return None
+    cfuncs = {}
+    for method in spec.methods:
+        try:
+            cfuncs[method] = cfunc(SIGNATURE, cache=True, error_model="numpy")(
+                getattr(module, f"_entry_{method}"))
+        except Exception as exc:   # numba's typing and lowering errors
+            return method, exc
+    module._pycat_cfuncs = cfuncs
+    return None
+
+
+def _first_lines(exc, limit=4):
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("During:", "File ", "^"))][:limit]
+    return f"{type(exc).__name__}: " + " ".join(lines)

@@ -37,7 +37,7 @@ as_event = _pointer_cast(types.CPointer(EVENT))
 @intrinsic
 def address_of(typingctx, pointer):
     """The integer address of a voidptr (the event stream argument)."""
-    if isinstance(pointer, (types.VoidPtr, types.CPointer)):
+    if isinstance(pointer, (types.RawPointer, types.CPointer)):
         def codegen(context, builder, signature, args):
             return builder.ptrtoint(args[0], context.get_value_type(types.uint64))
         return types.uint64(pointer), codegen

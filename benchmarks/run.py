@@ -1,0 +1,322 @@
+"""arbor_pycat benchmarks: Python mechanisms against Arbor's compiled ones.
+
+Run ``make bench`` or ``python benchmarks/run.py [--backend python|numba|both (default)]
+[--cases NAME,...] [--repeat N] [--duration MS] [--json FILE]``.
+
+Cases (``--cases``, default: all but the last):
+
+``hh_1cv``       Hodgkin-Huxley (:class:`arbor_pycat.models.HH`) vs Arbor's ``hh``,
+                 1 cell x 1 CV: the per-call cost dominates.
+``hh_1024cv``    the same, 1 cell x 1024 CVs: the per-instance cost dominates.
+``hh_256cells``  256 cells x 1 CV, with threads=1 and threads=2, the cells in
+                 one cell group per thread (a partition hint): one call of each
+                 method per group and step.
+``bridge``       the bridge's own cost per method call: a mechanism whose
+                 methods all do nothing, painted next to ``hh``, minus ``hh``
+                 alone, divided by the number of calls Arbor made.
+``build``        build() time: cold (a fresh process) and warm (again in it).
+``hh_256cells_ungrouped``  (not run by default) 256 cells with Arbor's default
+                 partition, one cell per group, so one call per cell: slow with
+                 the python backend; runs 1/50 of the duration.
+
+Wall times are of ``sim.run()`` only (not building the simulation), the
+median of ``--repeat`` runs, each on a fresh simulation after one warm-up
+run. A case is a function ``case(backend, options) -> list of rows``
+registered in :data:`CASES`; a row is a dict printed by :func:`report`.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+
+import arbor
+import numpy as np
+from arbor import units as U
+
+import arbor_pycat
+from arbor_pycat import CustomMechanism, builder, models
+
+BACKENDS = ("python", "numba")
+
+
+# -- the cells ----------------------------------------------------------------------
+
+class Cells(arbor.recipe):
+    """``n_cells`` unconnected cables (length 6 µm per CV, Ø 6 µm), every one with
+    ``mechanisms`` painted everywhere and a 0.2 nA clamp at one end (HH spikes)."""
+
+    def __init__(self, catalogue, mechanisms, n_cells=1, n_cv=1):
+        super().__init__()
+        self.props = arbor.neuron_cable_properties()
+        if catalogue is not None:
+            self.props.catalogue.extend(catalogue, "")
+        self.mechanisms = list(mechanisms)
+        self.n_cells, self.n_cv = n_cells, n_cv
+        self.cells = {}      # Arbor 0.12.2 frees unreferenced cells: keep them
+
+    def num_cells(self):
+        return self.n_cells
+
+    def cell_kind(self, gid):
+        return arbor.cell_kind.cable
+
+    def global_properties(self, kind):
+        return self.props
+
+    def cell_description(self, gid):
+        tree = arbor.segment_tree()
+        length = 6.0 * self.n_cv
+        tree.append(arbor.mnpos, arbor.mpoint(0, 0, 0, 3), arbor.mpoint(length, 0, 0, 3), tag=1)
+        decor = arbor.decor()
+        for mechanism in self.mechanisms:
+            decor.paint("(all)", arbor.density(mechanism))
+        decor.place("(location 0 0)", arbor.i_clamp(5 * U.ms, 1e9 * U.ms, 0.2 * U.nA))
+        cell = arbor.cable_cell(tree, decor, arbor.label_dict(),
+                                discretization=arbor.cv_policy_fixed_per_branch(self.n_cv))
+        self.cells[gid] = cell
+        return cell
+
+
+def time_run(make_recipe, options, threads=1, group_size=None, duration=None):
+    """Median wall time (s) of sim.run() over ``options.repeat`` fresh simulations.
+
+    ``group_size``: cells per cell group (Arbor's default is 1: one group, so
+    one call of each method, per cell).
+    """
+    context = arbor.context(threads=threads)
+    duration = duration or options.duration
+    times = []
+    for k in range(options.repeat + 1):          # the first run is a warm-up
+        recipe = make_recipe()
+        if group_size:
+            hints = {arbor.cell_kind.cable: arbor.partition_hint(cpu_group_size=group_size)}
+            domains = arbor.partition_load_balance(recipe, context, hints)
+            sim = arbor.simulation(recipe, context, domains)
+        else:
+            sim = arbor.simulation(recipe, context)
+        start = time.perf_counter()
+        sim.run(duration * U.ms, options.dt * U.ms)
+        if k:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def steps(options, duration=None):
+    return int(round((duration or options.duration) / options.dt))
+
+
+def build(backend, *classes):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        catalogue = arbor_pycat.build(*classes, backend=backend)
+    used = {builder.last_backends.get(c.name) for c in classes}
+    if used != {backend}:
+        raise RuntimeError(f"asked for the {backend} backend, got {used}")
+    return catalogue
+
+
+# -- cases ----------------------------------------------------------------------------
+
+def _hh_row(case, backend, options, n_cells, n_cv, threads=1, group_size=None, duration=None):
+    catalogue = build(backend, models.HH)
+    builtin = time_run(lambda: Cells(None, ["hh"], n_cells, n_cv), options, threads, group_size, duration)
+    ours = time_run(lambda: Cells(catalogue, [models.HH.name], n_cells, n_cv), options, threads,
+                    group_size, duration)
+    n = steps(options, duration)
+    note = f", threads={threads}" if n_cells > 1 else ""
+    if duration:
+        note += f", {n} steps"
+    return {"case": case, "note": note, "backend": backend, "threads": threads, "steps": n,
+            "builtin_s": builtin, "pycat_s": ours, "ratio": ours / builtin,
+            "builtin_step_us": builtin / n * 1e6, "pycat_step_us": ours / n * 1e6,
+            "overhead_step_us": (ours - builtin) / n * 1e6}
+
+
+def case_hh_1cv(backend, options):
+    return [_hh_row("hh 1 cell x 1 CV", backend, options, 1, 1)]
+
+
+def case_hh_1024cv(backend, options):
+    return [_hh_row("hh 1 cell x 1024 CVs", backend, options, 1, 1024)]
+
+
+def case_hh_256cells(backend, options):
+    """256 cells in one cell group per thread (partition_hint cpu_group_size=256/threads)."""
+    return [_hh_row("hh 256 cells x 1 CV", backend, options, 256, 1,
+                    threads, group_size=256 // threads)
+            for threads in (1, 2)]
+
+
+def case_hh_256cells_ungrouped(backend, options):
+    """Arbor's default partition: one cell group, so one call per method, per cell.
+
+    Expensive with the python backend (256 calls of every method per step):
+    runs 1/50 of ``--duration``. Not in the default list of cases.
+    """
+    return [_hh_row("hh 256 cells, 1 per group", backend, options, 256, 1, threads,
+                    duration=options.duration / 50)
+            for threads in (1, 2)]
+
+
+class Empty(CustomMechanism):
+    """Every method a density mechanism gets called, each doing nothing."""
+    name = "bench_empty"
+
+    def init_mechanism(self, pp):
+        pass
+
+    def compute_currents(self, pp):
+        pass
+
+    def advance_state(self, pp):
+        pass
+
+    def write_ions(self, pp):
+        pass
+
+
+def _count_calls(options):
+    """How often Arbor calls each method of ``Empty`` in one run (python backend)."""
+    counts = {}
+
+    def counting(method):
+        def body(self, pp):
+            counts[method] = counts.get(method, 0) + 1
+        return body
+
+    methods = ("init_mechanism", "compute_currents", "advance_state", "write_ions")
+    Counter = type("Counter", (CustomMechanism,),
+                   {"name": Empty.name, **{m: counting(m) for m in methods}})
+    catalogue = build("python", Counter)
+    recipe = Cells(catalogue, ["hh", Empty.name])
+    sim = arbor.simulation(recipe)
+    counts.clear()        # only the calls sim.run() makes
+    sim.run(options.duration * U.ms, options.dt * U.ms)
+    return counts
+
+
+def case_bridge(backend, options):
+    calls = _count_calls(options)
+    n_calls = sum(calls.values())
+    catalogue = build(backend, Empty)
+    with_empty = time_run(lambda: Cells(catalogue, ["hh", Empty.name]), options)
+    without = time_run(lambda: Cells(catalogue, ["hh"]), options)
+    per_call = (with_empty - without) / n_calls
+    return [{"case": "bridge: empty methods, per call", "backend": backend, "threads": 1,
+             "builtin_s": without, "pycat_s": with_empty, "calls": n_calls,
+             "calls_by_method": calls, "per_call_us": per_call * 1e6}]
+
+
+BUILD_SNIPPET = """
+import time, warnings, json
+start = time.perf_counter()
+import arbor_pycat
+from arbor_pycat import models
+imported = time.perf_counter()
+warnings.simplefilter("ignore")
+t0 = time.perf_counter(); arbor_pycat.build(models.HH, backend=BACKEND); t1 = time.perf_counter()
+arbor_pycat.build(models.HH, backend=BACKEND); t2 = time.perf_counter()
+print(json.dumps({"import_s": imported - start, "cold_s": t1 - t0, "warm_s": t2 - t1}))
+"""
+
+
+def case_build(backend, options):
+    code = textwrap.dedent(BUILD_SNIPPET).replace("BACKEND", repr(backend))
+    runs = []
+    for _ in range(options.repeat):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    row = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    return [{"case": "build() of HH", "backend": backend, "threads": 1, **row}]
+
+
+CASES = {
+    "hh_1cv": case_hh_1cv,
+    "hh_1024cv": case_hh_1024cv,
+    "hh_256cells": case_hh_256cells,
+    "bridge": case_bridge,
+    "build": case_build,
+    "hh_256cells_ungrouped": case_hh_256cells_ungrouped,
+}
+DEFAULT_CASES = ("hh_1cv", "hh_1024cv", "hh_256cells", "bridge", "build")
+
+
+# -- output -----------------------------------------------------------------------------
+
+def _seconds(s):
+    return f"{s * 1e3:8.1f} ms" if s < 10 else f"{s:8.2f} s "
+
+
+def report(row, stream=sys.stdout):
+    """One line (or two) per row."""
+    name = row["case"] + row.get("note", "")
+    head = f"{name:<40} {row['backend']:<7}"
+    if "ratio" in row:
+        print(f"{head} builtin {_seconds(row['builtin_s'])}  pycat {_seconds(row['pycat_s'])}  "
+              f"ratio {row['ratio']:7.1f}x  per step: builtin {row['builtin_step_us']:7.2f} us, "
+              f"pycat {row['pycat_step_us']:8.2f} us (+{row['overhead_step_us']:.2f} us)",
+              file=stream)
+    elif "per_call_us" in row:
+        methods = ", ".join(f"{m} {n}" for m, n in row["calls_by_method"].items())
+        print(f"{head} {row['per_call_us']:.3f} us per call  ({row['calls']} calls: {methods}; "
+              f"hh alone {_seconds(row['builtin_s']).strip()}, with the empty mechanism "
+              f"{_seconds(row['pycat_s']).strip()})", file=stream)
+    elif "cold_s" in row:
+        print(f"{head} cold {row['cold_s'] * 1e3:.0f} ms (fresh process; import took "
+              f"{row['import_s'] * 1e3:.0f} ms), warm {row['warm_s'] * 1e3:.0f} ms", file=stream)
+    else:
+        print(head, row, file=stream)
+    stream.flush()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("python", "numba", "both"), default="both",
+                        help="backend(s) of the Python mechanisms (default: both)")
+    parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
+                        help=f"comma-separated, from: {', '.join(CASES)} "
+                             f"(default: {','.join(DEFAULT_CASES)})")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument("--duration", type=float, default=200.0, help="simulated ms per run")
+    parser.add_argument("--dt", type=float, default=0.025, help="time step in ms")
+    parser.add_argument("--json", help="also write every row to this JSON file")
+    options = parser.parse_args(argv)
+    backends = BACKENDS if options.backend == "both" else (options.backend,)
+    cases = [c.strip() for c in options.cases.split(",") if c.strip()]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
+
+    print(f"arbor_pycat {arbor_pycat.__version__}, arbor {arbor.__version__}, numpy {np.__version__}, "
+          f"python {platform.python_version()}, {os.cpu_count()} CPUs ({platform.machine()})")
+    print(f"{options.duration:g} ms at dt = {options.dt:g} ms ({steps(options)} steps); "
+          f"median of {options.repeat} runs after a warm-up; wall time of sim.run()")
+    print()
+    rows = []
+    start = time.perf_counter()
+    for case in cases:
+        for backend in backends:
+            try:
+                case_rows = CASES[case](backend, options)
+            except Exception as exc:      # one backend failing must not hide the others
+                print(f"{case:<40} {backend:<7} FAILED: {type(exc).__name__}: {exc}")
+                rows.append({"case": case, "backend": backend, "error": f"{type(exc).__name__}: {exc}"})
+                continue
+            for row in case_rows:
+                rows.append(row)
+                report(row)
+    print(f"\ntotal {time.perf_counter() - start:.0f} s")
+    if options.json:
+        with open(options.json, "w") as f:
+            json.dump({"arbor": arbor.__version__, "options": vars(options), "rows": rows}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

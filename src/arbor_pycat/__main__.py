@@ -1,0 +1,30 @@
+"""Command line: ``python -m arbor_pycat demo [--out FILE]``."""
+import argparse
+import sys
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m arbor_pycat",
+                                     description="arbor_pycat: Arbor mechanisms written in Python")
+    commands = parser.add_subparsers(dest="command", metavar="command")
+    from . import demo
+    demo_parser = commands.add_parser(
+        "demo", help="run a Python Hodgkin-Huxley mechanism next to Arbor's hh and plot both",
+        description=demo.DESCRIPTION)
+    demo.add_arguments(demo_parser)
+    commands.add_parser("version", help="print the versions of arbor_pycat and arbor")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return demo.run_from_arguments(args)
+    if args.command == "version":
+        import arbor
+        import arbor_pycat
+        print(f"arbor_pycat {arbor_pycat.__version__}, arbor {arbor.__version__} "
+              f"(supported: {arbor_pycat.SUPPORTED_ARBOR})")
+        return 0
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
