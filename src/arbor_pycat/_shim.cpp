@@ -12,6 +12,9 @@
 // cfunc). A callback returns 0 on success; on failure it returns non-zero and
 // the trampoline throws, which Arbor turns into a Python exception in
 // sim.run().
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
 #include <arbor/mechanism_abi.h>
 
 #include <atomic>
@@ -22,7 +25,7 @@
 
 namespace {
 
-// Python and numba callbacks: (ppack, event stream or nullptr, fingerprint).
+// Native (numba) callbacks: (ppack, event stream or nullptr, fingerprint).
 // A return of 0 means success, <0 an error message set by pycat_set_error,
 // >0 an index into the slot's table of error messages.
 using pycat_callback = int (*)(arb_mechanism_ppack*, arb_deliverable_event_stream*, std::uint64_t);
@@ -34,6 +37,7 @@ constexpr int max_messages = 64;
 struct slot {
     arb_mechanism_type type{};
     pycat_callback callbacks[n_methods] = {};
+    PyObject* python_callbacks[n_methods] = {};  // python backend: called through the C API
     bool wants_fingerprint = false;  // Python callbacks cache views by it; native ones don't need it
     std::atomic<std::uint64_t> generation{0};  // bumped by every init: a new simulation invalidates caches
     const char* messages[max_messages] = {};
@@ -86,10 +90,38 @@ std::uint64_t fingerprint(const slot& s, const arb_mechanism_ppack* pp) {
     throw std::runtime_error(message);
 }
 
+// Call a Python callable f(ppack address, events address, fingerprint) -> int.
+// Cheaper than a ctypes callback: no argument conversion layer.
+int call_python(PyObject* f, arb_mechanism_ppack* pp, arb_deliverable_event_stream* events, std::uint64_t key) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject* args[3] = {PyLong_FromVoidPtr(pp), PyLong_FromVoidPtr(events), PyLong_FromUnsignedLongLong(key)};
+    int rc = -1;
+    if (args[0] && args[1] && args[2]) {
+        PyObject* result = PyObject_Vectorcall(f, args, 3, nullptr);
+        if (result) {
+            rc = (int)PyLong_AsLong(result);
+            Py_DECREF(result);
+        }
+    }
+    for (PyObject* a: args) Py_XDECREF(a);
+    if (PyErr_Occurred()) {   // the callable itself guards against this; never leave an error set
+        if (error_message.empty()) error_message = "arbor_pycat: a Python callback failed unexpectedly";
+        PyErr_Clear();
+        rc = -1;
+    }
+    PyGILState_Release(gil);
+    return rc;
+}
+
 template <int K, int M>
 void call(arb_mechanism_ppack* pp, arb_deliverable_event_stream* events) {
     slot& s = slots[K];
     if (M == 0) s.generation.fetch_add(1, std::memory_order_relaxed);
+    if (PyObject* py = s.python_callbacks[M]) {
+        int rc = call_python(py, pp, events, fingerprint(s, pp));
+        if (rc != 0) fail(s, rc);
+        return;
+    }
     pycat_callback f = s.callbacks[M];
     if (!f) return;
     int rc = f(pp, events, s.wants_fingerprint ? fingerprint(s, pp) : 0);
@@ -116,12 +148,13 @@ template <int K> arb_mechanism_interface* get_interface() {
     i.backend = arb_backend_kind_cpu;
     i.partition_width = 1;
     i.alignment = 8;
-    i.init_mechanism   = s.callbacks[0] || s.wants_fingerprint ? init_mechanism<K> : noop;
-    i.compute_currents = s.callbacks[1] ? compute_currents<K> : noop;
-    i.apply_events     = s.callbacks[2] ? apply_events<K>     : noop_events;
-    i.advance_state    = s.callbacks[3] ? advance_state<K>    : noop;
-    i.write_ions       = s.callbacks[4] ? write_ions<K>       : noop;
-    i.post_event       = s.callbacks[5] ? post_event<K>       : noop;
+    auto set = [&s](int m) { return s.callbacks[m] || s.python_callbacks[m]; };
+    i.init_mechanism   = set(0) || s.wants_fingerprint ? init_mechanism<K> : noop;
+    i.compute_currents = set(1) ? compute_currents<K> : noop;
+    i.apply_events     = set(2) ? apply_events<K>     : noop_events;
+    i.advance_state    = set(3) ? advance_state<K>    : noop;
+    i.write_ions       = set(4) ? write_ions<K>       : noop;
+    i.post_event       = set(5) ? post_event<K>       : noop;
     return &i;
 }
 
@@ -175,6 +208,16 @@ extern "C" {
     if (k < 0 || k >= max_mechanisms || method < 0 || method >= n_methods) return 1;
     slots[k].callbacks[method] = f;
     slots[k].wants_fingerprint = slots[k].wants_fingerprint || wants_fingerprint;
+    return 0;
+}
+
+// The python backend: a callable f(ppack, events, fingerprint) -> int, kept
+// alive by the shim for the life of the process (Arbor may call it any time).
+[[gnu::visibility("default")]] int pycat_set_python_callback(int k, int method, PyObject* f) {
+    if (k < 0 || k >= max_mechanisms || method < 0 || method >= n_methods) return 1;
+    Py_XINCREF(f);
+    slots[k].python_callbacks[method] = f;
+    slots[k].wants_fingerprint = true;
     return 0;
 }
 

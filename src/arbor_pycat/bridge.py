@@ -54,6 +54,7 @@ def _load_shim(path):
     lib.pycat_set_mechanism.argtypes = [ctypes.c_int, ctypes.POINTER(abi.MechanismType)]
     lib.pycat_set_callback.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
     lib.pycat_set_message.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p]
+    lib.pycat_set_python_callback.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.py_object]
     lib.pycat_set_error.argtypes = [ctypes.c_char_p]
     lib.pycat_set_error.restype = None
     found = tuple(lib.pycat_layout(k) for k in range(len(abi.EXPECTED_LAYOUT)))
@@ -142,8 +143,12 @@ class Shim:
             data = message.encode("utf-8", "replace")
             self.keep.append(data)
             self.lib.pycat_set_message(k, code, data)
-        for method, (address, wants_fingerprint) in compiled.callbacks.items():
-            self.lib.pycat_set_callback(k, abi.METHODS.index(method), address, int(wants_fingerprint))
+        for method, target in compiled.callbacks.items():
+            if callable(target):     # python backend: f(ppack, events, fingerprint) -> int
+                self.lib.pycat_set_python_callback(k, abi.METHODS.index(method), target)
+            else:                    # native: (address of a C function, wants_fingerprint)
+                address, wants_fingerprint = target
+                self.lib.pycat_set_callback(k, abi.METHODS.index(method), address, int(wants_fingerprint))
         self.count += 1
 
     def load(self):

@@ -2,9 +2,11 @@
 
 A backend's ``compile(spec, shim)`` returns an object with
 
-* ``callbacks``: ``{method name: (C function address, wants_fingerprint)}``,
-  one per method the class defines; each function has the signature
-  :data:`arbor_pycat.abi.CALLBACK` and returns 0, or non-zero on error;
+* ``callbacks``: ``{method name: target}``, one per method the class
+  defines; a target is either ``(C function address, wants_fingerprint)``,
+  the function having the signature :data:`arbor_pycat.abi.CALLBACK`, or a
+  Python callable with the same arguments (ppack address, events address,
+  fingerprint); both return 0, or non-zero on error;
 * ``messages``: ``{code: text}``, what the shim throws when a callback
   returns that positive code;
 * ``backend``: the backend's name.

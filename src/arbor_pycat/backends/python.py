@@ -8,6 +8,7 @@ pointers and of the simulation) and reused; per call, only what changes
 method writes is scattered back.
 """
 import ctypes
+import functools
 import traceback
 import warnings
 
@@ -33,14 +34,11 @@ class PythonMechanism:
         self.instance = spec.cls()
         self.messages = {}
         self.callbacks = {}
-        self._keep = []
+        # The shim calls each runner through Python's C API with
+        # (ppack address, events address, fingerprint) and keeps it alive;
+        # it also bumps the fingerprint at every init, invalidating cached views.
         for name, method in spec.methods.items():
-            runner = MethodRunner(spec, method, self.instance, shim)
-            callback = abi.CALLBACK(runner)
-            self._keep += [runner, callback]
-            self.callbacks[name] = (ctypes.cast(callback, ctypes.c_void_p).value, True)
-        # Caches must be invalidated by every init, even without an init method:
-        # wants_fingerprint makes the shim install its init trampoline.
+            self.callbacks[name] = MethodRunner(spec, method, self.instance, shim)
 
 
 class MethodRunner:
@@ -132,7 +130,7 @@ class Gather:
     def add(self, values):
         """``source[index] += values``, accumulating repeated indices."""
         if self.contiguous:
-            self.source[self.slice] += values
+            np.add(self.values, values, out=self.values)
         elif self.unique:
             self.source[self.index] += values
         else:
@@ -251,7 +249,7 @@ class Invocation:
         self.random = [(name, f.key) for name, f in plan.items() if f.source == "random" and name in used]
         self.random_cache = {}
         self.events = self.method.name == "apply_events"
-        self.ion_current_gathers = {}
+        self._plan_steps()
 
     # -- building fields ------------------------------------------------------
     def _writer(self, name, target, mark=True):
@@ -395,30 +393,86 @@ class Invocation:
                                 for name, buffer in self.scratch.items()}
 
     # -- running --------------------------------------------------------------
-    def run(self, events_address):
-        pp = self.pp
-        self.dynamic_writes.clear()
-        for refresh in self.refreshers:
-            refresh()
+    def _plan_steps(self):
+        """Decide once what each call must do before and after the method runs.
+
+        An empty method then costs a callback and a call, nothing more.
+        """
+        opaque = self.method.access.opaque
+        before, after = [], []
+        if opaque or self.numeric_conductance:
+            before.append(self.dynamic_writes.clear)
+        before += self.refreshers
         if self.random:
-            self._refresh_random()
-        for _, _, _, buffer in self.current_fields:
-            buffer.fill(0.0)
-        if self.events:
-            self.call(pp, self._events(events_address))
-        else:
-            self.call(pp)
-        if self.current_fields:
-            if self.numeric_conductance and "conductance" not in self.dynamic_writes:
-                self._numeric_conductance()
-            self._scatter_currents()
-        written = self.static_writes | self.dynamic_writes
+            before.append(self._refresh_random)
+        written = [(name, source, key, buffer) for name, source, key, buffer in self.current_fields
+                   if opaque or name in self.static_writes or source == "conductance"]
+        for _, _, _, buffer in written:
+            before.append(functools.partial(buffer.fill, 0.0))
+        if written or self.numeric_conductance:
+            after.append(self._scatter_step(written))
         for name, finish in self.finishers:
-            if name in written:
-                finish()
+            if name in self.static_writes:
+                after.append(finish)
+            elif opaque:
+                after.append(functools.partial(self._finish_if_written, name, finish))
         if self.multiplicity is not None:
-            for state in self.states:
-                state *= self.multiplicity
+            after.append(self._apply_multiplicity)
+        self.before, self.after = tuple(before), tuple(after)
+
+    def _finish_if_written(self, name, finish):
+        if name in self.dynamic_writes:
+            finish()
+
+    def _apply_multiplicity(self):
+        for state in self.states:
+            state *= self.multiplicity
+
+    def _scatter_step(self, written):
+        """The function that adds currents and conductance to Arbor's arrays."""
+        scale = 10.0 if self.kind == "density" else 1.0
+        weights = scale * self.weight
+        vec_i, vec_g = self.cv["vec_i"], self.cv["vec_g"]
+        currents = [buffer for _, source, _, buffer in written if source in ("current", "ion_current")]
+        ion_currents = [(buffer, self._ion_current_gather(key)) for _, source, key, buffer in written
+                        if source == "ion_current"]
+        conductances = [buffer for _, source, _, buffer in self.current_fields if source == "conductance"]
+        total, scaled = np.zeros(self.width), np.empty(self.width)
+        numeric = self.numeric_conductance
+        dynamic = self.dynamic_writes
+
+        def scatter():
+            if numeric and "conductance" not in dynamic:
+                self._numeric_conductance()
+            if currents:
+                np.copyto(total, currents[0])
+                for buffer in currents[1:]:
+                    np.add(total, buffer, out=total)
+                np.multiply(total, weights, out=scaled)
+                vec_i.add(scaled)
+            for buffer, gather in ion_currents:
+                np.multiply(buffer, weights, out=scaled)
+                gather.add(scaled)
+            for buffer in conductances:
+                np.multiply(buffer, weights, out=scaled)
+                vec_g.add(scaled)
+        return scatter
+
+    def _ion_current_gather(self, k):
+        ion = self.ppack.ion_states[k]
+        index = _view(ion.index, self.width, abi.index_t)
+        n = int(index.max()) + 1 if self.width else 0
+        return Gather(_view(ion.current_density, n), index)
+
+    def run(self, events_address):
+        for step in self.before:
+            step()
+        if self.events:
+            self.call(self.pp, self._events(events_address))
+        else:
+            self.call(self.pp)
+        for step in self.after:
+            step()
 
     def _refresh_random(self):
         pp = self.ppack
@@ -479,27 +533,6 @@ class Invocation:
                     buffer += self.scratch[scratch_name]
                 buffer -= total
                 buffer /= DV
-
-    def _scatter_currents(self):
-        """Add this mechanism's currents and conductance to Arbor's arrays."""
-        scale = 10.0 if self.kind == "density" else 1.0
-        weights = scale * self.weight
-        vec_i, vec_g = self.cv["vec_i"], self.cv["vec_g"]
-        pp = self.ppack
-        for name, source, key, buffer in self.current_fields:
-            contribution = weights * buffer
-            if source == "conductance":
-                vec_g.add(contribution)
-                continue
-            vec_i.add(contribution)
-            if source == "ion_current":
-                ion = pp.ion_states[key]
-                index = _view(ion.index, self.width, abi.index_t)
-                gather = self.ion_current_gathers.get(key)
-                if gather is None:
-                    n = int(index.max()) + 1 if self.width else 0
-                    gather = self.ion_current_gathers[key] = Gather(_view(ion.current_density, n), index)
-                gather.add(contribution)
 
 
 def _assign(target, value, label, name):
