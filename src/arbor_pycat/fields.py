@@ -2,7 +2,7 @@
 
 This module is data plus one resolver. Both backends read the
 :class:`FieldPlan` objects that :func:`plan` returns; neither hard-codes a
-field. The README's field table is generated from the same rows.
+field.
 
 Sources (where the per-instance values come from):
 

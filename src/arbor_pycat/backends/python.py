@@ -158,6 +158,12 @@ class PPBase:
     def __delattr__(self, name):
         raise MechanismError(f"{self._label}: pp.{name} cannot be deleted")
 
+    def __dir__(self):
+        return sorted(self.__dict__)
+
+    def __repr__(self):
+        return f"<pp of {self._label}: {', '.join(sorted(self.__dict__))}>"
+
     def _write_error(self, name):
         if name in self._plan:
             return f"{self._label}: pp.{name} is read-only here"

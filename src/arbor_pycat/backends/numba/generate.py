@@ -12,7 +12,11 @@ from ... import fields as F
 from .codegen import EntryWriter, module_prelude
 from .translate import translate
 
-_VERSION = "1"   # bump when the generated code changes meaning
+_VERSION = "2"   # bump when the generated code changes meaning
+
+# Only fused multiply-add (as gcc does for Arbor's own kernels): every other
+# IEEE rule stays, so results match modcc's to rounding.
+_CONTRACT = {"contract"}
 
 
 class _Messages:
@@ -64,7 +68,8 @@ def _source_for(spec, messages, forced_array=frozenset()):
                 break
             except CannotCompile as reason:
                 if mode == "array":
-                    raise CannotCompile(f"{name}: {reason}") from None
+                    text = str(reason)   # translate() may already name the method
+                    raise CannotCompile(text if text.startswith(name) else f"{name}: {text}") from None
                 reasons.append(str(reason))
         writer = EntryWriter(spec, method, plan, kernel, numeric, error_code)
         entry = writer.scalar() if kernel.mode == "scalar" else writer.array()
@@ -99,7 +104,7 @@ def _fingerprint(source, namespace):
             h.update(b"module:" + value.__name__.encode())
         elif isinstance(value, np.ndarray):
             h.update(value.tobytes() + str(value.dtype).encode())
-        elif isinstance(value, (bool, int, float, complex, tuple, type(None))):
+        elif isinstance(value, (bool, int, float, complex, tuple, str, np.generic, type(None))):
             h.update(repr(value).encode())
         elif hasattr(value, "py_func"):
             import inspect
@@ -122,9 +127,9 @@ def _runtime_globals():
         "_fast_exp": mathlib.fast_exp, "_fast_expm1": mathlib.fast_expm1,
         "_fast_log": mathlib.fast_log, "_fast_pow": mathlib.fast_pow,
         "_assign_field": mathlib.assign_field, "_is_range": mathlib.is_range,
-        "_njit_scalar": njit(cache=True, error_model="numpy", inline="always"),
-        "_njit_array": njit(cache=True, error_model="numpy", boundscheck=True),
-        "_njit_helper": njit(cache=True, error_model="numpy", inline="always"),
+        "_njit_scalar": njit(cache=True, error_model="numpy", inline="always", fastmath=_CONTRACT),
+        "_njit_array": njit(cache=True, error_model="numpy", boundscheck=True, fastmath=_CONTRACT),
+        "_njit_helper": njit(cache=True, error_model="numpy", inline="always", fastmath=_CONTRACT),
     }
 
 
@@ -195,7 +200,7 @@ def _compile_entries(spec, module):
     cfuncs = {}
     for method in spec.methods:
         try:
-            cfuncs[method] = cfunc(SIGNATURE, cache=True, error_model="numpy")(
+            cfuncs[method] = cfunc(SIGNATURE, cache=True, error_model="numpy", fastmath=_CONTRACT)(
                 getattr(module, f"_entry_{method}"))
         except Exception as exc:   # numba's typing and lowering errors
             return method, exc

@@ -161,6 +161,7 @@ class _Collector:
                 elif isinstance(node.func, ast.Attribute):
                     name = node.func.attr
             elif isinstance(node, ast.Attribute):
+                self._module_constant(node, namespace)
                 if isinstance(node.value, ast.Name) and isinstance(namespace.get(node.value.id), types.ModuleType):
                     pass
                 elif node.attr in _NOT_ELEMENTWISE:
@@ -183,6 +184,30 @@ class _Collector:
             else:
                 raise CannotCompile(f"{where}: name {name!r} is not defined")
             self.add_global(name, value, where)
+
+    def _module_constant(self, node, namespace):
+        """Record ``module.NAME`` (or ``package.module.NAME``) when it names a constant.
+
+        numba freezes such values into the compiled code, and the generated
+        source only says ``module.NAME``: the value goes into the globals (under
+        its dotted name, which no code uses) so that the module's fingerprint
+        changes with it and the disk cache never serves the old value.
+        """
+        parts = []
+        root = node
+        while isinstance(root, ast.Attribute):
+            parts.append(root.attr)
+            root = root.value
+        if not isinstance(root, ast.Name) or not isinstance(namespace.get(root.id), types.ModuleType):
+            return
+        value = namespace[root.id]
+        for part in reversed(parts):
+            if not isinstance(value, types.ModuleType):
+                return
+            value = getattr(value, part, None)
+        if isinstance(value, (bool, int, float, complex, str, tuple, np.ndarray, np.generic)) \
+                or (hasattr(value, "py_func") and hasattr(value, "targetoptions")):
+            self.globals[".".join([root.id] + parts[::-1])] = value
 
     def add_global(self, name, value, where):
         if value is exprelr or value is cnexp or isinstance(value, types.ModuleType):
