@@ -642,3 +642,23 @@ def test_build_refuses_an_unsupported_arbor(monkeypatch):
     monkeypatch.setattr(arbor, "__version__", "0.11.0")
     with pytest.raises(arbor_pycat.UnsupportedArborError, match="0.11.0"):
         arbor_pycat.build(Fine, backend="python")
+
+
+@pytest.mark.parametrize("kind, method", [
+    ("reversal_potential", "advance_state"),
+    ("reversal_potential", "write_ions"),
+    ("voltage", "write_ions"),
+    ("density", "apply_events"),
+    ("junction", "apply_events"),
+])
+def test_method_arbor_never_calls_for_the_kind(kind, method):
+    body = {"name": "ignored_method", "kind": kind}
+    if kind == "reversal_potential":
+        body["ions"] = [IonInfo("ca", write_rev_potential=True)]
+    signature = "self, pp, events" if method == "apply_events" else "self, pp"
+    namespace = {}
+    exec(f"def {method}({signature}):\n    pass\n", namespace)
+    body[method] = namespace[method]
+    cls = type("Ignored", (CustomMechanism,), body)
+    with mechanism_error("Ignored", method, "never calls", kind):
+        register(cls)

@@ -47,6 +47,12 @@ def _fresh_copy():
 
 def _load_shim(path):
     lib = ctypes.CDLL(path)
+    missing = [name for name in ("pycat_layout", "pycat_set_mechanism", "pycat_set_callback",
+                                 "pycat_set_python_callback", "pycat_set_message", "pycat_set_error",
+                                 "get_catalogue") if not hasattr(lib, name)]
+    if missing:
+        raise ImportError(f"arbor_pycat's compiled shim is out of date (no {', '.join(missing)}): "
+                          "reinstall the package (pip install .) to rebuild it")
     lib.pycat_layout.restype = ctypes.c_ulong
     lib.pycat_layout.argtypes = [ctypes.c_int]
     lib.pycat_abi_version_major.restype = ctypes.c_int

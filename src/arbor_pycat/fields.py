@@ -45,6 +45,21 @@ METHODS = ("init_mechanism", "compute_currents", "apply_events",
            "advance_state", "write_ions", "post_event")
 CURRENT_KINDS = ("density", "point", "junction")
 
+# Methods Arbor 0.12 never calls for a kind (measured): defining one is an error.
+NEVER_CALLED = {
+    "reversal_potential": {"advance_state", "write_ions", "apply_events", "post_event"},
+    "voltage": {"write_ions", "apply_events"},
+    "density": {"apply_events"},
+    "junction": {"apply_events"},
+}
+NEVER_CALLED_WHY = {
+    "reversal_potential": "it calls init_mechanism and compute_currents: compute the reversal "
+                          "potential in compute_currents",
+    "voltage": "events go to point mechanisms, and voltage mechanisms run after write_ions",
+    "density": "events are delivered to point mechanisms only",
+    "junction": "events are delivered to point mechanisms only",
+}
+
 # Per-CV arrays of the ppack that users read per instance.
 CV_ARRAYS = {"v": "vec_v", "temperature": "temperature_degC", "diam": "diam_um", "area": "area_um2"}
 

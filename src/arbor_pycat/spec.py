@@ -259,14 +259,11 @@ def make_spec(cls):
             seen[entry.name] = what
     if kind == "junction" and ions:
         _fail(cls, "junction mechanisms cannot use ions")
-    if kind == "reversal_potential":
-        # Arbor 0.12 calls only these two on a reversal-potential mechanism;
-        # anything else would be silently ignored.
-        ignored = sorted(set(methods) - {"init_mechanism", "compute_currents"})
-        if ignored:
-            _fail(cls, f"defines {', '.join(ignored)}, which Arbor never calls on a "
-                       "reversal_potential mechanism (it calls init_mechanism and "
-                       "compute_currents): compute the reversal potential in compute_currents")
+    # A method Arbor never calls for this kind would be silently ignored.
+    ignored = sorted(set(methods) & F.NEVER_CALLED.get(kind, set()))
+    if ignored:
+        _fail(cls, f"defines {', '.join(ignored)}, which Arbor never calls on a {kind} mechanism "
+                   f"({F.NEVER_CALLED_WHY[kind]})")
     spec = MechanismSpec(cls, name, kind, parameters, state_vars, globals_, ions, random, backend, methods)
     _check_accesses(spec)
     return spec

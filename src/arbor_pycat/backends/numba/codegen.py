@@ -180,47 +180,24 @@ class EntryWriter:
         for array in indexes:
             o(1, f"_o{array} = {array}[0] if _width > 0 else 0")
             o(1, f"_contiguous = _contiguous and _is_range({array})")
-        o(1, "try:")
-        # Three loops: contiguous and wide (outputs first go to a scratch buffer,
-        # then simple scatter loops: no aliasing in the main loop, which LLVM
-        # vectorises), contiguous and narrow, and the general indexed one.
-        for variant in ("buffered", "contiguous", "indexed"):
-            self.contiguous = variant != "indexed"
-            if variant == "buffered":
-                o(2, "if _contiguous and _width >= 8 and BUFFERED:")
-            else:
-                o(2, "elif _contiguous:" if variant == "contiguous" else "else:")
-            ops = None
-            for phase in ("compute", "scatter") if variant == "buffered" else ("direct",):
-                if phase == "scatter":
-                    if not ops:
-                        break
-                    o(3, "for _k in range(_width):")
-                    for j, (lhs, op, coeff, _) in enumerate(ops):
-                        o(4, f"{lhs} {op} {coeff}_bp[{j} * _width + _k]")
-                    break
-                if phase == "compute":
-                    # a raw pointer: no wrap-around checks, so the loops vectorise
-                    o(3, f"_buf = np.empty({self._count_outputs()} * _width)")
-                    o(3, "_bp = as_f64(np.uint64(_buf.ctypes.data))")
-                o(3, "for _k in range(_width):")
-                for f in self.fields:
-                    value = self._load(f)
-                    if value is not None:
-                        o(4, f"_f_{f.name} = {value}")
-                args = ", ".join("_f_" + f.name for f in self.fields)
-                o(4, f"_r = {kernel.name}({args})")
-                results = {name: f"_r[{j}]" for j, name in enumerate(kernel.outputs)}
-                self._scalar_numeric_conductance(o, results)
-                ops = self._write_ops(results)
-                for j, (lhs, op, coeff, value) in enumerate(ops):
-                    if phase == "compute":
-                        o(4, f"_bp[{j} * _width + _k] = {value}")
-                    else:
-                        o(4, f"{lhs} {op} {coeff}({value})")
+        # Two loops: where every index array is a range, Arbor's arrays are read
+        # and written contiguously and LLVM vectorises the loop; else, indexed.
+        # No try/except: the scalar form only holds code that cannot raise.
+        for contiguous in (True, False):
+            self.contiguous = contiguous
+            o(1, "if _contiguous:" if contiguous else "else:")
+            o(2, "for _k in range(_width):")
+            for f in self.fields:
+                value = self._load(f)
+                if value is not None:
+                    o(3, f"_f_{f.name} = {value}")
+            args = ", ".join("_f_" + f.name for f in self.fields)
+            o(3, f"_r = {kernel.name}({args})")
+            results = {name: f"_r[{j}]" for j, name in enumerate(kernel.outputs)}
+            self._scalar_numeric_conductance(o, results)
+            for lhs, op, coeff, value in self._write_ops(results):
+                o(3, f"{lhs} {op} {coeff}({value})")
         self.contiguous = False
-        o(1, "except Exception:")
-        o(2, f"return {self.error_code('raised')}")
         self._multiplicity(o)
         o(1, "return 0")
         return o.text()
@@ -242,18 +219,12 @@ class EntryWriter:
             results["conductance"] = "0.0"
             return
         args = ", ".join(("_f_v + DV" if f.name == "v" else "_f_" + f.name) for f in self.fields)
-        o(4, f"_r2 = {self.kernel.name}({args})")
+        o(3, f"_r2 = {self.kernel.name}({args})")
         outputs = self.kernel.outputs
         first = " + ".join(results[n] for n in currents)
         second = " + ".join(f"_r2[{outputs.index(n)}]" for n in currents)
-        o(4, f"_g = (({second}) - ({first})) / DV")
+        o(3, f"_g = (({second}) - ({first})) / DV")
         results["conductance"] = "_g"
-
-    def _count_outputs(self):
-        results = {name: "0.0" for name in self.kernel.outputs}
-        if self.numeric_conductance:
-            results["conductance"] = "0.0"
-        return max(1, len(self._write_ops(results)))
 
     def _write_ops(self, results):
         """How each result reaches Arbor, per instance ``_k``: ``lhs op coeff(value)``."""
@@ -428,5 +399,4 @@ def _cannot(message):
 
 def module_prelude():
     return ("import numpy as np\n"
-            f"DV = {DV!r}\n"
-            "BUFFERED = False\n")
+            f"DV = {DV!r}\n")

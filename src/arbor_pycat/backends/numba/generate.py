@@ -127,9 +127,9 @@ def _runtime_globals():
         "_fast_exp": mathlib.fast_exp, "_fast_expm1": mathlib.fast_expm1,
         "_fast_log": mathlib.fast_log, "_fast_pow": mathlib.fast_pow,
         "_assign_field": mathlib.assign_field, "_is_range": mathlib.is_range,
-        "_njit_scalar": njit(cache=True, error_model="numpy", inline="always", fastmath=_CONTRACT),
+        "_njit_scalar": njit(cache=True, error_model="numpy", fastmath=_CONTRACT),
         "_njit_array": njit(cache=True, error_model="numpy", boundscheck=True, fastmath=_CONTRACT),
-        "_njit_helper": njit(cache=True, error_model="numpy", inline="always", fastmath=_CONTRACT),
+        "_njit_helper": njit(cache=True, error_model="numpy", fastmath=_CONTRACT),
     }
 
 
@@ -164,6 +164,9 @@ def _tune_llvm():
     """
     import llvmlite.binding as llvm
     llvm.set_option("", "--runtime-memory-check-threshold=256")
+    # Helpers and kernels are separate numba functions: LLVM must inline them
+    # into the loops (numba's own IR inlining is far too slow to compile).
+    llvm.set_option("", "--inline-threshold=100000")
     llvm.set_option("", "--memory-check-merge-threshold=256")
 
 

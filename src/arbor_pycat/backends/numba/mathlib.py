@@ -32,7 +32,7 @@ def _double_from_bits(typingctx, bits):
         return types.float64(bits), codegen
 
 
-@njit(error_model="numpy", inline="always", fastmath={"contract"})
+@njit(error_model="numpy", fastmath={"contract"})
 def _exp_scalar(x):
     big = x > 709.782712893384
     small = x < -708.0
@@ -67,7 +67,7 @@ def _bits_from_double(typingctx, value):
         return types.int64(value), codegen
 
 
-@njit(error_model="numpy", inline="always", fastmath={"contract"})
+@njit(error_model="numpy", fastmath={"contract"})
 def _log_scalar(x):
     # Cephes' log: x = m * 2**e with m in [sqrt(1/2), sqrt(2)), then a rational approximation.
     subnormal = x < 2.2250738585072014e-308
@@ -95,7 +95,7 @@ def _log_scalar(x):
     return result
 
 
-@njit(error_model="numpy", inline="always", fastmath={"contract"})
+@njit(error_model="numpy", fastmath={"contract"})
 def _pow_scalar(a, b):
     magnitude = _exp_scalar(b * _log_scalar(abs(a)))
     integral = np.floor(b) == b
@@ -112,7 +112,7 @@ def _pow_scalar(a, b):
     return result
 
 
-@njit(error_model="numpy", inline="always", fastmath={"contract"})
+@njit(error_model="numpy", fastmath={"contract"})
 def _expm1_scalar(x):
     rr = x * x
     p = x * ((1.2617719307481059087798e-4 * rr + 3.0299440770744196129956e-2) * rr
@@ -160,19 +160,19 @@ def fast_pow(a, b):
     return a ** b
 
 
-@overload(fast_pow, inline="always")
+@overload(fast_pow)
 def _fast_pow(a, b):
     if all(isinstance(t, (types.Float, types.Integer)) for t in (a, b)):
         return lambda a, b: _pow_scalar(float(a), float(b))
     return lambda a, b: a ** b     # arrays: numpy's own power
 
 
-overload(fast_exp, inline="always")(_elementwise(_exp_scalar))
-overload(fast_log, inline="always")(_elementwise(_log_scalar))
-overload(fast_expm1, inline="always")(_elementwise(_expm1_scalar))
+overload(fast_exp)(_elementwise(_exp_scalar))
+overload(fast_log)(_elementwise(_log_scalar))
+overload(fast_expm1)(_elementwise(_expm1_scalar))
 
 
-@njit(error_model="numpy", inline="always", fastmath={"contract"})
+@njit(error_model="numpy", fastmath={"contract"})
 def _exprelr_scalar(x):
     tiny = 1.0 + x == 1.0
     denominator = 1.0 if tiny else _expm1_scalar(x)    # a select, not a branch: vectorisable
@@ -180,10 +180,10 @@ def _exprelr_scalar(x):
     return 1.0 if tiny else ratio
 
 
-overload(exprelr, inline="always")(_elementwise(_exprelr_scalar))
+overload(exprelr)(_elementwise(_exprelr_scalar))
 
 
-@overload(cnexp, inline="always")
+@overload(cnexp)
 def _cnexp(x, x_inf, tau, dt):
     def impl(x, x_inf, tau, dt):
         a = dt / tau

@@ -151,6 +151,7 @@ class _Collector:
         self.globals = {}        # name -> object
         self.elementwise = True
         self.why_not_elementwise = ""
+        self.objects = {}        # name -> the object it was resolved to (globals and helpers)
 
     def scan(self, tree, namespace, where):
         for node in ast.walk(tree):
@@ -169,11 +170,14 @@ class _Collector:
             if name in _NOT_ELEMENTWISE and self.elementwise:
                 self.elementwise = False
                 self.why_not_elementwise = f"{where} uses {name}"
+            if isinstance(node, (ast.Raise, ast.Assert, ast.Try)) and self.elementwise:
+                self.elementwise = False   # the scalar form has no exception handling
+                self.why_not_elementwise = f"{where} raises or catches exceptions"
             if isinstance(node, ast.Subscript) and self.elementwise:
                 self.elementwise = False
                 self.why_not_elementwise = f"{where} indexes an array (line {getattr(node, 'lineno', '?')})"
         for name in sorted(_global_names(tree)):
-            if name in self.globals or name in self.helpers or name.startswith("_f_") or name.startswith("_ev_"):
+            if name.startswith("_f_") or name.startswith("_ev_"):
                 continue
             if name in ("_fast_exp", "_fast_expm1", "_fast_log", "_fast_pow"):
                 continue
@@ -183,6 +187,14 @@ class _Collector:
                 continue
             else:
                 raise CannotCompile(f"{where}: name {name!r} is not defined")
+            if name in self.objects:
+                # The generated module has one namespace: a name the method and
+                # its helpers (from other modules) bind to different objects
+                # cannot be compiled as written.
+                if not _same_object(self.objects[name], value):
+                    raise CannotCompile(f"{where}: the global name {name!r} means different objects in "
+                                        "the method and in the functions it calls (rename one)")
+                continue
             self.add_global(name, value, where)
 
     def _module_constant(self, node, namespace):
@@ -210,6 +222,7 @@ class _Collector:
             self.globals[".".join([root.id] + parts[::-1])] = value
 
     def add_global(self, name, value, where):
+        self.objects[name] = value
         if value is exprelr or value is cnexp or isinstance(value, types.ModuleType):
             self.globals[name] = value
             return
@@ -247,6 +260,14 @@ class _Collector:
                 self.globals[name] = value
                 return
         raise CannotCompile(f"{where} uses {name!r} ({type(value).__name__}), which numba cannot compile")
+
+
+def _same_object(a, b):
+    """``a is b``, or equal constants of one type (two modules' ``TAU = 3.0``)."""
+    if a is b:
+        return True
+    constants = (bool, int, float, complex, str, tuple, type(None))
+    return type(a) is type(b) and isinstance(a, constants) and repr(a) == repr(b)
 
 
 def _function_source(function):
@@ -439,6 +460,8 @@ def translate(spec, method, plan, mode, code_for):
             if plan[name].source == "time_since_spike":
                 raise CannotCompile("uses time_since_spike")
         for node in ast.walk(tree):
+            if isinstance(node, (ast.Raise, ast.Assert, ast.Try)):
+                raise CannotCompile("raises or catches exceptions")
             if isinstance(node, ast.Subscript):
                 value = node.value
                 if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id == pp:
