@@ -80,8 +80,9 @@ class Raiser(CustomMechanism):
     def write_ions(self, pp):
         raise_here("write_ions")
 
-    def apply_events(self, pp, events):
-        raise_here("apply_events")
+    if {kind!r} == "point":      # Arbor delivers events to point mechanisms only
+        def apply_events(self, pp, events):
+            raise_here("apply_events")
 
     def post_event(self, pp):
         raise_here("post_event")

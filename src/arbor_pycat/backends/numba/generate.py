@@ -133,13 +133,33 @@ def _runtime_globals():
     }
 
 
+def _writable_cache_dir():
+    """The cache folder, or a private temporary one when it cannot be written."""
+    import os
+    import tempfile
+    import warnings
+    from pathlib import Path
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write_test_{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+        return folder
+    except OSError as exc:
+        fallback = Path(tempfile.gettempdir()) / f"arbor_pycat_cache_{os.getuid()}"
+        fallback.mkdir(parents=True, exist_ok=True)
+        warnings.warn(f"arbor_pycat: cannot write the cache folder {folder} ({exc}); "
+                      f"using {fallback} (set ARBOR_PYCAT_CACHE_DIR to choose one)", stacklevel=5)
+        return fallback
+
+
 def _load(source, namespace, digest):
     name = f"arbor_pycat_generated_{digest}"
     module = sys.modules.get(name)
     if module is not None:
         return module
-    folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _writable_cache_dir()
     path = folder / f"{name}.py"
     if not path.exists() or path.read_text() != source:
         tmp = path.with_suffix(f".tmp{id(source)}")
