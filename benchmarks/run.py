@@ -14,7 +14,8 @@ Cases (``--cases``, default: all but the last):
 ``bridge``       the bridge's own cost per method call: a mechanism whose
                  methods all do nothing, painted next to ``hh``, minus ``hh``
                  alone, divided by the number of calls Arbor made.
-``build``        build() time: cold (a fresh process) and warm (again in it).
+``build``        build() time: cold (fresh process, empty compile cache), cached
+                 (fresh process, disk cache), warm (again in the same process).
 ``hh_256cells_ungrouped``  (not run by default) 256 cells with Arbor's default
                  partition, one cell per group, so one call per cell: slow with
                  the python backend; runs 1/50 of the duration.
@@ -26,13 +27,16 @@ registered in :data:`CASES`; a row is a dict printed by :func:`report`.
 """
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+import types
 import warnings
 
 import arbor
@@ -138,12 +142,42 @@ def _hh_row(case, backend, options, n_cells, n_cv, threads=1, group_size=None, d
             "overhead_step_us": (ours - builtin) / n * 1e6}
 
 
+def numpy_floor_us(width, repeat=2000):
+    """µs per step that HH's own numpy code takes on plain arrays, without Arbor.
+
+    compute_currents and advance_state once each on a plain object holding
+    float64 arrays of ``width``: the cost of the user's code alone, which no
+    bridge can remove (the python backend's floor).
+    """
+    fields = types.SimpleNamespace(v=np.full(width, -65.0), dt=0.025, temperature=np.full(width, 6.3),
+                                   ena=np.full(width, 50.0), ek=np.full(width, -77.0))
+    for name, _, default in models.HH.parameters + models.HH.state_vars:
+        setattr(fields, name, np.full(width, float(default) or 0.5))
+    hh = models.HH()
+    best = math.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeat):
+            hh.compute_currents(fields)
+            hh.advance_state(fields)
+        best = min(best, (time.perf_counter() - start) / repeat)
+    return best * 1e6
+
+
+def _with_floor(row, backend, width):
+    if backend == "python":
+        floor = numpy_floor_us(width)
+        row["numpy_floor_step_us"] = floor
+        row["floor_ratio"] = (row["builtin_step_us"] + floor) / row["builtin_step_us"]
+    return row
+
+
 def case_hh_1cv(backend, options):
-    return [_hh_row("hh 1 cell x 1 CV", backend, options, 1, 1)]
+    return [_with_floor(_hh_row("hh 1 cell x 1 CV", backend, options, 1, 1), backend, 1)]
 
 
 def case_hh_1024cv(backend, options):
-    return [_hh_row("hh 1 cell x 1024 CVs", backend, options, 1, 1024)]
+    return [_with_floor(_hh_row("hh 1 cell x 1024 CVs", backend, options, 1, 1024), backend, 1024)]
 
 
 def case_hh_256cells(backend, options):
@@ -227,11 +261,18 @@ print(json.dumps({"import_s": imported - start, "cold_s": t1 - t0, "warm_s": t2 
 
 
 def case_build(backend, options):
+    """Cold: a fresh process with an empty compile cache; cached: a fresh
+    process with the cache the cold one filled; warm: build() again in it."""
     code = textwrap.dedent(BUILD_SNIPPET).replace("BACKEND", repr(backend))
     runs = []
     for _ in range(options.repeat):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**os.environ, "ARBOR_PYCAT_CACHE_DIR": cache}
+            first, second = (json.loads(subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                env=env).stdout.strip().splitlines()[-1]) for _ in range(2))
+        runs.append({"import_s": second["import_s"], "cold_s": first["cold_s"],
+                     "cached_s": second["cold_s"], "warm_s": second["warm_s"]})
     row = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
     return [{"case": "build() of HH", "backend": backend, "threads": 1, **row}]
 
@@ -262,14 +303,21 @@ def report(row, stream=sys.stdout):
               f"ratio {row['ratio']:7.1f}x  per step: builtin {row['builtin_step_us']:7.2f} us, "
               f"pycat {row['pycat_step_us']:8.2f} us (+{row['overhead_step_us']:.2f} us)",
               file=stream)
+        if "numpy_floor_step_us" in row:
+            print(f"{'':<48} numpy floor: HH's numpy code alone {row['numpy_floor_step_us']:.2f} us "
+                  f"per step -> at best {row['floor_ratio']:.1f}x; the bridge adds "
+                  f"{row['pycat_step_us'] - row['builtin_step_us'] - row['numpy_floor_step_us']:.2f} us "
+                  "per step", file=stream)
     elif "per_call_us" in row:
         methods = ", ".join(f"{m} {n}" for m, n in row["calls_by_method"].items())
         print(f"{head} {row['per_call_us']:.3f} us per call  ({row['calls']} calls: {methods}; "
               f"hh alone {_seconds(row['builtin_s']).strip()}, with the empty mechanism "
               f"{_seconds(row['pycat_s']).strip()})", file=stream)
     elif "cold_s" in row:
-        print(f"{head} cold {row['cold_s'] * 1e3:.0f} ms (fresh process; import took "
-              f"{row['import_s'] * 1e3:.0f} ms), warm {row['warm_s'] * 1e3:.0f} ms", file=stream)
+        print(f"{head} cold {row['cold_s'] * 1e3:.0f} ms (fresh process, empty cache), "
+              f"cached {row['cached_s'] * 1e3:.0f} ms (fresh process, disk cache; import took "
+              f"{row['import_s'] * 1e3:.0f} ms), warm {row['warm_s'] * 1e3:.0f} ms (same process)",
+              file=stream)
     else:
         print(head, row, file=stream)
     stream.flush()

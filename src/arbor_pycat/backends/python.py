@@ -227,6 +227,7 @@ class Invocation:
         for attribute in ("vec_v", "vec_i", "vec_g", "temperature_degC", "diam_um", "area_um2"):
             array = _view(getattr(pp, attribute), n_cv)
             self.cv[attribute] = Gather(array, self.node_index) if array is not None else None
+        self.owned = {}          # current/conductance name -> the buffer installed for it
         self.refreshers = []     # run before the call
         self.finishers = []      # run after the call, each (field name, function)
         self.dynamic_writes = set()
@@ -244,6 +245,7 @@ class Invocation:
         cls = type("pp", (PPBase,), {"_writers": writers, "_label": self.label, "_plan": plan})
         self.pp = cls()
         self.pp.__dict__.update(attributes)
+        self.fields = self.pp.__dict__       # what the method sees as pp.<name>
         self.numeric_conductance = (self.method.name == "compute_currents"
                                     and spec.needs_numeric_conductance())
         if self.numeric_conductance:
@@ -267,6 +269,23 @@ class Invocation:
                 _assign(target, value, label, name)
             if mark:
                 dynamic.add(name)
+        return write
+
+    def _binding_writer(self, name):
+        """Writer of a current or conductance: binds a float64 array of the right
+        shape (no copy; read at scatter time), copies anything else into the
+        buffer currently installed for ``name``."""
+        label, owned, dynamic, shape = self.label, self.owned, self.dynamic_writes, (self.width,)
+        invocation = self
+
+        def write(value):
+            if type(value) is np.ndarray and value.shape == shape and value.dtype == np.float64:
+                invocation.fields[name] = value
+            else:
+                buffer = owned[name]
+                _assign(buffer, value, label, name)
+                invocation.fields[name] = buffer
+            dynamic.add(name)
         return write
 
     def _prepare(self, field, pp):
@@ -303,7 +322,8 @@ class Invocation:
         if source in ("current", "ion_current", "conductance"):
             buffer = np.zeros(width)
             self.current_fields.append((name, source, key, buffer))
-            return buffer, self._writer(name, buffer)
+            self.owned[name] = buffer
+            return buffer, self._binding_writer(name)
         if source in ("ion", "ion_total", "valence"):
             k = key[0] if isinstance(key, tuple) else key
             ion = pp.ion_states[k]
@@ -393,10 +413,8 @@ class Invocation:
         self.scratch = {name: np.zeros(self.width) for name, source, _, _ in self.current_fields
                         if source != "conductance"}
         self.v_gather = gather
-        # The second call's assignments (pp.i = ...) must land in the scratch
-        # buffers too, not only its reads: swap the writers as well.
-        self.scratch_writers = {name: self._writer(name, buffer, mark=False)
-                                for name, buffer in self.scratch.items()}
+        if "conductance" not in self.owned:
+            self.owned["conductance"] = self.current_fields[-1][3]
 
     # -- running --------------------------------------------------------------
     def _plan_steps(self):
@@ -413,8 +431,8 @@ class Invocation:
             before.append(self._refresh_random)
         written = [(name, source, key, buffer) for name, source, key, buffer in self.current_fields
                    if opaque or name in self.static_writes or source == "conductance"]
-        for _, _, _, buffer in written:
-            before.append(functools.partial(buffer.fill, 0.0))
+        if written:
+            before.append(functools.partial(self._reset_currents, [name for name, _, _, _ in written]))
         if written or self.numeric_conductance:
             after.append(self._scatter_step(written))
         for name, finish in self.finishers:
@@ -425,6 +443,14 @@ class Invocation:
         if self.multiplicity is not None:
             after.append(self._apply_multiplicity)
         self.before, self.after = tuple(before), tuple(after)
+
+    def _reset_currents(self, names):
+        """Zero the current buffers and show them as pp.<name> again."""
+        fields, owned = self.fields, self.owned
+        for name in names:
+            buffer = owned[name]
+            buffer.fill(0.0)
+            fields[name] = buffer
 
     def _finish_if_written(self, name, finish):
         if name in self.dynamic_writes:
@@ -439,28 +465,55 @@ class Invocation:
         scale = 10.0 if self.kind == "density" else 1.0
         weights = scale * self.weight
         vec_i, vec_g = self.cv["vec_i"], self.cv["vec_g"]
-        currents = [buffer for _, source, _, buffer in written if source in ("current", "ion_current")]
-        ion_currents = [(buffer, self._ion_current_gather(key)) for _, source, key, buffer in written
+        currents = [name for name, source, _, _ in written if source in ("current", "ion_current")]
+        ion_currents = [(name, self._ion_current_gather(key)) for name, source, key, _ in written
                         if source == "ion_current"]
-        conductances = [buffer for _, source, _, buffer in self.current_fields if source == "conductance"]
+        conductances = [name for name, source, _, _ in self.current_fields if source == "conductance"]
         total, scaled = np.zeros(self.width), np.empty(self.width)
         numeric = self.numeric_conductance
         dynamic = self.dynamic_writes
+        fields = self.fields
+        targets = [vec_i] + [gather for _, gather in ion_currents] + ([vec_g] if conductances else [])
+        if currents and all(t is not None and t.contiguous for t in targets):
+            # Every target is a slice of Arbor's arrays: one compiled loop does it all.
+            add_weighted, add_weighted_sum = _fused_scatter()
+            ion_targets = tuple(gather.values for _, gather in ion_currents)
+            ion_names = [name for name, _ in ion_currents]
+            g_target = vec_g.values if conductances else None
+            g_name = conductances[0] if conductances else None
+
+            def fused_step():
+                if numeric and "conductance" not in dynamic:
+                    self._numeric_conductance()
+                contiguous = np.ascontiguousarray
+                if len(currents) == 1:
+                    add_weighted(vec_i.values, weights, contiguous(fields[currents[0]]))
+                else:
+                    add_weighted_sum(vec_i.values, weights,
+                                     tuple([contiguous(fields[name]) for name in currents]))
+                for target, name in zip(ion_targets, ion_names):
+                    add_weighted(target, weights, contiguous(fields[name]))
+                if g_name:
+                    add_weighted(g_target, weights, contiguous(fields[g_name]))
+            return fused_step
 
         def scatter():
             if numeric and "conductance" not in dynamic:
                 self._numeric_conductance()
             if currents:
-                np.copyto(total, currents[0])
-                for buffer in currents[1:]:
-                    np.add(total, buffer, out=total)
-                np.multiply(total, weights, out=scaled)
+                if len(currents) == 1:
+                    np.multiply(fields[currents[0]], weights, out=scaled)
+                else:
+                    np.add(fields[currents[0]], fields[currents[1]], out=total)
+                    for name in currents[2:]:
+                        np.add(total, fields[name], out=total)
+                    np.multiply(total, weights, out=scaled)
                 vec_i.add(scaled)
-            for buffer, gather in ion_currents:
-                np.multiply(buffer, weights, out=scaled)
+            for name, gather in ion_currents:
+                np.multiply(fields[name], weights, out=scaled)
                 gather.add(scaled)
-            for buffer in conductances:
-                np.multiply(buffer, weights, out=scaled)
+            for name in conductances:
+                np.multiply(fields[name], weights, out=scaled)
                 vec_g.add(scaled)
         return scatter
 
@@ -505,40 +558,64 @@ class Invocation:
 
     def _numeric_conductance(self):
         """dI/dV by re-running compute_currents at v + DV (it must not change state)."""
-        pp = self.pp
-        d = pp.__dict__
+        d, owned = self.fields, self.owned
+        names = [name for name, source, _, _ in self.current_fields if source != "conductance"]
+        real = {name: d[name] for name in names}          # results of the real call
+        real_buffers = {name: owned[name] for name in names}
         total = self.current_sum
         total.fill(0.0)
-        real = {}
-        for name, source, _, buffer in self.current_fields:
-            if source != "conductance":
-                total += buffer
-                real[name] = buffer
-                scratch = self.scratch[name]
-                scratch.fill(0.0)
-                d[name] = scratch
-        v_gather = self.v_gather
-        np.add(v_gather.fresh_copy() if self.v_real is None else self.v_real, DV, out=self.v_plus)
+        for name in names:
+            total += real[name]
+            scratch = self.scratch[name]
+            scratch.fill(0.0)
+            owned[name] = d[name] = scratch
+        np.add(self.v_gather.fresh_copy() if self.v_real is None else self.v_real, DV, out=self.v_plus)
         d["v"] = _readonly(self.v_plus)
-        writers = type(pp)._writers
-        saved = {name: writers[name] for name in real}
-        writers.update({name: self.scratch_writers[name] for name in real})
         try:
-            self.call(pp)
+            self.call(self.pp)
+            second = {name: d[name] for name in names}
         finally:
-            writers.update(saved)
-            for name, buffer in real.items():
-                d[name] = buffer
+            owned.update(real_buffers)
+            d.update(real)
             if self.v_real is None:
                 del d["v"]
             else:
                 d["v"] = self.v_real
-        for name, source, _, buffer in self.current_fields:
-            if source == "conductance":
-                for scratch_name in real:
-                    buffer += self.scratch[scratch_name]
-                buffer -= total
-                buffer /= DV
+        g = owned["conductance"]
+        g.fill(0.0)
+        for name in names:
+            g += second[name]
+        g -= total
+        g /= DV
+        d["conductance"] = g
+
+
+_FUSED = None
+
+
+def _fused_scatter():
+    """Compiled loops for ``target += weights * sum(values)`` on contiguous slices.
+
+    One call per target instead of two or three numpy operations each.
+    """
+    global _FUSED
+    if _FUSED is None:
+        from numba import njit
+
+        @njit(cache=True, error_model="numpy")
+        def add_weighted(target, weights, values):
+            for k in range(weights.shape[0]):
+                target[k] += weights[k] * values[k]
+
+        @njit(cache=True, error_model="numpy")
+        def add_weighted_sum(target, weights, values):
+            for k in range(weights.shape[0]):
+                total = 0.0
+                for v in values:
+                    total += v[k]
+                target[k] += weights[k] * total
+        _FUSED = add_weighted, add_weighted_sum
+    return _FUSED
 
 
 def _assign(target, value, label, name):
