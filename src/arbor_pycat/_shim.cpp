@@ -147,7 +147,7 @@ template <int K> arb_mechanism_interface* get_interface() {
     arb_mechanism_interface& i = s.interface;
     i.backend = arb_backend_kind_cpu;
     i.partition_width = 1;
-    i.alignment = 8;
+    i.alignment = 64;   // bytes: cache-line aligned arrays for vectorised kernels
     auto set = [&s](int m) { return s.callbacks[m] || s.python_callbacks[m]; };
     i.init_mechanism   = set(0) || s.wants_fingerprint ? init_mechanism<K> : noop;
     i.compute_currents = set(1) ? compute_currents<K> : noop;
