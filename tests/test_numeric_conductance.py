@@ -37,6 +37,9 @@ assert diff < 1e-6, (diff, ours[::100], theirs[::100])
     "pp.i += pp.g * (pp.v - pp.e)",
     "pp.i[:] = pp.g * (pp.v - pp.e)",
     "pp.i = pp.g * pp.v\n        pp.i -= pp.g * pp.e",
+    # pp.i bound to a parameter's view, then updated in place: must not touch g
+    "pp.i = pp.g\n        pp.i *= pp.v - pp.e",
+    "x = pp.g * (pp.v - pp.e)\n        pp.i = x\n        pp.i += 0.0",
 ])
 @pytest.mark.parametrize("ncv", [1, 3])
 def test_leak_without_conductance_matches_pas(body, ncv):

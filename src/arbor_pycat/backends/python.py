@@ -1,4 +1,4 @@
-"""The python backend: Arbor calls the user's methods through ctypes callbacks.
+"""The python backend: the shim calls the user's methods through Python's C API.
 
 Each method gets a ``pp`` whose fields are numpy arrays over Arbor's memory,
 or per-instance copies gathered through Arbor's index arrays. Views are built
@@ -42,7 +42,7 @@ class PythonMechanism:
 
 
 class MethodRunner:
-    """The ctypes callback of one method of one mechanism."""
+    """What the shim calls for one method of one mechanism: f(ppack, events, fingerprint) -> int."""
 
     def __init__(self, spec, method, instance, shim):
         self.spec = spec
@@ -272,14 +272,19 @@ class Invocation:
         return write
 
     def _binding_writer(self, name):
-        """Writer of a current or conductance: binds a float64 array of the right
-        shape (no copy; read at scatter time), copies anything else into the
-        buffer currently installed for ``name``."""
+        """Writer of a current or conductance.
+
+        A fresh float64 array of the right shape (the result of an expression:
+        it owns its data) is bound without a copy and read at scatter time;
+        anything else (scalars, views such as ``pp.gbar``, which later in-place
+        updates of ``pp.i`` must not modify) is copied into the buffer
+        currently installed for ``name``."""
         label, owned, dynamic, shape = self.label, self.owned, self.dynamic_writes, (self.width,)
         invocation = self
 
         def write(value):
-            if type(value) is np.ndarray and value.shape == shape and value.dtype == np.float64:
+            if (type(value) is np.ndarray and value.base is None and value.shape == shape
+                    and value.dtype == np.float64):
                 invocation.fields[name] = value
             else:
                 buffer = owned[name]
