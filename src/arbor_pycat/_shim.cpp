@@ -8,10 +8,10 @@
 //
 // The shim knows nothing about a mechanism's fields: it stores the
 // arb_mechanism_type that Python built, and forwards each interface call to
-// the callback Python registered for that slot (a ctypes callback or a numba
-// cfunc). A callback returns 0 on success; on failure it returns non-zero and
-// the trampoline throws, which Arbor turns into a Python exception in
-// sim.run().
+// the callback Python registered for that slot (a Python callable, called
+// through the C API, or a numba cfunc). A callback returns 0 on success; on
+// failure it returns non-zero and the trampoline throws, which Arbor turns
+// into a Python exception in sim.run().
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
