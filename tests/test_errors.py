@@ -644,6 +644,7 @@ def test_build_refuses_an_unsupported_arbor(monkeypatch):
         arbor_pycat.build(Fine, backend="python")
 
 
+@pytest.mark.filterwarnings("ignore:.*cannot see every pp access")   # exec'd methods have no source
 @pytest.mark.parametrize("kind, method", [
     ("reversal_potential", "advance_state"),
     ("reversal_potential", "write_ions"),
