@@ -30,10 +30,6 @@ class Lines:
         return "\n".join(self.lines)
 
 
-def _ptr(expression):
-    return f"as_f64({expression})"
-
-
 class EntryWriter:
     """Writes ``_entry_<method>`` for one kernel."""
 

@@ -61,16 +61,14 @@ def _source_for(spec, messages, forced_array=frozenset()):
         def error_code(key, method_name=name):
             return messages.code(method_name, key, _texts(method_name, key))
         kernel = None
-        reasons = []
         for mode in ("array",) if name in forced_array else ("scalar", "array"):
             try:
                 kernel = translate(spec, method, plan, mode, lambda field, m=name: error_code(field, m))
                 break
-            except CannotCompile as reason:
+            except CannotCompile as reason:     # not element-wise: try the array form
                 if mode == "array":
                     text = str(reason)   # translate() may already name the method
                     raise CannotCompile(text if text.startswith(name) else f"{name}: {text}") from None
-                reasons.append(str(reason))
         writer = EntryWriter(spec, method, plan, kernel, numeric, error_code)
         entry = writer.scalar() if kernel.mode == "scalar" else writer.array()
         for helper, text in kernel.helpers.items():

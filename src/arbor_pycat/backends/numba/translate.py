@@ -145,8 +145,7 @@ class _FastMath(ast.NodeTransformer):
 class _Collector:
     """Gathers the helper functions and global objects a kernel needs."""
 
-    def __init__(self, owner):
-        self.owner = owner
+    def __init__(self):
         self.helpers = {}        # name -> source
         self.globals = {}        # name -> object
         self.elementwise = True
@@ -480,7 +479,7 @@ def translate(spec, method, plan, mode, code_for):
                            kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
         body=body, decorator_list=[], returns=None, type_params=[])
     ast.fix_missing_locations(function)
-    collector = _Collector(spec)
+    collector = _Collector()
     collector.scan(function, {**namespace, "_assign_field": None, "zip": zip}, method.name)
     if mode == "scalar" and not collector.elementwise:
         raise CannotCompile(f"not element-wise: {collector.why_not_elementwise}")
