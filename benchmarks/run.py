@@ -181,10 +181,16 @@ def case_hh_1024cv(backend, options):
 
 
 def case_hh_256cells(backend, options):
-    """256 cells in one cell group per thread (partition_hint cpu_group_size=256/threads)."""
-    return [_hh_row("hh 256 cells x 1 CV", backend, options, 256, 1,
+    """256 cells in one cell group per thread (partition_hint cpu_group_size=256/threads);
+    then the threads=2 over threads=1 speed-up of both."""
+    rows = [_hh_row("hh 256 cells x 1 CV", backend, options, 256, 1,
                     threads, group_size=256 // threads)
             for threads in (1, 2)]
+    one, two = rows
+    rows.append({"case": "hh 256 cells: threads=2 speed-up", "backend": backend, "threads": 2,
+                 "speedup_builtin": one["builtin_s"] / two["builtin_s"],
+                 "speedup_pycat": one["pycat_s"] / two["pycat_s"]})
+    return rows
 
 
 def case_hh_256cells_ungrouped(backend, options):
@@ -308,6 +314,9 @@ def report(row, stream=sys.stdout):
                   f"per step -> at best {row['floor_ratio']:.1f}x; the bridge adds "
                   f"{row['pycat_step_us'] - row['builtin_step_us'] - row['numpy_floor_step_us']:.2f} us "
                   "per step", file=stream)
+    elif "speedup_pycat" in row:
+        print(f"{head} threads=2 over threads=1: builtin {row['speedup_builtin']:.2f}x, "
+              f"pycat {row['speedup_pycat']:.2f}x", file=stream)
     elif "per_call_us" in row:
         methods = ", ".join(f"{m} {n}" for m, n in row["calls_by_method"].items())
         print(f"{head} {row['per_call_us']:.3f} us per call  ({row['calls']} calls: {methods}; "
