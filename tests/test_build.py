@@ -12,14 +12,6 @@ from arbor_pycat import declarations
 from pycat_cell import check_snippet
 
 
-@pytest.fixture(autouse=True)
-def _restore_registry():
-    saved = dict(declarations._registry)
-    yield
-    declarations._registry.clear()
-    declarations._registry.update(saved)
-
-
 def _leak(name, e=-65.0):
     def compute_currents(self, pp):
         pp.i = pp.g * (pp.v - pp.e)

@@ -16,15 +16,6 @@ from arbor_pycat import CustomMechanism, IonInfo, MechanismError, register
 from arbor_pycat import declarations
 
 
-@pytest.fixture(autouse=True)
-def _restore_registry():
-    """Classes registered here must not leak into other tests' build()."""
-    saved = dict(declarations._registry)
-    yield
-    declarations._registry.clear()
-    declarations._registry.update(saved)
-
-
 @contextmanager
 def mechanism_error(*fragments):
     """Expect a MechanismError whose message contains every fragment."""

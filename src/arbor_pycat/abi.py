@@ -131,11 +131,6 @@ class MechanismType(C.Structure):
     ]
 
 
-# The callback every interface slot forwards to (see _shim.cpp):
-# int callback(arb_mechanism_ppack*, arb_deliverable_event_stream*, uint64 fingerprint)
-CALLBACK = C.CFUNCTYPE(C.c_int, C.c_void_p, C.c_void_p, C.c_uint64)
-
-
 def _numpy_dtype(struct):
     """The structure's layout as a numpy dtype; pointers become uint64."""
     names, formats, offsets = [], [], []

@@ -4,9 +4,9 @@ A backend's ``compile(spec, shim)`` returns an object with
 
 * ``callbacks``: ``{method name: target}``, one per method the class
   defines; a target is either ``(C function address, wants_fingerprint)``,
-  the function having the signature :data:`arbor_pycat.abi.CALLBACK`, or a
-  Python callable with the same arguments (ppack address, events address,
-  fingerprint); both return 0, or non-zero on error;
+  the function being ``int f(arb_mechanism_ppack*, arb_deliverable_event_stream*,
+  uint64 fingerprint)`` (see ``_shim.cpp``), or a Python callable with the
+  same arguments as integers; both return 0, or non-zero on error;
 * ``messages``: ``{code: text}``, what the shim throws when a callback
   returns that positive code;
 * ``backend``: the backend's name.

@@ -83,11 +83,11 @@ def _view(pointer, count, ctype=abi.value_t):
     """A numpy array over ``count`` elements at a ctypes pointer (None for NULL)."""
     if not pointer or count <= 0:
         return None
-    address = ctypes.cast(pointer, ctypes.c_void_p).value
-    return np.ctypeslib.as_array((ctype * count).from_address(address))
+    return _view_at(ctypes.cast(pointer, ctypes.c_void_p).value, count, ctype)
 
 
 def _view_at(address, count, ctype=abi.value_t):
+    """A numpy array over ``count`` elements at an integer address."""
     return np.ctypeslib.as_array((ctype * count).from_address(address))
 
 
@@ -202,14 +202,12 @@ class Invocation:
 
     def __init__(self, runner, address):
         spec = runner.spec
-        self.runner = runner
         self.spec = spec
         self.method = runner.method
         self.label = f"{spec.label} in {self.method.name}"
         self.call = runner.bound
         pp = abi.PPack.from_address(address)
         self.ppack = pp
-        self.address = address
         width = self.width = pp.width
         access = self.method.access
         plan = runner.plan

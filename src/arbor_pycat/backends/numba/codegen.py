@@ -129,18 +129,13 @@ class EntryWriter:
             return f"_ion{ion}_index"
         return "_node_index"
 
-    def _index(self, f, k="_k"):
-        """The index expression of field ``f`` for instance ``k``."""
-        array = self._index_array(f)
-        if self.contiguous:
-            return f"_o{array} + {k}"
-        return f"{array}[{k}]"
+    def _at(self, array):
+        """Where index ``array`` points for instance ``_k`` (an offset while contiguous)."""
+        return f"_o{array} + _k" if self.contiguous else f"{array}[_k]"
 
-    def _node(self):
-        return "_o_node_index + _k" if self.contiguous else "_node_index[_k]"
-
-    def _ion_index(self, ion):
-        return f"_o_ion{ion}_index + _k" if self.contiguous else f"_ion{ion}_index[_k]"
+    def _index(self, f):
+        """The index expression of field ``f`` for instance ``_k``."""
+        return self._at(self._index_array(f))
 
     def _load(self, f):
         """Per-instance value of ``f`` (scalar form), or None for set-up scalars."""
@@ -229,13 +224,13 @@ class EntryWriter:
         ops = []
         currents = self._currents(results)
         if currents:
-            ops.append((f"_vec_i[{self._node()}]", "+=", sw, " + ".join(results[n] for n in currents)))
+            ops.append((f"_vec_i[{self._at('_node_index')}]", "+=", sw, " + ".join(results[n] for n in currents)))
             for n in currents:
                 f = plan[n]
                 if f.source == "ion_current":
-                    ops.append((f"_cd{f.key}[{self._ion_index(f.key)}]", "+=", sw, results[n]))
+                    ops.append((f"_cd{f.key}[{self._index(f)}]", "+=", sw, results[n]))
         if "conductance" in results and plan.get("conductance") is not None:
-            ops.append((f"_vec_g[{self._node()}]", "+=", sw, results["conductance"]))
+            ops.append((f"_vec_g[{self._at('_node_index')}]", "+=", sw, results["conductance"]))
         for name, value in results.items():
             f = plan.get(name)
             if f is None or f.source in ("current", "ion_current", "conductance"):
