@@ -21,8 +21,8 @@ TESTS = Path(__file__).resolve().parent
 class OneCell(arbor.recipe):
     """A single cylindrical soma (6 µm long, 6 µm diameter) with a current clamp.
 
-    ``paint``: density mechanisms (names or ``arbor.density``) painted on the
-    whole cell; ``place``: synapses (names or ``arbor.synapse``) placed in the
+    ``paint``: density mechanisms (names or ``arbor.density``) painted on
+    ``region`` (default the whole cell); ``place``: synapses (names or ``arbor.synapse``) placed in the
     middle, labelled ``syn0``, ``syn1``, ...; ``events``: times (ms) of events
     sent to ``syn0`` with weight ``weight``; ``detector``: place a threshold
     detector at -10 mV; ``ions``: ``{ion: method mechanism}`` for
@@ -31,13 +31,13 @@ class OneCell(arbor.recipe):
     """
 
     def __init__(self, catalogue=None, *, paint=(), place=(), ncv=1, clamp=0.1,
-                 events=(), weight=0.5, detector=False, ions=None, decorate=None):
+                 events=(), weight=0.5, detector=False, ions=None, decorate=None, region="(all)"):
         super().__init__()
         self.props = arbor.neuron_cable_properties()
         if catalogue is not None:
             self.props.catalogue.extend(catalogue, "")
         self.paint, self.place = list(paint), list(place)
-        self.ncv, self.clamp = ncv, clamp
+        self.ncv, self.clamp, self.region = ncv, clamp, region
         self.event_times, self.weight = list(events), weight
         self.detector, self.ions, self.decorate = detector, dict(ions or {}), decorate
         self.cells = {}
@@ -65,7 +65,7 @@ class OneCell(arbor.recipe):
         tree.append(arbor.mnpos, arbor.mpoint(-3, 0, 0, 3), arbor.mpoint(3, 0, 0, 3), tag=1)
         decor = arbor.decor()
         for mech in self.paint:
-            decor.paint('(all)', mech if not isinstance(mech, str) else arbor.density(mech))
+            decor.paint(self.region, mech if not isinstance(mech, str) else arbor.density(mech))
         for k, mech in enumerate(self.place):
             decor.place('(location 0 0.5)', mech if not isinstance(mech, str) else arbor.synapse(mech),
                         f"syn{k}")

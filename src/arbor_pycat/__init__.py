@@ -17,7 +17,7 @@ from .builder import build
 from .compat import SUPPORTED_TEXT as SUPPORTED_ARBOR, UnsupportedArborError
 from .declarations import CustomMechanism, IonInfo, register
 from .errors import MechanismError, MechanismRuntimeError, last_error
-from .helpers import cnexp, exprelr
+from .helpers import cnexp, cnexp_linear, exprelr
 
 
 def compare(*args, **kwargs):
@@ -27,6 +27,6 @@ def compare(*args, **kwargs):
 
 
 __version__ = "0.1.0"
-__all__ = ["CustomMechanism", "IonInfo", "register", "build", "compare", "cnexp", "exprelr",
+__all__ = ["CustomMechanism", "IonInfo", "register", "build", "compare", "cnexp", "cnexp_linear", "exprelr",
            "MechanismError", "MechanismRuntimeError", "UnsupportedArborError", "last_error",
            "SUPPORTED_ARBOR"]

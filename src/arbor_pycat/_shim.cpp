@@ -25,7 +25,8 @@
 
 namespace {
 
-// Native (numba) callbacks: (ppack, event stream or nullptr, fingerprint).
+// Native (numba) callbacks: (ppack, event stream or nullptr, layout flags,
+// see layout(); the fingerprint instead if they asked for it).
 // A return of 0 means success, <0 an error message set by pycat_set_error,
 // >0 an index into the slot's table of error messages.
 using pycat_callback = int (*)(arb_mechanism_ppack*, arb_deliverable_event_stream*, std::uint64_t);
@@ -82,6 +83,59 @@ std::uint64_t fingerprint(const slot& s, const arb_mechanism_ppack* pp) {
     return h;
 }
 
+// Layout flags for native callbacks: which index arrays are ranges
+// (first, first + 1, ...), so that compiled kernels take their contiguous,
+// vectorised loops without scanning the indices on every call.
+// Bit 0: node_index; bit 1: peer_index; bit 2 + k: ion k's index.
+// Bit 63 marks the word as computed (a callback given 0 checks for itself).
+constexpr std::uint64_t layout_valid = 1ull << 63;
+constexpr int max_layout_ions = 61;
+
+bool is_range(const arb_index_type* index, arb_size_type n) {
+    if (!index || n == 0) return true;
+    const arb_index_type first = index[0];
+    bool ok = true;
+    for (arb_size_type k = 0; k < n; ++k) ok &= index[k] == first + (arb_index_type)k;
+    return ok;
+}
+
+std::uint64_t compute_layout(const slot& s, const arb_mechanism_ppack* pp) {
+    std::uint64_t flags = layout_valid;
+    if (is_range(pp->node_index, pp->width)) flags |= 1ull << 0;
+    if (is_range(pp->peer_index, pp->width)) flags |= 1ull << 1;
+    for (arb_size_type k = 0; k < s.type.n_ions && k < max_layout_ions; ++k) {
+        if (is_range(pp->ion_states[k].index, pp->width)) flags |= 1ull << (2 + k);
+    }
+    return flags;
+}
+
+// Index arrays are allocated and filled when Arbor instantiates a mechanism
+// and do not change until the next instantiation, which calls init and so
+// bumps the slot's generation: the flags are cached per thread under
+// (slot, generation, ppack, width, node_index), compared exactly.
+struct layout_entry {
+    const arb_mechanism_ppack* pp = nullptr;
+    const arb_index_type* node_index = nullptr;
+    std::uint64_t generation = 0;
+    arb_size_type width = 0;
+    int slot = -1;
+    std::uint64_t flags = 0;
+};
+
+thread_local layout_entry layout_cache[256];
+
+template <int K>
+std::uint64_t layout(const slot& s, const arb_mechanism_ppack* pp) {
+    const std::uint64_t generation = s.generation.load(std::memory_order_relaxed);
+    layout_entry& e = layout_cache[(((std::uintptr_t)pp >> 4) ^ (std::uintptr_t)K * 0x9e37u) & 255];
+    if (e.pp != pp || e.slot != K || e.generation != generation || e.width != pp->width
+        || e.node_index != pp->node_index) {
+        e.flags = compute_layout(s, pp);
+        e.pp = pp; e.slot = K; e.generation = generation; e.width = pp->width; e.node_index = pp->node_index;
+    }
+    return e.flags;
+}
+
 [[noreturn]] void fail(const slot& s, int code) {
     std::string message;
     if (code > 0 && code < max_messages && s.messages[code]) message = s.messages[code];
@@ -124,7 +178,7 @@ void call(arb_mechanism_ppack* pp, arb_deliverable_event_stream* events) {
     }
     pycat_callback f = s.callbacks[M];
     if (!f) return;
-    int rc = f(pp, events, s.wants_fingerprint ? fingerprint(s, pp) : 0);
+    int rc = f(pp, events, s.wants_fingerprint ? fingerprint(s, pp) : layout<K>(s, pp));
     if (rc != 0) fail(s, rc);
 }
 
@@ -149,7 +203,7 @@ template <int K> arb_mechanism_interface* get_interface() {
     i.partition_width = 1;
     i.alignment = 64;   // bytes: cache-line aligned arrays for vectorised kernels
     auto set = [&s](int m) { return s.callbacks[m] || s.python_callbacks[m]; };
-    i.init_mechanism   = set(0) || s.wants_fingerprint ? init_mechanism<K> : noop;
+    i.init_mechanism   = init_mechanism<K>;   // always: it bumps the generation that caches depend on
     i.compute_currents = set(1) ? compute_currents<K> : noop;
     i.apply_events     = set(2) ? apply_events<K>     : noop_events;
     i.advance_state    = set(3) ? advance_state<K>    : noop;
@@ -191,6 +245,9 @@ extern "C" {
         case 10: return sizeof(arb_field_info);
         case 11: return sizeof(arb_deliverable_event_data);
         case 12: return offsetof(arb_mechanism_ppack, index_constraints);
+        case 13: return sizeof(arb_mechanism_interface);
+        case 14: return offsetof(arb_mechanism_interface, init_mechanism);
+        case 15: return sizeof(arb_mechanism);
         default: return 0;
     }
 }

@@ -131,6 +131,28 @@ class MechanismType(C.Structure):
     ]
 
 
+_method = C.CFUNCTYPE(None, C.POINTER(PPack))
+_events_method = C.CFUNCTYPE(None, C.POINTER(PPack), C.POINTER(EventStream))
+
+
+class MechanismInterface(C.Structure):
+    """``arb_mechanism_interface``: the functions Arbor calls (tests drive them directly)."""
+    _fields_ = [
+        ("backend", C.c_uint32), ("partition_width", size_t), ("alignment", size_t),
+        ("init_mechanism", _method), ("compute_currents", _method), ("apply_events", _events_method),
+        ("advance_state", _method), ("write_ions", _method), ("post_event", _method),
+    ]
+
+
+class Mechanism(C.Structure):
+    """``arb_mechanism``: one entry of the table ``get_catalogue`` returns."""
+    _fields_ = [
+        ("type", C.CFUNCTYPE(MechanismType)),
+        ("i_cpu", C.CFUNCTYPE(C.POINTER(MechanismInterface))),
+        ("i_gpu", C.CFUNCTYPE(C.POINTER(MechanismInterface))),
+    ]
+
+
 def _numpy_dtype(struct):
     """The structure's layout as a numpy dtype; pointers become uint64."""
     names, formats, offsets = [], [], []
@@ -158,4 +180,5 @@ EXPECTED_LAYOUT = (
     PPack.parameters.offset, PPack.random_numbers.offset, C.sizeof(IonState),
     C.sizeof(MechanismType), MechanismType.random_variables.offset, C.sizeof(IonInfo),
     C.sizeof(FieldInfo), C.sizeof(EventData), PPack.index_constraints.offset,
+    C.sizeof(MechanismInterface), MechanismInterface.init_mechanism.offset, C.sizeof(Mechanism),
 )

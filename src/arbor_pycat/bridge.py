@@ -6,7 +6,10 @@ fills its tables with the mechanisms' ``arb_mechanism_type`` and callbacks,
 and loads it with ``arbor.load_catalogue``. Arbor copies the type structs but
 keeps pointing at their strings and tables, and calls the callbacks for as
 long as the process lives: everything is kept alive in :data:`_alive`.
+The copy's file is deleted as soon as Arbor has loaded it (the mapping stays),
+and its temporary folder when the process exits.
 """
+import atexit
 import ctypes
 import importlib.machinery
 import math
@@ -39,6 +42,7 @@ def _fresh_copy():
     global _workdir, _counter
     if _workdir is None:
         _workdir = tempfile.mkdtemp(prefix="arbor_pycat_")
+        atexit.register(shutil.rmtree, _workdir, ignore_errors=True)
     _counter += 1
     target = os.path.join(_workdir, f"catalogue_{os.getpid()}_{_counter}.so")
     shutil.copyfile(shim_path(), target)
@@ -160,4 +164,12 @@ class Shim:
     def load(self):
         import arbor
         check_arbor(arbor)
-        return arbor.load_catalogue(self.path)
+        try:
+            return arbor.load_catalogue(self.path)
+        finally:
+            # Loaded (or failed): the mapping outlives the file, and no copy is
+            # ever opened twice, so the file can go now.
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass

@@ -1,6 +1,6 @@
 """Numerical helpers that reproduce what Arbor's modcc generates.
 
-Both accept scalars or numpy arrays, and both compile with the numba backend.
+All accept scalars or numpy arrays, and all compile with the numba backend.
 """
 import numpy as np
 
@@ -25,8 +25,23 @@ def cnexp(x, x_inf, tau, dt):
 
         x_new = x_inf + (x - x_inf) * (2 - dt/tau) / (2 + dt/tau)
 
+    computed here as ``x + (x_inf - x) * 2 dt / (2 tau + dt)``: the same value
+    (to rounding) with one division. ``tau = inf`` leaves ``x`` unchanged;
+    ``tau = 0`` gives the scheme's limit ``2 x_inf - x`` (modcc: NaN).
     ``tau`` and ``dt`` in the same unit (ms). Returns the new value; assign it
     (``pp.m = cnexp(pp.m, minf, mtau, pp.dt)``).
     """
-    a = dt / tau
-    return x_inf + (x - x_inf) * ((2.0 - a) / (2.0 + a))
+    return x + (x_inf - x) * (2.0 * dt / (2.0 * tau + dt))
+
+
+def cnexp_linear(x, a, b, dt):
+    """One cnexp step of the linear equation ``x' = a x + b``, as modcc takes it.
+
+    The form of an NMODL ``DERIVATIVE`` block, e.g. Hodgkin-Huxley's
+    ``m' = (alpha - m (alpha + beta)) q10`` is ``a = -(alpha + beta) q10``,
+    ``b = alpha q10``. modcc's Padé step ``x_new = (x + b/a) (2 + a dt) /
+    (2 - a dt) - b/a`` is computed as ``x + (a x + b) 2 dt / (2 - a dt)``:
+    the same value (to rounding), one division, and exact for ``a = 0``.
+    ``a`` in 1/ms, ``b`` in units of ``x`` per ms, ``dt`` in ms.
+    """
+    return x + (a * x + b) * (2.0 * dt / (2.0 - a * dt))

@@ -7,7 +7,7 @@ in mA/cm².
 import numpy as np
 
 from ..declarations import CustomMechanism, IonInfo
-from ..helpers import cnexp, exprelr
+from ..helpers import cnexp_linear, exprelr
 
 LOG3 = np.log(3.0)
 
@@ -52,9 +52,11 @@ def steady_state(alpha, beta):
     return alpha / (alpha + beta)
 
 
-def time_constant(alpha, beta, q10):
-    """Gate time constant (ms), ``1 / (q10 (alpha + beta))``."""
-    return 1.0 / (q10 * (alpha + beta))
+def gate_step(x, alpha, beta, q10, dt):
+    """One cnexp step of ``x' = (alpha - x (alpha + beta)) q10`` (hh.mod's
+    DERIVATIVE block), i.e. ``x' = a x + b`` with ``a = -(alpha + beta) q10``,
+    ``b = alpha q10``."""
+    return cnexp_linear(x, -(alpha + beta) * q10, alpha * q10, dt)
 
 
 class HH(CustomMechanism):
@@ -81,12 +83,9 @@ class HH(CustomMechanism):
 
     def advance_state(self, pp):
         v, dt, q10 = pp.v, pp.dt, pp.q10
-        alpha, beta = m_alpha(v), m_beta(v)
-        pp.m = cnexp(pp.m, steady_state(alpha, beta), time_constant(alpha, beta, q10), dt)
-        alpha, beta = h_alpha(v), h_beta(v)
-        pp.h = cnexp(pp.h, steady_state(alpha, beta), time_constant(alpha, beta, q10), dt)
-        alpha, beta = n_alpha(v), n_beta(v)
-        pp.n = cnexp(pp.n, steady_state(alpha, beta), time_constant(alpha, beta, q10), dt)
+        pp.m = gate_step(pp.m, m_alpha(v), m_beta(v), q10, dt)
+        pp.h = gate_step(pp.h, h_alpha(v), h_beta(v), q10, dt)
+        pp.n = gate_step(pp.n, n_alpha(v), n_beta(v), q10, dt)
 
     def compute_currents(self, pp):
         v = pp.v

@@ -129,6 +129,15 @@ class EntryWriter:
             return f"_ion{ion}_index"
         return "_node_index"
 
+    def _layout_bit(self, array):
+        """The bit of the shim's layout flags that says ``array`` is a range."""
+        if array == "_node_index":
+            return 0
+        if array == "_peer_index":
+            return 1
+        ion = int(array[len("_ion"):-len("_index")])
+        return 2 + ion if ion < 61 else None     # the shim flags the first 61 ions
+
     def _at(self, array):
         """Where index ``array`` points for instance ``_k`` (an offset while contiguous)."""
         return f"_o{array} + _k" if self.contiguous else f"{array}[_k]"
@@ -167,10 +176,13 @@ class EntryWriter:
                          | ({"_node_index"} if self._has_currents() else set()))
         # Where every index array is a range (density mechanisms, usually),
         # the loop reads and writes Arbor's arrays contiguously: LLVM vectorises it.
+        # The shim passes which index arrays are ranges in _key (bit 63: known).
         o(1, "_contiguous = True")
         for array in indexes:
             o(1, f"_o{array} = {array}[0] if _width > 0 else 0")
-            o(1, f"_contiguous = _contiguous and _is_range({array})")
+            bit = self._layout_bit(array)
+            known = f"((_key >> {bit}) & 1) == 1 if (_key >> 63) == 1 else " if bit is not None else ""
+            o(1, f"_contiguous = _contiguous and ({known}_is_range({array}))")
         # Two loops: where every index array is a range, Arbor's arrays are read
         # and written contiguously and LLVM vectorises the loop; else, indexed.
         # No try/except: the scalar form only holds code that cannot raise.

@@ -1,4 +1,5 @@
 """Assemble, cache and compile the generated module of one mechanism."""
+import functools
 import hashlib
 import importlib.util
 import sys
@@ -88,12 +89,26 @@ def _source_for(spec, messages, forced_array=frozenset()):
     return source, modes, namespace
 
 
+@functools.lru_cache(maxsize=None)
+def _library_digest():
+    """A hash of the sources the generated code calls into (math functions,
+    pointer casts, helpers): numba's cache does not see changes there."""
+    from pathlib import Path
+    from ... import helpers
+    from . import mathlib, ppack
+    h = hashlib.sha256()
+    for module in (mathlib, ppack, helpers):
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()
+
+
 def _fingerprint(source, namespace):
     """A hash of everything the compiled code depends on."""
     import numba
     from ... import __version__
     h = hashlib.sha256()
     h.update(f"{__version__}/{_VERSION}/{numba.__version__}/{np.__version__}\n".encode())
+    h.update(_library_digest().encode())
     h.update(source.encode())
     for name in sorted(namespace):
         value = namespace[name]

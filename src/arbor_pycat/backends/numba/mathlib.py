@@ -4,8 +4,9 @@
   rational approximations, relative error ~2e-16) so LLVM can vectorise loops
   that use them; PyPI's llvmlite has no vector math library, and a libm call
   per element stops vectorisation.
-* numba implementations of :func:`arbor_pycat.exprelr` and
-  :func:`arbor_pycat.cnexp`, for scalars and arrays.
+* numba implementations of :func:`arbor_pycat.exprelr` (for scalars and
+  arrays), :func:`arbor_pycat.cnexp` and :func:`arbor_pycat.cnexp_linear`
+  (their plain arithmetic), so that a user's own ``@njit`` code can call them.
 * :func:`assign_field`: a checked whole-field assignment (no exception can
   escape a C callback, so shape errors become status codes).
 """
@@ -16,7 +17,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
-from ...helpers import cnexp, exprelr
+from ...helpers import cnexp, cnexp_linear, exprelr
 
 _LOG2E = 1.4426950408889634
 _C1 = 6.93145751953125e-1
@@ -113,15 +114,36 @@ def _pow_scalar(a, b):
 
 
 @njit(error_model="numpy", fastmath={"contract"})
+def _expm1_parts(x):
+    """(p, q, scale) with expm1(x) = scale (q + p)/(q - p) - 1, for |x| <= 709.78.
+
+    x = n ln2 + g, and 1 + 2p/(q - p) is Cephes' Padé form of exp(g);
+    scale = 2**n. n = 0 for |x| <= 1/2, so that near 0 the caller can use
+    expm1(x) = 2p/(q - p) with full relative accuracy.
+    """
+    n = 0.0 if abs(x) <= 0.5 else np.floor(x * _LOG2E + 0.5)
+    g = x - n * _C1 - n * _C2
+    gg = g * g
+    p = g * ((1.26177193074810590878e-4 * gg + 3.02994407707441961300e-2) * gg + 9.99999999999999999910e-1)
+    q = ((3.00198505138664455042e-6 * gg + 2.52448340349684104192e-3) * gg + 2.27265548208155028766e-1) * gg \
+        + 2.00000000000000000009e0
+    n_int = _bits_from_double(n + 6755399441055744.0) - 0x4338000000000000
+    half_scale = _double_from_bits((n_int + 1022) << 52)    # 2**(n-1): n may be 1024
+    return p, q, half_scale, n == 0.0
+
+
+@njit(error_model="numpy", fastmath={"contract"})
 def _expm1_scalar(x):
-    rr = x * x
-    p = x * ((1.2617719307481059087798e-4 * rr + 3.0299440770744196129956e-2) * rr
-             + 9.9999999999999999991025e-1)
-    q = ((3.0019850513866445504159e-6 * rr + 2.5244834034968410419224e-3) * rr
-         + 2.2726554820815502876593e-1) * rr + 2.0000000000000000000897e0
-    near = 2.0 * (p / (q - p))
-    far = _exp_scalar(x) - 1.0
-    return near if abs(x) <= 0.5 else far
+    p, q, half_scale, near = _expm1_parts(min(max(x, -708.0), 709.782712893384))
+    r = 2.0 * (p / (q - p))                       # expm1(g)
+    result = r if near else (r * half_scale + (half_scale - 0.5)) * 2.0
+    if x > 709.782712893384:
+        result = math.inf
+    if x < -708.0:
+        result = -1.0
+    if x != x:
+        result = x
+    return result
 
 
 def fast_exp(x):
@@ -174,21 +196,26 @@ overload(fast_expm1)(_elementwise(_expm1_scalar))
 
 @njit(error_model="numpy", fastmath={"contract"})
 def _exprelr_scalar(x):
+    # x / expm1(x) with one division: with expm1(x) = (s (q + p) - (q - p)) / (q - p),
+    # s = 2**n, it is x (q - p) / 2 / (s/2 (q + p) - (q - p)/2) (halves: s (q + p)
+    # may overflow where expm1 does not); near 0 (n = 0) the denominator is p,
+    # without the cancellation. Above 709.78 (exprelr < 4e-306) it flushes to 0.
+    p, q, half_scale, near = _expm1_parts(min(max(x, -708.0), 709.782712893384))
+    half_denominator = p if near else half_scale * (q + p) - 0.5 * (q - p)
     tiny = 1.0 + x == 1.0
-    denominator = 1.0 if tiny else _expm1_scalar(x)    # a select, not a branch: vectorisable
-    ratio = x / denominator
-    return 1.0 if tiny else ratio
+    result = 0.5 * x * (q - p) / (1.0 if tiny else half_denominator)   # selects, not branches: vectorisable
+    if tiny:
+        result = 1.0
+    if x > 709.782712893384:
+        result = 0.0
+    if x < -708.0:
+        result = -x
+    return result
 
 
 overload(exprelr)(_elementwise(_exprelr_scalar))
-
-
-@overload(cnexp)
-def _cnexp(x, x_inf, tau, dt):
-    def impl(x, x_inf, tau, dt):
-        a = dt / tau
-        return x_inf + (x - x_inf) * ((2.0 - a) / (2.0 + a))
-    return impl
+overload(cnexp)(lambda x, x_inf, tau, dt: cnexp)
+overload(cnexp_linear)(lambda x, a, b, dt: cnexp_linear)
 
 
 def assign_field(target, value):

@@ -30,7 +30,7 @@ import types
 import numpy as np
 
 from .. import CannotCompile
-from ...helpers import cnexp, exprelr
+from ...helpers import exprelr
 
 # Calls whose result is not element-wise: their presence keeps a method in array form.
 _NOT_ELEMENTWISE = {
@@ -222,7 +222,7 @@ class _Collector:
 
     def add_global(self, name, value, where):
         self.objects[name] = value
-        if value is exprelr or value is cnexp or isinstance(value, types.ModuleType):
+        if value is exprelr or isinstance(value, types.ModuleType):
             self.globals[name] = value
             return
         if isinstance(value, (bool, int, float, complex)) or value is None:
