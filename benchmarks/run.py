@@ -22,7 +22,9 @@ Cases (``--cases``, default: all but the last):
 
 Wall times are of ``sim.run()`` only (not building the simulation), the
 median of ``--repeat`` runs, each on a fresh simulation after one warm-up
-run. A case is a function ``case(backend, options) -> list of rows``
+run. Arbor's mechanism and ours run in turns (one round: one run of each),
+and a ratio is the median of the rounds' ratios, so that the load of a
+shared machine changing during the benchmark hits both alike. A case is a function ``case(backend, options) -> list of rows``
 registered in :data:`CASES`; a row is a dict printed by :func:`report`.
 """
 import argparse
@@ -87,28 +89,43 @@ class Cells(arbor.recipe):
         return cell
 
 
-def time_run(make_recipe, options, threads=1, group_size=None, duration=None):
-    """Median wall time (s) of sim.run() over ``options.repeat`` fresh simulations.
+def _simulation(recipe, context, group_size):
+    if group_size:
+        hints = {arbor.cell_kind.cable: arbor.partition_hint(cpu_group_size=group_size)}
+        return arbor.simulation(recipe, context, arbor.partition_load_balance(recipe, context, hints))
+    return arbor.simulation(recipe, context)
 
-    ``group_size``: cells per cell group (Arbor's default is 1: one group, so
-    one call of each method, per cell).
+
+def _timed_run(make_recipe, context, group_size, duration, dt):
+    sim = _simulation(make_recipe(), context, group_size)
+    start = time.perf_counter()
+    sim.run(duration * U.ms, dt * U.ms)
+    return time.perf_counter() - start
+
+
+def time_runs(recipes, options, threads=1, group_size=None, duration=None):
+    """Median wall times (s) of sim.run(), one per recipe maker, and the median
+    of their per-round ratios to the first.
+
+    Each round runs every recipe once, on a fresh simulation, in turns
+    (alternating the order), so that a change in the machine's load hits
+    all of them alike; one warm-up round first. ``group_size``: cells per
+    cell group (Arbor's default is 1: one call of each method per cell).
     """
     context = arbor.context(threads=threads)
     duration = duration or options.duration
-    times = []
-    for k in range(options.repeat + 1):          # the first run is a warm-up
-        recipe = make_recipe()
-        if group_size:
-            hints = {arbor.cell_kind.cable: arbor.partition_hint(cpu_group_size=group_size)}
-            domains = arbor.partition_load_balance(recipe, context, hints)
-            sim = arbor.simulation(recipe, context, domains)
-        else:
-            sim = arbor.simulation(recipe, context)
-        start = time.perf_counter()
-        sim.run(duration * U.ms, options.dt * U.ms)
-        if k:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times = [[] for _ in recipes]
+    for k in range(options.repeat + 1):          # round 0 is a warm-up
+        order = list(range(len(recipes)))
+        if k % 2:
+            order.reverse()
+        for j in order:
+            elapsed = _timed_run(recipes[j], context, group_size, duration, options.dt)
+            if k:
+                times[j].append(elapsed)
+    medians = [statistics.median(t) for t in times]
+    ratios = [statistics.median(b / a for a, b in zip(times[0], t)) for t in times]
+    return medians, ratios
 
 
 def steps(options, duration=None):
@@ -129,15 +146,15 @@ def build(backend, *classes):
 
 def _hh_row(case, backend, options, n_cells, n_cv, threads=1, group_size=None, duration=None):
     catalogue = build(backend, models.HH)
-    builtin = time_run(lambda: Cells(None, ["hh"], n_cells, n_cv), options, threads, group_size, duration)
-    ours = time_run(lambda: Cells(catalogue, [models.HH.name], n_cells, n_cv), options, threads,
-                    group_size, duration)
+    (builtin, ours), (_, ratio) = time_runs(
+        [lambda: Cells(None, ["hh"], n_cells, n_cv), lambda: Cells(catalogue, [models.HH.name], n_cells, n_cv)],
+        options, threads, group_size, duration)
     n = steps(options, duration)
     note = f", threads={threads}" if n_cells > 1 else ""
     if duration:
         note += f", {n} steps"
     return {"case": case, "note": note, "backend": backend, "threads": threads, "steps": n,
-            "builtin_s": builtin, "pycat_s": ours, "ratio": ours / builtin,
+            "builtin_s": builtin, "pycat_s": ours, "ratio": ratio,
             "builtin_step_us": builtin / n * 1e6, "pycat_step_us": ours / n * 1e6,
             "overhead_step_us": (ours - builtin) / n * 1e6}
 
@@ -245,8 +262,8 @@ def case_bridge(backend, options):
     calls = _count_calls(options)
     n_calls = sum(calls.values())
     catalogue = build(backend, Empty)
-    with_empty = time_run(lambda: Cells(catalogue, ["hh", Empty.name]), options)
-    without = time_run(lambda: Cells(catalogue, ["hh"]), options)
+    (without, with_empty), _ = time_runs(
+        [lambda: Cells(catalogue, ["hh"]), lambda: Cells(catalogue, ["hh", Empty.name])], options)
     per_call = (with_empty - without) / n_calls
     return [{"case": "bridge: empty methods, per call", "backend": backend, "threads": 1,
              "builtin_s": without, "pycat_s": with_empty, "calls": n_calls,
@@ -306,7 +323,7 @@ def report(row, stream=sys.stdout):
     head = f"{name:<40} {row['backend']:<7}"
     if "ratio" in row:
         print(f"{head} builtin {_seconds(row['builtin_s'])}  pycat {_seconds(row['pycat_s'])}  "
-              f"ratio {row['ratio']:7.1f}x  per step: builtin {row['builtin_step_us']:7.2f} us, "
+              f"ratio {row['ratio']:7.2f}x  per step: builtin {row['builtin_step_us']:7.2f} us, "
               f"pycat {row['pycat_step_us']:8.2f} us (+{row['overhead_step_us']:.2f} us)",
               file=stream)
         if "numpy_floor_step_us" in row:

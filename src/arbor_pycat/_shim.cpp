@@ -35,6 +35,18 @@ constexpr int max_mechanisms = 128;
 constexpr int n_methods = 6;  // init, compute_currents, apply_events, advance_state, write_ions, post_event
 constexpr int max_messages = 64;
 
+// One cached answer of layout() (below).
+struct layout_entry {
+    std::atomic<std::uint32_t> version{0};   // odd while being written
+    std::atomic<const arb_mechanism_ppack*> pp{nullptr};
+    std::atomic<const arb_index_type*> node_index{nullptr};
+    std::atomic<std::uint64_t> generation{0};
+    std::atomic<arb_size_type> width{0};
+    std::atomic<std::uint64_t> flags{0};
+};
+
+constexpr int layout_cache_size = 16;
+
 struct slot {
     arb_mechanism_type type{};
     pycat_callback callbacks[n_methods] = {};
@@ -43,6 +55,7 @@ struct slot {
     std::atomic<std::uint64_t> generation{0};  // bumped by every init: a new simulation invalidates caches
     const char* messages[max_messages] = {};
     arb_mechanism_interface interface{};
+    layout_entry layout_cache[layout_cache_size];   // see layout()
 };
 
 slot slots[max_mechanisms];
@@ -111,29 +124,36 @@ std::uint64_t compute_layout(const slot& s, const arb_mechanism_ppack* pp) {
 
 // Index arrays are allocated and filled when Arbor instantiates a mechanism
 // and do not change until the next instantiation, which calls init and so
-// bumps the slot's generation: the flags are cached per thread under
-// (slot, generation, ppack, width, node_index), compared exactly.
-struct layout_entry {
-    const arb_mechanism_ppack* pp = nullptr;
-    const arb_index_type* node_index = nullptr;
-    std::uint64_t generation = 0;
-    arb_size_type width = 0;
-    int slot = -1;
-    std::uint64_t flags = 0;
-};
+// bumps the slot's generation: the flags are cached per slot under
+// (generation, ppack, width, node_index), compared exactly. Arbor's threads
+// share the cache: each entry is a seqlock (a reader that sees a write in
+// progress recomputes; a writer that finds the entry busy does not cache).
 
-thread_local layout_entry layout_cache[256];
-
-template <int K>
-std::uint64_t layout(const slot& s, const arb_mechanism_ppack* pp) {
+std::uint64_t layout(slot& s, const arb_mechanism_ppack* pp) {
     const std::uint64_t generation = s.generation.load(std::memory_order_relaxed);
-    layout_entry& e = layout_cache[(((std::uintptr_t)pp >> 4) ^ (std::uintptr_t)K * 0x9e37u) & 255];
-    if (e.pp != pp || e.slot != K || e.generation != generation || e.width != pp->width
-        || e.node_index != pp->node_index) {
-        e.flags = compute_layout(s, pp);
-        e.pp = pp; e.slot = K; e.generation = generation; e.width = pp->width; e.node_index = pp->node_index;
+    layout_entry& e = s.layout_cache[((std::uintptr_t)pp >> 6) % layout_cache_size];
+    const std::uint32_t before = e.version.load(std::memory_order_acquire);
+    if (!(before & 1)) {
+        const bool same = e.pp.load(std::memory_order_relaxed) == pp
+            && e.node_index.load(std::memory_order_relaxed) == pp->node_index
+            && e.generation.load(std::memory_order_relaxed) == generation
+            && e.width.load(std::memory_order_relaxed) == pp->width;
+        const std::uint64_t flags = e.flags.load(std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (same && e.version.load(std::memory_order_relaxed) == before) return flags;
     }
-    return e.flags;
+    const std::uint64_t flags = compute_layout(s, pp);
+    std::uint32_t expected = e.version.load(std::memory_order_relaxed);
+    if (!(expected & 1) && e.version.compare_exchange_strong(expected, expected + 1, std::memory_order_acquire)) {
+        std::atomic_thread_fence(std::memory_order_release);
+        e.pp.store(pp, std::memory_order_relaxed);
+        e.node_index.store(pp->node_index, std::memory_order_relaxed);
+        e.generation.store(generation, std::memory_order_relaxed);
+        e.width.store(pp->width, std::memory_order_relaxed);
+        e.flags.store(flags, std::memory_order_relaxed);
+        e.version.store(expected + 2, std::memory_order_release);
+    }
+    return flags;
 }
 
 [[noreturn]] void fail(const slot& s, int code) {
@@ -178,7 +198,7 @@ void call(arb_mechanism_ppack* pp, arb_deliverable_event_stream* events) {
     }
     pycat_callback f = s.callbacks[M];
     if (!f) return;
-    int rc = f(pp, events, s.wants_fingerprint ? fingerprint(s, pp) : layout<K>(s, pp));
+    int rc = f(pp, events, s.wants_fingerprint ? fingerprint(s, pp) : layout(s, pp));
     if (rc != 0) fail(s, rc);
 }
 
