@@ -356,7 +356,7 @@ def main(argv=None):
     parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
                         help=f"comma-separated, from: {', '.join(CASES)} "
                              f"(default: {','.join(DEFAULT_CASES)})")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement (median)")
     parser.add_argument("--duration", type=float, default=200.0, help="simulated ms per run")
     parser.add_argument("--dt", type=float, default=0.025, help="time step in ms")
     parser.add_argument("--json", help="also write every row to this JSON file")

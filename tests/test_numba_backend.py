@@ -530,7 +530,9 @@ class Fine(CustomMechanism):
 
 catalogue = arbor_pycat.build(WrongShape, OutOfRange, EventOutOfRange, backend="numba")
 assert set(arbor_pycat.builder.last_backends.values()) == {"numba"}
-for name, method, expected in (("nbt_wrong_shape", "advance_state", ["pp.m", "shape"]),
+assert arbor_pycat.last_error() is None
+for name, method, expected in (("nbt_wrong_shape", "advance_state",
+                                ["pp.m", "shape", "got an array of shape (5,) for 4 instances"]),
                                ("nbt_out_of_range", "advance_state", ["out of range"]),
                                ("nbt_event_out_of_range", "apply_events", ["out of range"])):
     for threads in (1, 2):
@@ -546,6 +548,10 @@ for name, method, expected in (("nbt_wrong_shape", "advance_state", ["pp.m", "sh
             assert name in text and method in text and "numba" in text, text
             for word in expected:
                 assert word in text, text
+            last = arbor_pycat.last_error()      # the same message, kept for later
+            assert isinstance(last, arbor_pycat.MechanismRuntimeError), last
+            assert str(last) == text and last.__cause__ is None, (str(last), text)
+            assert arbor_pycat.last_error() is last
             print("RAISED", name, threads)
         else:
             raise AssertionError(name + ": sim.run() did not raise")
@@ -563,6 +569,57 @@ print("STILL USABLE")
         for threads in (1, 2):
             assert f"RAISED {name} {threads}" in result.stdout, result.stdout
     assert "STILL USABLE" in result.stdout
+
+
+def test_last_error_is_the_latest_of_either_backend():
+    result = check_snippet("""
+import arbor
+import numpy as np
+import arbor_pycat
+from arbor_pycat import CustomMechanism
+from pycat_cell import OneCell
+
+
+class Flat(CustomMechanism):
+    name = "nbt_flat"
+    backend = "numba"
+    state_vars = [("m", "", 0.0)]
+
+    def advance_state(self, pp):
+        pp.m = np.zeros((pp.width, 2))
+
+
+class Loud(CustomMechanism):
+    name = "nbt_loud"
+    backend = "python"
+
+    def advance_state(self, pp):
+        raise ValueError("loud")
+
+
+catalogue = arbor_pycat.build(Flat, Loud)
+assert arbor_pycat.builder.last_backends == {"nbt_flat": "numba", "nbt_loud": "python"}
+
+
+def fail(name):
+    sim = arbor.simulation(OneCell(catalogue, paint=[name], ncv=4))
+    try:
+        sim.run(1 * arbor.units.ms, 0.025 * arbor.units.ms)
+    except RuntimeError as exc:
+        return str(exc)
+    raise AssertionError(name + " did not fail")
+
+
+fail("nbt_loud")
+assert isinstance(arbor_pycat.last_error().__cause__, ValueError)
+text = fail("nbt_flat")
+assert "got a 2-d array of 8 values for 4 instances" in text, text
+assert str(arbor_pycat.last_error()) == text
+fail("nbt_loud")
+assert isinstance(arbor_pycat.last_error().__cause__, ValueError)
+print("ORDER OK")
+""")
+    assert "ORDER OK" in result.stdout
 
 
 # -- 5: the disk cache ------------------------------------------------------------
@@ -816,3 +873,44 @@ def test_names_meaning_different_objects_in_helpers_are_not_mixed_up(tmp_path, m
         else:
             assert len(messages) == 1 and word in messages[0] and cls.name in messages[0], messages
         assert _slope(cls, backend="auto") == pytest.approx(slope, rel=1e-9), cls.__name__
+
+
+NJIT_MODULE = """
+from numba import njit
+from arbor_pycat import CustomMechanism
+
+
+@njit
+def inner(x):
+    return {factor} * x
+
+
+@njit
+def outer(x):
+    return inner(x)
+
+
+class CallsNjit(CustomMechanism):
+    name = "nbt_calls_njit"
+    state_vars = [("m", "", 0.0)]
+
+    def advance_state(self, pp):
+        pp.m = pp.m + outer(pp.dt)
+"""
+
+
+def test_a_users_njit_function_is_keyed_by_what_it_calls(tmp_path, monkeypatch):
+    """Two modules whose @njit ``outer`` is the same text but calls a different
+    ``inner``: numba's cache sees only ``outer``; arbor_pycat must not mix them up."""
+    monkeypatch.setenv("ARBOR_PYCAT_CACHE_DIR", str(tmp_path / "cache"))
+    slopes, files = {}, {}
+    for factor in ("2.0", "3.0"):
+        path = tmp_path / f"nbt_njit_{factor[0]}.py"
+        path.write_text(NJIT_MODULE.format(factor=factor))
+        module = _import_file(path, f"nbt_njit_{factor[0]}_{tmp_path.name}")
+        files[factor] = numba_backend.compile(spec_of(module.CallsNjit)).module.__file__
+        slopes[factor] = _slope(module.CallsNjit)
+        assert arbor_pycat.builder.last_backends["nbt_calls_njit"] == "numba"
+    assert files["2.0"] != files["3.0"]
+    assert slopes["2.0"] == pytest.approx(2.0, rel=1e-9)
+    assert slopes["3.0"] == pytest.approx(3.0, rel=1e-9)

@@ -17,8 +17,12 @@
 
 #include <arbor/mechanism_abi.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -28,8 +32,9 @@ namespace {
 // Native (numba) callbacks: (ppack, event stream or nullptr, layout flags,
 // see layout(); the fingerprint instead if they asked for it).
 // A return of 0 means success, <0 an error message set by pycat_set_error,
-// >0 an index into the slot's table of error messages.
-using pycat_callback = int (*)(arb_mechanism_ppack*, arb_deliverable_event_stream*, std::uint64_t);
+// >0 an index into the slot's table of error messages in the low 8 bits and,
+// above them, what was assigned for a shape error (see describe_value()).
+using pycat_callback = std::int64_t (*)(arb_mechanism_ppack*, arb_deliverable_event_stream*, std::uint64_t);
 
 constexpr int max_mechanisms = 128;
 constexpr int n_methods = 6;  // init, compute_currents, apply_events, advance_state, write_ions, post_event
@@ -156,11 +161,39 @@ std::uint64_t layout(slot& s, const arb_mechanism_ppack* pp) {
     return flags;
 }
 
-[[noreturn]] void fail(const slot& s, int code) {
+// The value a shape error reports: 1 + 4 size + min(ndim, 3) of what was assigned.
+std::string describe_value(std::int64_t detail, arb_size_type width) {
+    const std::int64_t ndim = (detail - 1) & 3, size = (detail - 1) >> 2;
+    std::string what = ndim == 1 ? "an array of shape (" + std::to_string(size) + ",)"
+                                 : "a " + std::string(ndim == 3 ? ">=3" : std::to_string(ndim)) + "-d array of "
+                                       + std::to_string(size) + " values";
+    return "got " + what + " for " + std::to_string(width) + " instances";
+}
+
+// The latest failure of a native callback (Python keeps its own), for
+// arbor_pycat.last_error(): the message and when (CLOCK_MONOTONIC, ns, the
+// clock of Python's time.monotonic_ns()).
+std::mutex last_failure_mutex;
+std::string last_failure;
+std::int64_t last_failure_ns = 0;
+
+void record_failure(const std::string& message) {
+    const auto now = std::chrono::steady_clock::now().time_since_epoch();
+    std::lock_guard<std::mutex> lock(last_failure_mutex);
+    last_failure = message;
+    last_failure_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now).count();
+}
+
+[[noreturn]] void fail(const slot& s, std::int64_t rc, const arb_mechanism_ppack* pp, bool native) {
     std::string message;
-    if (code > 0 && code < max_messages && s.messages[code]) message = s.messages[code];
+    const std::int64_t code = rc > 0 ? rc & 255 : rc, detail = rc > 0 ? rc >> 8 : 0;
+    if (code > 0 && code < max_messages && s.messages[code]) {
+        message = s.messages[code];
+        if (detail > 0) message += ": " + describe_value(detail, pp->width);
+    }
     else if (code < 0 && !error_message.empty()) message = std::exchange(error_message, {});
-    else message = std::string("arbor_pycat: mechanism '") + s.type.name + "' failed (error code " + std::to_string(code) + ")";
+    else message = std::string("arbor_pycat: mechanism '") + s.type.name + "' failed (error code " + std::to_string(rc) + ")";
+    if (native) record_failure(message);
     throw std::runtime_error(message);
 }
 
@@ -193,13 +226,13 @@ void call(arb_mechanism_ppack* pp, arb_deliverable_event_stream* events) {
     if (M == 0) s.generation.fetch_add(1, std::memory_order_relaxed);
     if (PyObject* py = s.python_callbacks[M]) {
         int rc = call_python(py, pp, events, fingerprint(s, pp));
-        if (rc != 0) fail(s, rc);
+        if (rc != 0) fail(s, rc, pp, false);
         return;
     }
     pycat_callback f = s.callbacks[M];
     if (!f) return;
-    int rc = f(pp, events, s.wants_fingerprint ? fingerprint(s, pp) : layout(s, pp));
-    if (rc != 0) fail(s, rc);
+    std::int64_t rc = f(pp, events, s.wants_fingerprint ? fingerprint(s, pp) : layout(s, pp));
+    if (rc != 0) fail(s, rc, pp, true);
 }
 
 template <int K> void init_mechanism(arb_mechanism_ppack* pp) { call<K, 0>(pp, nullptr); }
@@ -305,6 +338,19 @@ extern "C" {
 }
 
 [[gnu::visibility("default")]] void pycat_set_error(const char* message) { error_message = message; }
+
+// Copy the latest native failure's message (NUL-terminated, cut to size) and
+// its time; return the message's full length (0: none yet).
+[[gnu::visibility("default")]] unsigned long pycat_last_failure(char* buffer, unsigned long size, long long* when) {
+    std::lock_guard<std::mutex> lock(last_failure_mutex);
+    *when = last_failure_ns;
+    if (size > 0) {
+        const unsigned long n = std::min<unsigned long>(size - 1, last_failure.size());
+        std::memcpy(buffer, last_failure.data(), n);
+        buffer[n] = 0;
+    }
+    return last_failure.size();
+}
 
 // The entry point arbor.load_catalogue() looks for.
 [[gnu::visibility("default")]] const void* get_catalogue(int* n) {

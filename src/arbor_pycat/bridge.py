@@ -53,7 +53,7 @@ def _load_shim(path):
     lib = ctypes.CDLL(path)
     missing = [name for name in ("pycat_layout", "pycat_set_mechanism", "pycat_set_callback",
                                  "pycat_set_python_callback", "pycat_set_message", "pycat_set_error",
-                                 "get_catalogue") if not hasattr(lib, name)]
+                                 "pycat_last_failure", "get_catalogue") if not hasattr(lib, name)]
     if missing:
         raise ImportError(f"arbor_pycat's compiled shim is out of date (no {', '.join(missing)}): "
                           "reinstall the package (pip install .) to rebuild it")
@@ -67,6 +67,8 @@ def _load_shim(path):
     lib.pycat_set_python_callback.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.py_object]
     lib.pycat_set_error.argtypes = [ctypes.c_char_p]
     lib.pycat_set_error.restype = None
+    lib.pycat_last_failure.restype = ctypes.c_ulong
+    lib.pycat_last_failure.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_longlong)]
     found = tuple(lib.pycat_layout(k) for k in range(len(abi.EXPECTED_LAYOUT)))
     if found != abi.EXPECTED_LAYOUT:
         raise ImportError("arbor_pycat's mirror of Arbor's mechanism ABI does not match the "
@@ -136,6 +138,17 @@ class Shim:
         _alive.append(self)
         self.keep = []
 
+    def last_failure(self):
+        """(time in ns of time.monotonic_ns(), message) of the latest failure of a
+        compiled callback of this catalogue, or None."""
+        when = ctypes.c_longlong(0)
+        size = self.lib.pycat_last_failure(None, 0, ctypes.byref(when))
+        if size == 0:
+            return None
+        buffer = ctypes.create_string_buffer(size + 1)
+        self.lib.pycat_last_failure(buffer, size + 1, ctypes.byref(when))
+        return when.value, buffer.value.decode("utf-8", "replace")
+
     def set_error(self, message):
         """Hand the trampoline the message to throw (thread-local in the shim)."""
         self.lib.pycat_set_error(message.encode("utf-8", "replace"))
@@ -173,3 +186,8 @@ class Shim:
                 os.unlink(self.path)
             except OSError:
                 pass
+
+
+def native_failures():
+    """(time, message) of the latest failure of compiled code, per loaded catalogue."""
+    return [failure for failure in (shim.last_failure() for shim in _alive) if failure is not None]

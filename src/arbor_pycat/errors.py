@@ -18,18 +18,29 @@ class MechanismRuntimeError(RuntimeError):
     """
 
 
-_last_error = None
+_last_error = None       # (time.monotonic_ns(), error) from the python backend
+_native_errors = {}      # (time, message) -> error, so that last_error() returns one object per failure
 
 
 def last_error():
     """The most recent :class:`MechanismRuntimeError` of this process, or None.
 
-    Its ``__cause__`` is the exception the mechanism method raised, with its
-    traceback intact.
+    For the python backend, its ``__cause__`` is the exception the mechanism
+    method raised, with its traceback intact. For compiled (numba) code it
+    carries the message only (mechanism, method, field, shapes), and no cause.
     """
-    return _last_error
+    from .bridge import native_failures
+    candidates = [_last_error] if _last_error is not None else []
+    for when, message in native_failures():
+        if (when, message) not in _native_errors:
+            if len(_native_errors) > 64:
+                _native_errors.clear()
+            _native_errors[(when, message)] = MechanismRuntimeError(message)
+        candidates.append((when, _native_errors[(when, message)]))
+    return max(candidates, key=lambda candidate: candidate[0])[1] if candidates else None
 
 
 def _remember(error):
+    import time
     global _last_error
-    _last_error = error
+    _last_error = (time.monotonic_ns(), error)

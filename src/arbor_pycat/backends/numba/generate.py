@@ -110,24 +110,57 @@ def _fingerprint(source, namespace):
     h.update(f"{__version__}/{_VERSION}/{numba.__version__}/{np.__version__}\n".encode())
     h.update(_library_digest().encode())
     h.update(source.encode())
+    seen = set()
     for name in sorted(namespace):
-        value = namespace[name]
         h.update(name.encode())
-        if isinstance(value, types.ModuleType):
-            h.update(b"module:" + value.__name__.encode())
-        elif isinstance(value, np.ndarray):
-            h.update(value.tobytes() + str(value.dtype).encode())
-        elif isinstance(value, (bool, int, float, complex, tuple, str, np.generic, type(None))):
-            h.update(repr(value).encode())
-        elif hasattr(value, "py_func"):
-            import inspect
-            try:
-                h.update(inspect.getsource(value.py_func).encode())
-            except (OSError, TypeError):
-                h.update(repr(value).encode())
-        else:
-            h.update(f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}".encode())
+        _hash_value(namespace[name], h, seen)
     return h.hexdigest()[:24]
+
+
+def _hash_value(value, h, seen):
+    """Feed what ``value`` (a global of the generated code) means into ``h``."""
+    if isinstance(value, types.ModuleType):
+        h.update(b"module:" + value.__name__.encode())
+    elif isinstance(value, np.ndarray):
+        h.update(value.tobytes() + str(value.dtype).encode() + str(value.shape).encode())
+    elif isinstance(value, (bool, int, float, complex, str, np.generic, type(None))):
+        h.update(repr(value).encode())
+    elif isinstance(value, tuple):
+        h.update(b"tuple")
+        for item in value:
+            _hash_value(item, h, seen)
+    elif isinstance(getattr(value, "py_func", value), types.FunctionType):
+        _hash_function(getattr(value, "py_func", value), h, seen)
+    else:
+        h.update(f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}".encode())
+
+
+def _hash_function(function, h, seen):
+    """A function compiled as is (a user's own ``@njit`` function): its code and,
+    recursively, the globals and closure values it uses. numba's disk cache
+    only looks at the function's own source, not at what it calls."""
+    if id(function) in seen:
+        h.update(b"seen:" + function.__qualname__.encode())
+        return
+    seen.add(id(function))
+    h.update(f"function:{function.__module__}.{function.__qualname__}".encode())
+    names = set()
+
+    def code(c):
+        h.update(c.co_code)
+        names.update(c.co_names)
+        for constant in c.co_consts:
+            if isinstance(constant, types.CodeType):
+                code(constant)
+            else:
+                h.update(repr(constant).encode())
+    code(function.__code__)
+    for name in sorted(names):
+        if name in function.__globals__:
+            h.update(name.encode())
+            _hash_value(function.__globals__[name], h, seen)
+    for cell in function.__closure__ or ():
+        _hash_value(cell.cell_contents, h, seen)
 
 
 def _runtime_globals():

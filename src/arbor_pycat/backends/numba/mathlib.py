@@ -219,7 +219,16 @@ overload(cnexp_linear)(lambda x, a, b, dt: cnexp_linear)
 
 
 def assign_field(target, value):
-    """``target[:] = value`` if ``value`` is a scalar or has target's length; else False."""
+    """``target[:] = value`` if ``value`` is a scalar or has target's length.
+
+    Returns 0, or, when the shape is wrong, ``1 + 4 size + min(ndim, 3)`` of
+    ``value``: the shim turns that into its error message.
+    """
+
+
+@njit
+def _wrong_shape(size, ndim):
+    return 1 + 4 * size + min(ndim, 3)
 
 
 @overload(assign_field)
@@ -228,32 +237,33 @@ def _assign_field(target, value):
         def impl(target, value):
             for k in range(target.shape[0]):
                 target[k] = value
-            return True
+            return 0
         return impl
     if isinstance(value, types.Array):
-        if value.ndim == 0:
+        ndim = value.ndim
+        if ndim == 0:
             def impl(target, value):
                 v = value[()]
                 for k in range(target.shape[0]):
                     target[k] = v
-                return True
+                return 0
             return impl
-        if value.ndim == 1:
+        if ndim == 1:
             def impl(target, value):
                 n = value.shape[0]
                 if n == target.shape[0]:
                     if value.ctypes.data != target.ctypes.data:
                         for k in range(n):
                             target[k] = value[k]
-                    return True
+                    return 0
                 if n == 1:
                     v = value[0]
                     for k in range(target.shape[0]):
                         target[k] = v
-                    return True
-                return False
+                    return 0
+                return _wrong_shape(n, 1)
             return impl
-        return lambda target, value: False
+        return lambda target, value: _wrong_shape(value.size, ndim)
 
 
 @njit(error_model="numpy")

@@ -363,10 +363,15 @@ class _Rewriter(ast.NodeTransformer):
         target = "_f_" + field
         if self.mode == "scalar":
             return [ast.copy_location(ast.Assign([ast.Name(target, ast.Store())], value), node)]
+        # _assign_field returns 0, or what the value was (see mathlib.assign_field):
+        # the status carries it above the code's 8 bits, for the shim's message.
         check = ast.Call(ast.Name("_assign_field", ast.Load()), [ast.Name(target, ast.Load()), value], [])
-        code = self.code_for(field)
-        return [ast.copy_location(ast.If(ast.UnaryOp(ast.Not(), check),
-                                         [ast.Return(ast.Constant(code))], []), node)]
+        status = ast.Name("_assign_status", ast.Store())
+        failed = ast.Compare(ast.Name("_assign_status", ast.Load()), [ast.NotEq()], [ast.Constant(0)])
+        code = ast.BinOp(ast.Constant(self.code_for(field)), ast.Add(),
+                         ast.BinOp(ast.Name("_assign_status", ast.Load()), ast.Mult(), ast.Constant(256)))
+        return [ast.copy_location(ast.Assign([status], check), node),
+                ast.copy_location(ast.If(failed, [ast.Return(code)], []), node)]
 
     def visit_Assign(self, node):
         value = self.visit(node.value)
