@@ -14,8 +14,10 @@ Cases (``--cases``, default: all but the last):
 ``bridge``       the bridge's own cost per method call: a mechanism whose
                  methods all do nothing, painted next to ``hh``, minus ``hh``
                  alone, divided by the number of calls Arbor made.
-``build``        build() time: cold (fresh process, empty compile cache), cached
-                 (fresh process, disk cache), warm (again in the same process).
+``build``        build() time: cold (fresh process, empty compile caches), library
+                 cached (a new mechanism; numba's cache of arbor_pycat's math
+                 filled), cached (fresh process, disk cache), warm (again in the
+                 same process).
 ``hh_256cells_ungrouped``  (not run by default) 256 cells with Arbor's default
                  partition, one cell per group, so one call per cell: slow with
                  the python backend; runs 1/50 of the duration.
@@ -284,18 +286,29 @@ print(json.dumps({"import_s": imported - start, "cold_s": t1 - t0, "warm_s": t2 
 
 
 def case_build(backend, options):
-    """Cold: a fresh process with an empty compile cache; cached: a fresh
-    process with the cache the cold one filled; warm: build() again in it."""
+    """Cold: a fresh process, every compile cache empty (numba's included);
+    cached: a fresh process with the caches the cold one filled; warm: build()
+    again in that process; library cached: a fresh process with an empty
+    arbor_pycat cache but numba's cache of arbor_pycat's own math functions
+    filled (a mechanism compiled for the first time on a machine that has
+    compiled one before)."""
     code = textwrap.dedent(BUILD_SNIPPET).replace("BACKEND", repr(backend))
+
+    def run(env):
+        output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True, env={**os.environ, **env}).stdout
+        return json.loads(output.strip().splitlines()[-1])
+
     runs = []
     for _ in range(options.repeat):
-        with tempfile.TemporaryDirectory() as cache:
-            env = {**os.environ, "ARBOR_PYCAT_CACHE_DIR": cache}
-            first, second = (json.loads(subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                env=env).stdout.strip().splitlines()[-1]) for _ in range(2))
+        with tempfile.TemporaryDirectory() as numba_cache, tempfile.TemporaryDirectory() as first_cache, \
+                tempfile.TemporaryDirectory() as second_cache:
+            env = {"ARBOR_PYCAT_CACHE_DIR": first_cache, "NUMBA_CACHE_DIR": numba_cache}
+            first, second = run(env), run(env)
+            library = run({**env, "ARBOR_PYCAT_CACHE_DIR": second_cache})
         runs.append({"import_s": second["import_s"], "cold_s": first["cold_s"],
-                     "cached_s": second["cold_s"], "warm_s": second["warm_s"]})
+                     "cached_s": second["cold_s"], "warm_s": second["warm_s"],
+                     "library_cached_s": library["cold_s"]})
     row = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
     return [{"case": "build() of HH", "backend": backend, "threads": 1, **row}]
 
@@ -340,7 +353,8 @@ def report(row, stream=sys.stdout):
               f"hh alone {_seconds(row['builtin_s']).strip()}, with the empty mechanism "
               f"{_seconds(row['pycat_s']).strip()})", file=stream)
     elif "cold_s" in row:
-        print(f"{head} cold {row['cold_s'] * 1e3:.0f} ms (fresh process, empty cache), "
+        print(f"{head} cold {row['cold_s'] * 1e3:.0f} ms (fresh process, empty caches), "
+              f"library cached {row['library_cached_s'] * 1e3:.0f} ms (new mechanism), "
               f"cached {row['cached_s'] * 1e3:.0f} ms (fresh process, disk cache; import took "
               f"{row['import_s'] * 1e3:.0f} ms), warm {row['warm_s'] * 1e3:.0f} ms (same process)",
               file=stream)

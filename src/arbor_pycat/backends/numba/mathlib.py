@@ -1,7 +1,7 @@
 """Functions the generated numba code calls.
 
 * :func:`fast_exp`, :func:`fast_expm1`: call-free ``exp``/``expm1`` (Cephes
-  rational approximations, relative error ~2e-16) so LLVM can vectorise loops
+  rational approximations, relative error below 6e-16) so LLVM can vectorise loops
   that use them; PyPI's llvmlite has no vector math library, and a libm call
   per element stops vectorisation.
 * numba implementations of :func:`arbor_pycat.exprelr` (for scalars and
@@ -9,6 +9,10 @@
   (their plain arithmetic), so that a user's own ``@njit`` code can call them.
 * :func:`assign_field`: a checked whole-field assignment (no exception can
   escape a C callback, so shape errors become status codes).
+
+The scalar functions are cached by numba (``cache=True``): compiled once per
+installation, not in every process that compiles a new mechanism. LLVM still
+inlines them into the kernels (numba keeps their IR in the cache).
 """
 import math
 
@@ -33,7 +37,7 @@ def _double_from_bits(typingctx, bits):
         return types.float64(bits), codegen
 
 
-@njit(error_model="numpy", fastmath={"contract"})
+@njit(error_model="numpy", fastmath={"contract"}, cache=True)
 def _exp_scalar(x):
     big = x > 709.782712893384
     small = x < -708.0
@@ -68,7 +72,7 @@ def _bits_from_double(typingctx, value):
         return types.int64(value), codegen
 
 
-@njit(error_model="numpy", fastmath={"contract"})
+@njit(error_model="numpy", fastmath={"contract"}, cache=True)
 def _log_scalar(x):
     # Cephes' log: x = m * 2**e with m in [sqrt(1/2), sqrt(2)), then a rational approximation.
     subnormal = x < 2.2250738585072014e-308
@@ -96,7 +100,7 @@ def _log_scalar(x):
     return result
 
 
-@njit(error_model="numpy", fastmath={"contract"})
+@njit(error_model="numpy", fastmath={"contract"}, cache=True)
 def _pow_scalar(a, b):
     magnitude = _exp_scalar(b * _log_scalar(abs(a)))
     integral = np.floor(b) == b
@@ -113,7 +117,7 @@ def _pow_scalar(a, b):
     return result
 
 
-@njit(error_model="numpy", fastmath={"contract"})
+@njit(error_model="numpy", fastmath={"contract"}, cache=True)
 def _expm1_parts(x):
     """(p, q, scale) with expm1(x) = scale (q + p)/(q - p) - 1, for |x| <= 709.78.
 
@@ -132,7 +136,7 @@ def _expm1_parts(x):
     return p, q, half_scale, n == 0.0
 
 
-@njit(error_model="numpy", fastmath={"contract"})
+@njit(error_model="numpy", fastmath={"contract"}, cache=True)
 def _expm1_scalar(x):
     p, q, half_scale, near = _expm1_parts(min(max(x, -708.0), 709.782712893384))
     r = 2.0 * (p / (q - p))                       # expm1(g)
@@ -194,7 +198,7 @@ overload(fast_log)(_elementwise(_log_scalar))
 overload(fast_expm1)(_elementwise(_expm1_scalar))
 
 
-@njit(error_model="numpy", fastmath={"contract"})
+@njit(error_model="numpy", fastmath={"contract"}, cache=True)
 def _exprelr_scalar(x):
     # x / expm1(x) with one division: with expm1(x) = (s (q + p) - (q - p)) / (q - p),
     # s = 2**n, it is x (q - p) / 2 / (s/2 (q + p) - (q - p)/2) (halves: s (q + p)
@@ -226,7 +230,7 @@ def assign_field(target, value):
     """
 
 
-@njit
+@njit(cache=True)
 def _wrong_shape(size, ndim):
     return 1 + 4 * size + min(ndim, 3)
 
@@ -266,7 +270,7 @@ def _assign_field(target, value):
         return lambda target, value: _wrong_shape(value.size, ndim)
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", cache=True)
 def is_range(index):
     """True when ``index`` is ``first, first + 1, ...`` (the common density layout)."""
     n = index.shape[0]
