@@ -914,3 +914,57 @@ def test_a_users_njit_function_is_keyed_by_what_it_calls(tmp_path, monkeypatch):
     assert files["2.0"] != files["3.0"]
     assert slopes["2.0"] == pytest.approx(2.0, rel=1e-9)
     assert slopes["3.0"] == pytest.approx(3.0, rel=1e-9)
+
+
+RATES_MODULE = """
+import numpy as np
+
+
+def rate(v):
+    return 0.5 * np.exp(-v / 20.0) + offset(v)
+
+
+def offset(v):
+    return 0.01 * v / 4.0
+"""
+
+USES_MODULE = """
+import numpy as np
+from arbor_pycat import CustomMechanism
+import {rates} as rates
+
+
+class ViaModule(CustomMechanism):
+    name = "nbt_via_module"
+    state_vars = [("m", "", 0.0)]
+
+    def advance_state(self, pp):            # scalar form
+        pp.m = pp.m + pp.dt * rates.rate(pp.v)
+
+
+class ViaModuleLoop(CustomMechanism):
+    name = "nbt_via_module_loop"
+    state_vars = [("m", "", 0.0)]
+
+    def advance_state(self, pp):            # array form
+        for k in range(pp.width):
+            pp.m[k] += pp.dt * rates.rate(pp.v[k])
+"""
+
+
+def test_functions_called_through_their_module_compile(tmp_path, monkeypatch):
+    """``rates.rate(v)`` (a function of the user's own module, called through the
+    module) compiles like a function called by its name, in both forms."""
+    monkeypatch.setenv("ARBOR_PYCAT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rates = f"nbt_rates_{tmp_path.name}"
+    (tmp_path / f"{rates}.py").write_text(RATES_MODULE)
+    path = tmp_path / "nbt_uses_module.py"
+    path.write_text(USES_MODULE.format(rates=rates))
+    module = _import_file(path, f"nbt_uses_module_{tmp_path.name}")
+    expected = 0.5 * np.exp(65.0 / 20.0) + 0.01 * -65.0 / 4.0     # dm/dt at rest (v = -65 mV)
+    for cls, form in ((module.ViaModule, "scalar"), (module.ViaModuleLoop, "array")):
+        compiled = numba_backend.compile(spec_of(cls))
+        assert compiled.modes["advance_state"] == form
+        assert _slope(cls, backend="numba") == pytest.approx(expected, rel=1e-9)
+        assert arbor_pycat.builder.last_backends[cls.name] == "numba"

@@ -95,11 +95,16 @@ def _global_names(tree):
 
 
 class _FastMath(ast.NodeTransformer):
-    """Calls of exp, expm1, log and pow, and ``a ** b``, → call-free versions.
+    """Rewrites a method's or helper's code for the generated module.
 
-    ``np.exp(x)``/``math.exp(x)``/``exp(x)`` → ``_fast_exp(x)`` (same for
-    expm1, log, power); ``a ** b`` with an exponent that is not a small
-    integer constant → ``_fast_pow(a, b)`` (integer powers stay products).
+    - Calls of exp, expm1, log and pow, and ``a ** b``, → call-free versions:
+      ``np.exp(x)``/``math.exp(x)``/``exp(x)`` → ``_fast_exp(x)`` (same for
+      expm1, log, power); ``a ** b`` with an exponent that is not a small
+      integer constant → ``_fast_pow(a, b)`` (integer powers stay products).
+    - ``x / c`` for a numeric literal ``c`` → ``x * (1/c)``, as modcc does.
+    - ``module.f(...)`` for a plain Python function of one of the user's
+      modules → ``_mod_module_f(...)``, added to the namespace (and so
+      compiled as a helper, like a function called by its own name).
     """
 
     def __init__(self, namespace):
@@ -107,6 +112,8 @@ class _FastMath(ast.NodeTransformer):
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
+        if isinstance(node.op, ast.Div):
+            return self._reciprocal(node)
         if not isinstance(node.op, ast.Pow):
             return node
         exponent = node.right
@@ -125,6 +132,21 @@ class _FastMath(ast.NodeTransformer):
         call = ast.Call(ast.Name("_fast_pow", ast.Load()), [node.left, node.right], [])
         return ast.copy_location(call, node)
 
+    @staticmethod
+    def _reciprocal(node):
+        """``x / c`` → ``x * (1/c)`` for a numeric literal ``c``, as modcc does."""
+        divisor, sign = node.right, 1.0
+        if isinstance(divisor, ast.UnaryOp) and isinstance(divisor.op, ast.USub):
+            divisor, sign = divisor.operand, -1.0
+        if not isinstance(divisor, ast.Constant) or isinstance(divisor.value, bool) \
+                or not isinstance(divisor.value, (int, float)):
+            return node
+        value = sign * float(divisor.value)
+        if value == 0.0 or not math.isfinite(value):
+            return node
+        product = ast.BinOp(node.left, ast.Mult(), ast.Constant(1.0 / value))
+        return ast.copy_location(product, node)
+
     def visit_Call(self, node):
         self.generic_visit(node)
         target = None
@@ -139,7 +161,19 @@ class _FastMath(ast.NodeTransformer):
         arity = 2 if name == "pow" else 1
         if name is not None and len(node.args) == arity and not node.keywords:
             node.func = ast.copy_location(ast.Name(_FAST[name], ast.Load()), func)
+        elif isinstance(func, ast.Attribute) and _is_user_function(target):
+            alias = f"_mod_{func.value.id}_{func.attr}"
+            self.namespace[alias] = target
+            node.func = ast.copy_location(ast.Name(alias, ast.Load()), func)
         return node
+
+
+def _is_user_function(value):
+    """A plain Python function that is not numpy's, math's or arbor_pycat's exprelr."""
+    if not isinstance(value, types.FunctionType) or value is exprelr:
+        return False
+    module = getattr(value, "__module__", None) or ""
+    return not module.startswith(("numpy", "math", "scipy", "numba"))
 
 
 class _Collector:
