@@ -11,6 +11,11 @@ Cases (``--cases``, default: all but the last):
 ``hh_256cells``  256 cells x 1 CV, with threads=1 and threads=2, the cells in
                  one cell group per thread (a partition hint): one call of each
                  method per group and step.
+``kernels``      (numba backend) HH's compute_currents and advance_state alone,
+                 called in a loop on 256 and 1024 instances without Arbor:
+                 ns per instance, ours against ``bench_hh.mod`` (the same
+                 model in NMODL) compiled by modcc with Arbor's compiler flags
+                 (``arbor-build-catalogue``; skipped if that cannot run).
 ``bridge``       the bridge's own cost per method call: a mechanism whose
                  methods all do nothing, painted next to ``hh``, minus ``hh``
                  alone, divided by the number of calls Arbor made.
@@ -272,6 +277,125 @@ def case_bridge(backend, options):
              "calls_by_method": calls, "per_call_us": per_call * 1e6}]
 
 
+# -- kernels: the methods alone, without Arbor ---------------------------------------
+
+def _modcc_hh(workdir):
+    """The interface of ``bench_hh.mod`` compiled by modcc (``arbor-build-catalogue``,
+    Arbor's own compiler flags), or a reason why it could not be built."""
+    import ctypes
+    import shutil
+    from arbor_pycat import abi
+    script = os.path.join(os.path.dirname(arbor.__file__), "bin", "arbor-build-catalogue")
+    if not os.path.exists(script):
+        return None, "arbor-build-catalogue not found"
+    mods = os.path.join(workdir, "mod")
+    os.makedirs(mods)
+    shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_hh.mod"), mods)
+    result = subprocess.run([sys.executable, script, "bench", mods], cwd=workdir, capture_output=True, text=True)
+    library = os.path.join(workdir, "bench-catalogue.so")
+    if result.returncode != 0 or not os.path.exists(library):
+        return None, "arbor-build-catalogue failed: " + (result.stderr or result.stdout).strip()[-300:]
+    lib = ctypes.CDLL(library)
+    lib.get_catalogue.restype = ctypes.POINTER(abi.Mechanism)
+    count = ctypes.c_int()
+    interface = lib.get_catalogue(ctypes.byref(count))[0].i_cpu()[0]
+    return (lib, interface), None
+
+
+class _HHInstances:
+    """A ppack of ``width`` HH instances on consecutive CVs (v from -70 to 20 mV),
+    laid out as Arbor does: parameters gnabar, gkbar, gl, el; states m, h, n,
+    q10; ions na, k."""
+
+    def __init__(self, width, partition_width):
+        import ctypes
+        from arbor_pycat import abi
+        self.keep = []
+
+        def array(values, dtype=np.float64):
+            a = np.ascontiguousarray(values, dtype=dtype)
+            self.keep.append(a)
+            return a.ctypes.data_as(ctypes.POINTER(abi.index_t if dtype == np.int32 else abi.value_t))
+
+        table = lambda rows: ctypes.cast((ctypes.POINTER(abi.value_t) * len(rows))(*rows),  # noqa: E731
+                                         ctypes.POINTER(ctypes.POINTER(abi.value_t)))
+        pp = self.pp = abi.PPack()
+        pp.width, pp.dt = width, 0.025
+        pp.vec_v = array(np.linspace(-70.0, 20.0, width))
+        pp.vec_i, pp.vec_g = array(np.zeros(width)), array(np.zeros(width))
+        pp.temperature_degC = array(np.full(width, 6.3))
+        pp.diam_um, pp.area_um2 = array(np.full(width, 6.0)), array(np.full(width, 113.1))
+        pp.node_index, pp.weight = array(np.arange(width), np.int32), array(np.ones(width))
+        pp.parameters = table([array(np.full(width, x)) for x in (0.12, 0.036, 0.0003, -54.3)])
+        pp.state_vars = table([array(np.zeros(width)) for _ in range(4)])
+        self.keep += [pp.parameters, pp.state_vars]
+        ions = (abi.IonState * 2)()
+        for ion, e in zip(ions, (50.0, -77.0)):
+            ion.current_density, ion.reversal_potential = array(np.zeros(width)), array(np.full(width, e))
+            ion.index = array(np.arange(width), np.int32)
+        self.keep.append(ions)
+        pp.ion_states = ions
+        # modcc's SIMD kernels loop over [begin, end) ranges of contiguous indices
+        pp.index_constraints.n_contiguous = 2
+        pp.index_constraints.contiguous = array([0, width], np.int32)
+        self.address = ctypes.addressof(pp)
+
+
+def _call_loop(address):
+    """A compiled loop calling the C function at ``address`` n times: f(pp, 0, flags)."""
+    import ctypes
+    from numba import njit
+    function = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)(address)
+
+    @njit
+    def loop(n, pp, flags):
+        for _ in range(n):
+            function(pp, 0, flags)
+    return loop
+
+
+def case_kernels(backend, options):
+    """ns per instance of HH's compute_currents and advance_state called directly
+    (no Arbor), ours against the same NMODL compiled by modcc with Arbor's flags."""
+    if backend != "numba":
+        return []
+    import ctypes
+    from arbor_pycat.backends import numba as numba_backend
+    from arbor_pycat.declarations import spec_of
+    with tempfile.TemporaryDirectory() as workdir:
+        modcc, why = _modcc_hh(workdir)
+        if modcc is None:
+            return [{"case": "kernels", "backend": backend, "skipped": why}]
+        _, interface = modcc
+        ours = numba_backend.compile(spec_of(models.HH)).module._pycat_cfuncs
+        methods = ("init_mechanism", "compute_currents", "advance_state")
+        address = {"modcc": {m: ctypes.cast(getattr(interface, m), ctypes.c_void_p).value for m in methods},
+                   "pycat": {m: ours[m].address for m in methods}}
+        all_ranges = (1 << 63) | 0b1111        # the shim's layout flags: every index array a range
+        rows = []
+        for width in (256, 1024):
+            calls = max(200, 400_000 // width)
+            runs = {}
+            for who in ("modcc", "pycat"):
+                instances = _HHInstances(width, interface.partition_width)
+                loops = {m: _call_loop(address[who][m]) for m in methods}
+                loops["init_mechanism"](1, instances.address, all_ranges)
+                runs[who] = (instances, loops)
+            best = {(who, m): math.inf for who in runs for m in methods[1:]}
+            for _ in range(max(5, options.repeat * 3)):     # in turns; the fastest of each
+                for who, (instances, loops) in runs.items():
+                    for m in methods[1:]:
+                        start = time.perf_counter()
+                        loops[m](calls, instances.address, all_ranges)
+                        best[who, m] = min(best[who, m], (time.perf_counter() - start) / calls / width * 1e9)
+            row = {"case": f"kernels, {width} instances", "backend": backend, "threads": 1}
+            for who, m in best:
+                row[f"{who}_{m}_ns"] = best[who, m]
+            row["ratio"] = sum(best["pycat", m] for m in methods[1:]) / sum(best["modcc", m] for m in methods[1:])
+            rows.append(row)
+        return rows
+
+
 BUILD_SNIPPET = """
 import time, warnings, json
 start = time.perf_counter()
@@ -319,9 +443,10 @@ CASES = {
     "hh_256cells": case_hh_256cells,
     "bridge": case_bridge,
     "build": case_build,
+    "kernels": case_kernels,
     "hh_256cells_ungrouped": case_hh_256cells_ungrouped,
 }
-DEFAULT_CASES = ("hh_1cv", "hh_1024cv", "hh_256cells", "bridge", "build")
+DEFAULT_CASES = ("hh_1cv", "hh_1024cv", "hh_256cells", "kernels", "bridge", "build")
 
 
 # -- output -----------------------------------------------------------------------------
@@ -334,7 +459,14 @@ def report(row, stream=sys.stdout):
     """One line (or two) per row."""
     name = row["case"] + row.get("note", "")
     head = f"{name:<40} {row['backend']:<7}"
-    if "ratio" in row:
+    if "skipped" in row:
+        print(f"{head} skipped: {row['skipped']}", file=stream)
+    elif "pycat_advance_state_ns" in row:
+        print(f"{head} ns per instance: compute_currents {row['pycat_compute_currents_ns']:.2f} "
+              f"(modcc {row['modcc_compute_currents_ns']:.2f}), advance_state "
+              f"{row['pycat_advance_state_ns']:.2f} (modcc {row['modcc_advance_state_ns']:.2f}); "
+              f"ratio {row['ratio']:.2f}x", file=stream)
+    elif "ratio" in row:
         print(f"{head} builtin {_seconds(row['builtin_s'])}  pycat {_seconds(row['pycat_s'])}  "
               f"ratio {row['ratio']:7.2f}x  per step: builtin {row['builtin_step_us']:7.2f} us, "
               f"pycat {row['pycat_step_us']:8.2f} us (+{row['overhead_step_us']:.2f} us)",
