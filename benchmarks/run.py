@@ -360,6 +360,7 @@ def case_kernels(backend, options):
     if backend != "numba":
         return []
     import ctypes
+    from arbor_pycat import abi
     from arbor_pycat.backends import numba as numba_backend
     from arbor_pycat.declarations import spec_of
     with tempfile.TemporaryDirectory() as workdir:
@@ -371,7 +372,10 @@ def case_kernels(backend, options):
         methods = ("init_mechanism", "compute_currents", "advance_state")
         address = {"modcc": {m: ctypes.cast(getattr(interface, m), ctypes.c_void_p).value for m in methods},
                    "pycat": {m: ours[m].address for m in methods}}
-        all_ranges = (1 << 63) | 0b1111        # the shim's layout flags: every index array a range
+        # the shim's layout flags for these instances: every index array is a range
+        all_ranges = (1 << abi.LAYOUT_KNOWN_BIT) | (1 << abi.LAYOUT_NODE_INDEX_BIT) \
+            | (1 << abi.LAYOUT_PEER_INDEX_BIT) | (0b11 << abi.LAYOUT_FIRST_ION_BIT)
+
         rows = []
         for width in (256, 1024):
             calls = max(200, 400_000 // width)

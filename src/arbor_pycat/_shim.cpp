@@ -106,8 +106,10 @@ std::uint64_t fingerprint(const slot& s, const arb_mechanism_ppack* pp) {
 // vectorised loops without scanning the indices on every call.
 // Bit 0: node_index; bit 1: peer_index; bit 2 + k: ion k's index.
 // Bit 63 marks the word as computed (a callback given 0 checks for itself).
-constexpr std::uint64_t layout_valid = 1ull << 63;
+// (Mirrored in abi.py, checked through pycat_layout.)
+constexpr int layout_known_bit = 63, layout_node_bit = 0, layout_peer_bit = 1, layout_first_ion_bit = 2;
 constexpr int max_layout_ions = 61;
+constexpr std::uint64_t layout_valid = 1ull << layout_known_bit;
 
 bool is_range(const arb_index_type* index, arb_size_type n) {
     if (!index || n == 0) return true;
@@ -119,10 +121,10 @@ bool is_range(const arb_index_type* index, arb_size_type n) {
 
 std::uint64_t compute_layout(const slot& s, const arb_mechanism_ppack* pp) {
     std::uint64_t flags = layout_valid;
-    if (is_range(pp->node_index, pp->width)) flags |= 1ull << 0;
-    if (is_range(pp->peer_index, pp->width)) flags |= 1ull << 1;
+    if (is_range(pp->node_index, pp->width)) flags |= 1ull << layout_node_bit;
+    if (is_range(pp->peer_index, pp->width)) flags |= 1ull << layout_peer_bit;
     for (arb_size_type k = 0; k < s.type.n_ions && k < max_layout_ions; ++k) {
-        if (is_range(pp->ion_states[k].index, pp->width)) flags |= 1ull << (2 + k);
+        if (is_range(pp->ion_states[k].index, pp->width)) flags |= 1ull << (layout_first_ion_bit + k);
     }
     return flags;
 }
@@ -301,6 +303,11 @@ extern "C" {
         case 13: return sizeof(arb_mechanism_interface);
         case 14: return offsetof(arb_mechanism_interface, init_mechanism);
         case 15: return sizeof(arb_mechanism);
+        case 16: return layout_known_bit;
+        case 17: return layout_node_bit;
+        case 18: return layout_peer_bit;
+        case 19: return layout_first_ion_bit;
+        case 20: return max_layout_ions;
         default: return 0;
     }
 }

@@ -14,6 +14,7 @@ results back the way modcc's generated code does:
 * concentrations: ``x[idx] += w * (new - old)``, or ``x[idx] += w * new`` in
   write_ions; reversal potentials and voltages: plain assignment.
 """
+from ... import abi
 from ..python import DV
 
 _INDENT = "    "
@@ -130,13 +131,13 @@ class EntryWriter:
         return "_node_index"
 
     def _layout_bit(self, array):
-        """The bit of the shim's layout flags that says ``array`` is a range."""
+        """The bit of the shim's layout flags that says ``array`` is a range, or None."""
         if array == "_node_index":
-            return 0
+            return abi.LAYOUT_NODE_INDEX_BIT
         if array == "_peer_index":
-            return 1
+            return abi.LAYOUT_PEER_INDEX_BIT
         ion = int(array[len("_ion"):-len("_index")])
-        return 2 + ion if ion < 61 else None     # the shim flags the first 61 ions
+        return abi.LAYOUT_FIRST_ION_BIT + ion if ion < abi.LAYOUT_MAX_IONS else None
 
     def _at(self, array):
         """Where index ``array`` points for instance ``_k`` (an offset while contiguous)."""
@@ -181,7 +182,8 @@ class EntryWriter:
         for array in indexes:
             o(1, f"_o{array} = {array}[0] if _width > 0 else 0")
             bit = self._layout_bit(array)
-            known = f"((_key >> {bit}) & 1) == 1 if (_key >> 63) == 1 else " if bit is not None else ""
+            known = (f"((_key >> {bit}) & 1) == 1 if (_key >> {abi.LAYOUT_KNOWN_BIT}) == 1 else "
+                     if bit is not None else "")
             o(1, f"_contiguous = _contiguous and ({known}_is_range({array}))")
         # Two loops: where every index array is a range, Arbor's arrays are read
         # and written contiguously and LLVM vectorises the loop; else, indexed.
