@@ -115,3 +115,14 @@ def test_compiled_helpers_agree_with_python():
     np.testing.assert_allclose(compiled_linear(x, -tau, x_inf), cnexp_linear(x, -tau, x_inf, 0.025),
                                rtol=1e-15, atol=1e-16)
     assert compiled_cnexp(0.5, 1.0, 2.0) == pytest.approx(cnexp(0.5, 1.0, 2.0, 0.025), rel=1e-15)
+
+
+def test_math_functions_compile_where_numba_cannot_cache_them():
+    """numba refuses cache=True where it finds no writable place for the cache
+    (here: a function without a source file); the library then compiles
+    without it instead of failing to import."""
+    namespace = {}
+    exec("def twice(x):\n    return 2.0 * x\n", namespace)
+    with pytest.raises(RuntimeError, match="cannot cache"):
+        njit(cache=True)(namespace["twice"])
+    assert mathlib._cached_jit(error_model="numpy")(namespace["twice"])(1.5) == 3.0

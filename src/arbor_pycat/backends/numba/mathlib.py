@@ -23,6 +23,18 @@ from numba.extending import intrinsic, overload
 
 from ...helpers import cnexp, cnexp_linear, exprelr
 
+def _cached_jit(**options):
+    """``njit(cache=True, **options)``; without the cache where numba finds no
+    writable place for it (a read-only installation and home): it then
+    compiles these functions in every process, slower but the same."""
+    def decorate(function):
+        try:
+            return njit(cache=True, **options)(function)
+        except RuntimeError:    # "cannot cache function ...: no locator available"
+            return njit(**options)(function)
+    return decorate
+
+
 _LOG2E = 1.4426950408889634
 _C1 = 6.93145751953125e-1
 _C2 = 1.42860682030941723212e-6
@@ -37,7 +49,7 @@ def _double_from_bits(typingctx, bits):
         return types.float64(bits), codegen
 
 
-@njit(error_model="numpy", fastmath={"contract"}, cache=True)
+@_cached_jit(error_model="numpy", fastmath={"contract"})
 def _exp_scalar(x):
     big = x > 709.782712893384
     small = x < -708.0
@@ -72,7 +84,7 @@ def _bits_from_double(typingctx, value):
         return types.int64(value), codegen
 
 
-@njit(error_model="numpy", fastmath={"contract"}, cache=True)
+@_cached_jit(error_model="numpy", fastmath={"contract"})
 def _log_scalar(x):
     # Cephes' log: x = m * 2**e with m in [sqrt(1/2), sqrt(2)), then a rational approximation.
     subnormal = x < 2.2250738585072014e-308
@@ -100,7 +112,7 @@ def _log_scalar(x):
     return result
 
 
-@njit(error_model="numpy", fastmath={"contract"}, cache=True)
+@_cached_jit(error_model="numpy", fastmath={"contract"})
 def _pow_scalar(a, b):
     magnitude = _exp_scalar(b * _log_scalar(abs(a)))
     integral = np.floor(b) == b
@@ -117,7 +129,7 @@ def _pow_scalar(a, b):
     return result
 
 
-@njit(error_model="numpy", fastmath={"contract"}, cache=True)
+@_cached_jit(error_model="numpy", fastmath={"contract"})
 def _expm1_parts(x):
     """(p, q, scale) with expm1(x) = scale (q + p)/(q - p) - 1, for |x| <= 709.78.
 
@@ -136,7 +148,7 @@ def _expm1_parts(x):
     return p, q, half_scale, n == 0.0
 
 
-@njit(error_model="numpy", fastmath={"contract"}, cache=True)
+@_cached_jit(error_model="numpy", fastmath={"contract"})
 def _expm1_scalar(x):
     p, q, half_scale, near = _expm1_parts(min(max(x, -708.0), 709.782712893384))
     r = 2.0 * (p / (q - p))                       # expm1(g)
@@ -198,7 +210,7 @@ overload(fast_log)(_elementwise(_log_scalar))
 overload(fast_expm1)(_elementwise(_expm1_scalar))
 
 
-@njit(error_model="numpy", fastmath={"contract"}, cache=True)
+@_cached_jit(error_model="numpy", fastmath={"contract"})
 def _exprelr_scalar(x):
     # x / expm1(x) with one division: with expm1(x) = (s (q + p) - (q - p)) / (q - p),
     # s = 2**n, it is x (q - p) / 2 / (s/2 (q + p) - (q - p)/2) (halves: s (q + p)
@@ -230,7 +242,7 @@ def assign_field(target, value):
     """
 
 
-@njit(cache=True)
+@_cached_jit()
 def _wrong_shape(size, ndim):
     return 1 + 4 * size + min(ndim, 3)
 
@@ -270,7 +282,7 @@ def _assign_field(target, value):
         return lambda target, value: _wrong_shape(value.size, ndim)
 
 
-@njit(error_model="numpy", cache=True)
+@_cached_jit(error_model="numpy")
 def is_range(index):
     """True when ``index`` is ``first, first + 1, ...`` (the common density layout)."""
     n = index.shape[0]
