@@ -43,6 +43,7 @@ def _same(got, expected):
 @pytest.mark.parametrize("name, fast, reference, tolerance", [
     ("exp", mathlib.fast_exp, np.exp, 2 * ULP),
     ("expm1", mathlib.fast_expm1, np.expm1, 3 * ULP),
+    ("tanh", mathlib.fast_tanh, np.tanh, 3 * ULP),
 ])
 def test_exponentials_match_numpy(name, fast, reference, tolerance):
     f = _compiled(fast)
@@ -60,6 +61,14 @@ def test_log_and_power_match_numpy():
     with np.errstate(all="ignore"):
         assert _relative_error(log(positive), np.log(positive)).max() < 2 * ULP
         assert _same(log(np.array([0.0, -1.0, np.inf, np.nan])), np.log([0.0, -1.0, np.inf, np.nan]))
+    log1p = _compiled(mathlib.fast_log1p)
+    above = np.concatenate([np.logspace(-300, 300, 20001), -np.logspace(-300, -1e-9, 20001),
+                            np.linspace(-0.999, 3.0, 20001)])
+    special = np.array([0.0, -0.0, -1.0, -2.0, np.inf, np.nan])
+    with np.errstate(all="ignore"):
+        assert _relative_error(log1p(above), np.log1p(above)).max() < 4 * ULP
+        assert _same(log1p(special), np.log1p(special))
+    assert math.copysign(1.0, log1p(np.array([-0.0]))[0]) == -1.0
     power = njit(lambda a, b: mathlib.fast_pow(a, b))
     for a, b in ((3.0, 0.97), (0.5, -2.5), (-2.0, 3.0), (-2.0, 2.0), (10.0, 0.1), (0.0, 0.0), (-8.0, 1 / 3)):
         expected = a ** b if not (a < 0 and b != int(b)) else math.nan

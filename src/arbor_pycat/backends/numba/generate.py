@@ -172,6 +172,7 @@ def _runtime_globals():
         "as_ion": ppack.as_ion, "as_event": ppack.as_event, "address_of": ppack.address_of,
         "_fast_exp": mathlib.fast_exp, "_fast_expm1": mathlib.fast_expm1,
         "_fast_log": mathlib.fast_log, "_fast_pow": mathlib.fast_pow,
+        "_fast_tanh": mathlib.fast_tanh, "_fast_log1p": mathlib.fast_log1p,
         "_assign_field": mathlib.assign_field, "_is_range": mathlib.is_range,
         "_njit_scalar": njit(cache=True, error_model="numpy", fastmath=_CONTRACT),
         "_njit_array": njit(cache=True, error_model="numpy", boundscheck=True, fastmath=_CONTRACT),

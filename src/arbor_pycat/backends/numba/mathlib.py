@@ -1,7 +1,8 @@
 """Functions the generated numba code calls.
 
-* :func:`fast_exp`, :func:`fast_expm1`: call-free ``exp``/``expm1`` (Cephes
-  rational approximations, relative error below 6e-16) so LLVM can vectorise loops
+* :func:`fast_exp`, :func:`fast_expm1`, :func:`fast_log`, :func:`fast_pow`,
+  :func:`fast_tanh`, :func:`fast_log1p`: call-free versions (Cephes rational
+  approximations, relative error below 6e-16 for exp/expm1) so LLVM can vectorise loops
   that use them; PyPI's llvmlite has no vector math library, and a libm call
   per element stops vectorisation.
 * numba implementations of :func:`arbor_pycat.exprelr` (for scalars and
@@ -162,6 +163,35 @@ def _expm1_scalar(x):
     return result
 
 
+@_cached_jit(error_model="numpy", fastmath={"contract"})
+def _tanh_scalar(x):
+    # tanh(a) = expm1(2a) / (expm1(2a) + 2) for a = |x|; with expm1 = N/D from
+    # _expm1_parts that is N / (N + 2D), one division: p/q near 0, and
+    # (s(q + p) - (q - p)) / (s(q + p) + (q - p)) with s = 2**n beyond.
+    # tanh(20) is 1 in double precision: |x| is capped there.
+    a = min(abs(x), 20.0)
+    p, q, half_scale, near = _expm1_parts(2.0 * a)
+    big = half_scale * 2.0 * (q + p)
+    numerator = p if near else big - (q - p)
+    denominator = q if near else big + (q - p)
+    result = math.copysign(numerator / denominator, x)
+    if x != x:
+        result = x
+    return result
+
+
+@_cached_jit(error_model="numpy", fastmath={"contract"})
+def _log1p_scalar(x):
+    # log(1 + x) corrected for the rounding of 1 + x (Goldberg): exact to a
+    # few ulp also where 1 + x loses x's low digits.
+    u = 1.0 + x
+    d = u - 1.0
+    result = x if d == 0.0 else _log_scalar(u) * (x / d)
+    if x == math.inf:
+        result = math.inf
+    return result
+
+
 def fast_exp(x):
     """``exp`` for the numba backend (scalars and arrays)."""
     return np.exp(x)
@@ -205,7 +235,19 @@ def _fast_pow(a, b):
     return lambda a, b: a ** b     # arrays: numpy's own power
 
 
+def fast_tanh(x):
+    """``tanh`` for the numba backend (scalars and arrays)."""
+    return np.tanh(x)
+
+
+def fast_log1p(x):
+    """``log1p`` for the numba backend (scalars and arrays)."""
+    return np.log1p(x)
+
+
 overload(fast_exp)(_elementwise(_exp_scalar))
+overload(fast_tanh)(_elementwise(_tanh_scalar))
+overload(fast_log1p)(_elementwise(_log1p_scalar))
 overload(fast_log)(_elementwise(_log_scalar))
 overload(fast_expm1)(_elementwise(_expm1_scalar))
 

@@ -44,9 +44,11 @@ _NOT_ELEMENTWISE = {
     "asarray", "array", "print", "range", "enumerate", "zip", "isclose",
 }
 
-_FAST = {"exp": "_fast_exp", "expm1": "_fast_expm1", "log": "_fast_log", "pow": "_fast_pow"}
-_FAST_TARGETS = {id(np.exp): "exp", id(math.exp): "exp", id(np.expm1): "expm1", id(math.expm1): "expm1",
-                 id(np.log): "log", id(math.log): "log", id(np.power): "pow", id(math.pow): "pow"}
+_FAST = {"exp": "_fast_exp", "expm1": "_fast_expm1", "log": "_fast_log", "pow": "_fast_pow",
+         "tanh": "_fast_tanh", "log1p": "_fast_log1p"}
+_FAST_TARGETS = {id(getattr(module, name)): name for module in (np, math) for name in _FAST
+                 if hasattr(module, name)}    # np.pow only since numpy 2
+_FAST_TARGETS[id(np.power)] = "pow"
 
 
 class Kernel:
@@ -97,9 +99,9 @@ def _global_names(tree):
 class _FastMath(ast.NodeTransformer):
     """Rewrites a method's or helper's code for the generated module.
 
-    - Calls of exp, expm1, log and pow, and ``a ** b``, → call-free versions:
-      ``np.exp(x)``/``math.exp(x)``/``exp(x)`` → ``_fast_exp(x)`` (same for
-      expm1, log, power); ``a ** b`` with an exponent that is not a small
+    - Calls of exp, expm1, log, log1p, tanh and pow, and ``a ** b``, → call-free
+      versions: ``np.exp(x)``/``math.exp(x)``/``exp(x)`` → ``_fast_exp(x)`` (same
+      for the others); ``a ** b`` with an exponent that is not a small
       integer constant → ``_fast_pow(a, b)`` (integer powers stay products).
     - ``x / c`` for a numeric literal ``c`` → ``x * (1/c)``, as modcc does.
     - ``module.f(...)`` for a plain Python function of one of the user's
@@ -212,7 +214,7 @@ class _Collector:
         for name in sorted(_global_names(tree)):
             if name.startswith("_f_") or name.startswith("_ev_"):
                 continue
-            if name in ("_fast_exp", "_fast_expm1", "_fast_log", "_fast_pow"):
+            if name in _FAST.values():
                 continue
             if name in namespace:
                 value = namespace[name]
