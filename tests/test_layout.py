@@ -141,3 +141,14 @@ def test_cached_layout_follows_reinitialisation():
     instance.arrays["node_index"][:] = [4, 5, 6, 7]
     interface.init_mechanism(pp)
     np.testing.assert_array_equal(currents(), np.where(np.arange(8) >= 4, 10.0 * v, 0.0))
+
+
+def test_many_cell_groups_on_two_threads():
+    """40 one-cell groups on two threads: 40 ppacks of one mechanism share the
+    shim's 16-entry layout cache, written and read concurrently."""
+    result = arbor_pycat.compare(models.HH, cvs=3, cells=40, threads=2, duration=50.0, backend="numba",
+                                 stimulus=0.3)
+    assert result.backend == "numba"
+    assert result.v_python.shape[1] == 3 * 40
+    assert result.max_dv < 1e-6, str(result)
+    assert result.spike_counts[0] == result.spike_counts[1] > 0, str(result)
