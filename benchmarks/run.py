@@ -373,8 +373,8 @@ def case_kernels(backend, options):
         address = {"modcc": {m: ctypes.cast(getattr(interface, m), ctypes.c_void_p).value for m in methods},
                    "pycat": {m: ours[m].address for m in methods}}
         # the shim's layout flags for these instances: every index array is a range
-        all_ranges = (1 << abi.LAYOUT_KNOWN_BIT) | (1 << abi.LAYOUT_NODE_INDEX_BIT) \
-            | (1 << abi.LAYOUT_PEER_INDEX_BIT) | (0b11 << abi.LAYOUT_FIRST_ION_BIT)
+        all_ranges = (1 << abi.LAYOUT_NODE_INDEX_BIT) | (1 << abi.LAYOUT_PEER_INDEX_BIT) \
+            | (0b11 << abi.LAYOUT_FIRST_ION_BIT)
 
         rows = []
         for width in (256, 1024):

@@ -471,10 +471,8 @@ def test_numba_callbacks_are_native_functions(compiled_styles):
         assert set(compiled.callbacks) == set(spec_of(cls).methods)
         for method, target in compiled.callbacks.items():
             assert not callable(target), (cls, method)
-            address, wants_fingerprint = target
-            assert wants_fingerprint is False
-            assert isinstance(address, int) and address != 0
-            assert address == compiled.module._pycat_cfuncs[method].address
+            assert isinstance(target, int) and target != 0
+            assert target == compiled.module._pycat_cfuncs[method].address
 
 
 # -- 4: errors inside compiled code ---------------------------------------------------

@@ -30,7 +30,7 @@
 namespace {
 
 // Native (numba) callbacks: (ppack, event stream or nullptr, layout flags,
-// see layout(); the fingerprint instead if they asked for it).
+// see layout()).
 // A return of 0 means success, <0 an error message set by pycat_set_error,
 // >0 an index into the slot's table of error messages in the low 8 bits and,
 // above them, what was assigned for a shape error (see describe_value()).
@@ -56,7 +56,6 @@ struct slot {
     arb_mechanism_type type{};
     pycat_callback callbacks[n_methods] = {};
     PyObject* python_callbacks[n_methods] = {};  // python backend: called through the C API
-    bool wants_fingerprint = false;  // Python callbacks cache views by it; native ones don't need it
     std::atomic<std::uint64_t> generation{0};  // bumped by every init: a new simulation invalidates caches
     const char* messages[max_messages] = {};
     arb_mechanism_interface interface{};
@@ -104,12 +103,11 @@ std::uint64_t fingerprint(const slot& s, const arb_mechanism_ppack* pp) {
 // Layout flags for native callbacks: which index arrays are ranges
 // (first, first + 1, ...), so that compiled kernels take their contiguous,
 // vectorised loops without scanning the indices on every call.
-// Bit 0: node_index; bit 1: peer_index; bit 2 + k: ion k's index.
-// Bit 63 marks the word as computed (a callback given 0 checks for itself).
+// Bit 0: node_index; bit 1: peer_index; bit 2 + k: ion k's index (the
+// first max_layout_ions ions; compiled code checks any further ones itself).
 // (Mirrored in abi.py, checked through pycat_layout.)
-constexpr int layout_known_bit = 63, layout_node_bit = 0, layout_peer_bit = 1, layout_first_ion_bit = 2;
-constexpr int max_layout_ions = 61;
-constexpr std::uint64_t layout_valid = 1ull << layout_known_bit;
+constexpr int layout_node_bit = 0, layout_peer_bit = 1, layout_first_ion_bit = 2;
+constexpr int max_layout_ions = 62;
 
 bool is_range(const arb_index_type* index, arb_size_type n) {
     if (!index || n == 0) return true;
@@ -120,7 +118,7 @@ bool is_range(const arb_index_type* index, arb_size_type n) {
 }
 
 std::uint64_t compute_layout(const slot& s, const arb_mechanism_ppack* pp) {
-    std::uint64_t flags = layout_valid;
+    std::uint64_t flags = 0;
     if (is_range(pp->node_index, pp->width)) flags |= 1ull << layout_node_bit;
     if (is_range(pp->peer_index, pp->width)) flags |= 1ull << layout_peer_bit;
     for (arb_size_type k = 0; k < s.type.n_ions && k < max_layout_ions; ++k) {
@@ -233,7 +231,7 @@ void call(arb_mechanism_ppack* pp, arb_deliverable_event_stream* events) {
     }
     pycat_callback f = s.callbacks[M];
     if (!f) return;
-    std::int64_t rc = f(pp, events, s.wants_fingerprint ? fingerprint(s, pp) : layout(s, pp));
+    std::int64_t rc = f(pp, events, layout(s, pp));
     if (rc != 0) fail(s, rc, pp, true);
 }
 
@@ -303,11 +301,10 @@ extern "C" {
         case 13: return sizeof(arb_mechanism_interface);
         case 14: return offsetof(arb_mechanism_interface, init_mechanism);
         case 15: return sizeof(arb_mechanism);
-        case 16: return layout_known_bit;
-        case 17: return layout_node_bit;
-        case 18: return layout_peer_bit;
-        case 19: return layout_first_ion_bit;
-        case 20: return max_layout_ions;
+        case 16: return layout_node_bit;
+        case 17: return layout_peer_bit;
+        case 18: return layout_first_ion_bit;
+        case 19: return max_layout_ions;
         default: return 0;
     }
 }
@@ -321,10 +318,9 @@ extern "C" {
     return 0;
 }
 
-[[gnu::visibility("default")]] int pycat_set_callback(int k, int method, pycat_callback f, int wants_fingerprint) {
+[[gnu::visibility("default")]] int pycat_set_callback(int k, int method, pycat_callback f) {
     if (k < 0 || k >= max_mechanisms || method < 0 || method >= n_methods) return 1;
     slots[k].callbacks[method] = f;
-    slots[k].wants_fingerprint = slots[k].wants_fingerprint || wants_fingerprint;
     return 0;
 }
 
@@ -334,7 +330,6 @@ extern "C" {
     if (k < 0 || k >= max_mechanisms || method < 0 || method >= n_methods) return 1;
     Py_XINCREF(f);
     slots[k].python_callbacks[method] = f;
-    slots[k].wants_fingerprint = true;
     return 0;
 }
 

@@ -177,11 +177,10 @@ EVENT_STREAM_DTYPE = _numpy_dtype(EventStream)
 # The shim's layout flags, the third argument of every compiled callback: which
 # index arrays are ranges (first, first + 1, ...). Not Arbor's ABI but ours,
 # between the shim and the generated code; mirrored and checked like it.
-LAYOUT_KNOWN_BIT = 63            # set: the flags were computed
 LAYOUT_NODE_INDEX_BIT = 0
 LAYOUT_PEER_INDEX_BIT = 1
 LAYOUT_FIRST_ION_BIT = 2         # ion k: bit 2 + k, for k < LAYOUT_MAX_IONS
-LAYOUT_MAX_IONS = 61
+LAYOUT_MAX_IONS = 62
 
 # What the shim reports for pycat_layout(k), k = 0, 1, ...: checked at load.
 EXPECTED_LAYOUT = (
@@ -190,5 +189,5 @@ EXPECTED_LAYOUT = (
     C.sizeof(MechanismType), MechanismType.random_variables.offset, C.sizeof(IonInfo),
     C.sizeof(FieldInfo), C.sizeof(EventData), PPack.index_constraints.offset,
     C.sizeof(MechanismInterface), MechanismInterface.init_mechanism.offset, C.sizeof(Mechanism),
-    LAYOUT_KNOWN_BIT, LAYOUT_NODE_INDEX_BIT, LAYOUT_PEER_INDEX_BIT, LAYOUT_FIRST_ION_BIT, LAYOUT_MAX_IONS,
+    LAYOUT_NODE_INDEX_BIT, LAYOUT_PEER_INDEX_BIT, LAYOUT_FIRST_ION_BIT, LAYOUT_MAX_IONS,
 )

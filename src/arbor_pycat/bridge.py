@@ -62,7 +62,7 @@ def _load_shim(path):
     lib.pycat_abi_version_major.restype = ctypes.c_int
     lib.pycat_abi_version_minor.restype = ctypes.c_int
     lib.pycat_set_mechanism.argtypes = [ctypes.c_int, ctypes.POINTER(abi.MechanismType)]
-    lib.pycat_set_callback.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+    lib.pycat_set_callback.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
     lib.pycat_set_message.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p]
     lib.pycat_set_python_callback.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.py_object]
     lib.pycat_set_error.argtypes = [ctypes.c_char_p]
@@ -169,9 +169,8 @@ class Shim:
         for method, target in compiled.callbacks.items():
             if callable(target):     # python backend: f(ppack, events, fingerprint) -> int
                 self.lib.pycat_set_python_callback(k, abi.METHODS.index(method), target)
-            else:                    # native: (address of a C function, wants_fingerprint)
-                address, wants_fingerprint = target
-                self.lib.pycat_set_callback(k, abi.METHODS.index(method), address, int(wants_fingerprint))
+            else:                    # native: the address of a C function
+                self.lib.pycat_set_callback(k, abi.METHODS.index(method), target)
         self.count += 1
 
     def load(self):

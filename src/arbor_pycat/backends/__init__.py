@@ -3,10 +3,11 @@
 A backend's ``compile(spec, shim)`` returns an object with
 
 * ``callbacks``: ``{method name: target}``, one per method the class
-  defines; a target is either ``(C function address, wants_fingerprint)``,
-  the function being ``int f(arb_mechanism_ppack*, arb_deliverable_event_stream*,
-  uint64 fingerprint)`` (see ``_shim.cpp``), or a Python callable with the
-  same arguments as integers; both return 0, or non-zero on error;
+  defines; a target is either the address of a C function
+  ``int64 f(arb_mechanism_ppack*, arb_deliverable_event_stream*, uint64
+  layout_flags)``, or a Python callable ``f(ppack, events, fingerprint)`` taking
+  the addresses and the ppack's fingerprint as integers (see ``_shim.cpp``);
+  both return 0, or non-zero on error;
 * ``messages``: ``{code: text}``, what the shim throws when a callback
   returns that positive code;
 * ``backend``: the backend's name.

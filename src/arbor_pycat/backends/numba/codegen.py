@@ -137,7 +137,7 @@ class EntryWriter:
         if array == "_peer_index":
             return abi.LAYOUT_PEER_INDEX_BIT
         ion = int(array[len("_ion"):-len("_index")])
-        return abi.LAYOUT_FIRST_ION_BIT + ion if ion < abi.LAYOUT_MAX_IONS else None
+        return abi.LAYOUT_FIRST_ION_BIT + ion if ion < abi.LAYOUT_MAX_IONS else None   # then scanned
 
     def _at(self, array):
         """Where index ``array`` points for instance ``_k`` (an offset while contiguous)."""
@@ -177,14 +177,13 @@ class EntryWriter:
                          | ({"_node_index"} if self._has_currents() else set()))
         # Where every index array is a range (density mechanisms, usually),
         # the loop reads and writes Arbor's arrays contiguously: LLVM vectorises it.
-        # The shim passes which index arrays are ranges in _key (bit 63: known).
+        # The shim passes which index arrays are ranges in _key (see abi.LAYOUT_*).
         o(1, "_contiguous = True")
         for array in indexes:
             o(1, f"_o{array} = {array}[0] if _width > 0 else 0")
             bit = self._layout_bit(array)
-            known = (f"((_key >> {bit}) & 1) == 1 if (_key >> {abi.LAYOUT_KNOWN_BIT}) == 1 else "
-                     if bit is not None else "")
-            o(1, f"_contiguous = _contiguous and ({known}_is_range({array}))")
+            is_range = f"((_key >> {bit}) & 1) == 1" if bit is not None else f"_is_range({array})"
+            o(1, f"_contiguous = _contiguous and {is_range}")
         # Two loops: where every index array is a range, Arbor's arrays are read
         # and written contiguously and LLVM vectorises the loop; else, indexed.
         # No try/except: the scalar form only holds code that cannot raise.

@@ -257,7 +257,7 @@ def build(spec):
         if modes[method] != "scalar":
             raise CannotCompile(f"{method}: {_first_lines(exc)}")
         forced_array.add(method)     # numba could not type the scalar form: retry as array code
-    callbacks = {method: (compiled.address, False) for method, compiled in module._pycat_cfuncs.items()}
+    callbacks = {method: compiled.address for method, compiled in module._pycat_cfuncs.items()}
     return NumbaMechanism(spec, callbacks, messages.messages, module, modes)
 
 
