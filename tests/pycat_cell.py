@@ -96,6 +96,19 @@ def simulate(recipe, t_end=50.0, dt=0.025, threads=1, every=0.1):
     return trace, spikes, sim
 
 
+def failure_text(recipe, t_end=1.0, threads=1):
+    """Run ``recipe``; return the text of the RuntimeError ``sim.run()`` raises.
+
+    Building the simulation must succeed; running it must fail.
+    """
+    sim = arbor.simulation(recipe, arbor.context(threads=threads))
+    try:
+        sim.run(t_end * U.ms, 0.025 * U.ms)
+    except RuntimeError as exc:
+        return str(exc)
+    raise AssertionError("sim.run() did not raise")
+
+
 def run_snippet(code, timeout=120, env=None):
     """Run ``code`` as a script in a fresh interpreter; return the CompletedProcess.
 
