@@ -54,35 +54,23 @@ from arbor import units as U
 
 import arbor_pycat
 from arbor_pycat import CustomMechanism, builder, models
+from arbor_pycat.recipe import CableRecipe
 
 BACKENDS = ("python", "numba")
 
 
 # -- the cells ----------------------------------------------------------------------
 
-class Cells(arbor.recipe):
+class Cells(CableRecipe):
     """``n_cells`` unconnected cables (length 6 µm per CV, Ø 6 µm), every one with
     ``mechanisms`` painted everywhere and a 0.2 nA clamp at one end (HH spikes)."""
 
     def __init__(self, catalogue, mechanisms, n_cells=1, n_cv=1):
-        super().__init__()
-        self.props = arbor.neuron_cable_properties()
-        if catalogue is not None:
-            self.props.catalogue.extend(catalogue, "")
+        super().__init__(catalogue, n_cells)
         self.mechanisms = list(mechanisms)
-        self.n_cells, self.n_cv = n_cells, n_cv
-        self.cells = {}      # Arbor 0.12.2 frees unreferenced cells: keep them
+        self.n_cv = n_cv
 
-    def num_cells(self):
-        return self.n_cells
-
-    def cell_kind(self, gid):
-        return arbor.cell_kind.cable
-
-    def global_properties(self, kind):
-        return self.props
-
-    def cell_description(self, gid):
+    def make_cell(self, gid):
         tree = arbor.segment_tree()
         length = 6.0 * self.n_cv
         tree.append(arbor.mnpos, arbor.mpoint(0, 0, 0, 3), arbor.mpoint(length, 0, 0, 3), tag=1)
@@ -90,10 +78,8 @@ class Cells(arbor.recipe):
         for mechanism in self.mechanisms:
             decor.paint("(all)", arbor.density(mechanism))
         decor.place("(location 0 0)", arbor.i_clamp(5 * U.ms, 1e9 * U.ms, 0.2 * U.nA))
-        cell = arbor.cable_cell(tree, decor, arbor.label_dict(),
+        return arbor.cable_cell(tree, decor, arbor.label_dict(),
                                 discretization=arbor.cv_policy_fixed_per_branch(self.n_cv))
-        self.cells[gid] = cell
-        return cell
 
 
 def _simulation(recipe, context, group_size):

@@ -15,10 +15,12 @@ import arbor
 import numpy as np
 from arbor import units as U
 
+from arbor_pycat.recipe import CableRecipe
+
 TESTS = Path(__file__).resolve().parent
 
 
-class OneCell(arbor.recipe):
+class OneCell(CableRecipe):
     """A single cylindrical soma (6 µm long, 6 µm diameter) with a current clamp.
 
     ``paint``: density mechanisms (names or ``arbor.density``) painted on
@@ -32,24 +34,11 @@ class OneCell(arbor.recipe):
 
     def __init__(self, catalogue=None, *, paint=(), place=(), ncv=1, clamp=0.1,
                  events=(), weight=0.5, detector=False, ions=None, decorate=None, region="(all)"):
-        super().__init__()
-        self.props = arbor.neuron_cable_properties()
-        if catalogue is not None:
-            self.props.catalogue.extend(catalogue, "")
+        super().__init__(catalogue)
         self.paint, self.place = list(paint), list(place)
         self.ncv, self.clamp, self.region = ncv, clamp, region
         self.event_times, self.weight = list(events), weight
         self.detector, self.ions, self.decorate = detector, dict(ions or {}), decorate
-        self.cells = {}
-
-    def num_cells(self):
-        return 1
-
-    def cell_kind(self, gid):
-        return arbor.cell_kind.cable
-
-    def global_properties(self, kind):
-        return self.props
 
     def probes(self, gid):
         return [arbor.cable_probe_membrane_voltage('(location 0 0.5)', "v")]
@@ -60,7 +49,7 @@ class OneCell(arbor.recipe):
         schedule = arbor.explicit_schedule([t * U.ms for t in self.event_times])
         return [arbor.event_generator("syn0", self.weight, schedule)]
 
-    def cell_description(self, gid):
+    def make_cell(self, gid):
         tree = arbor.segment_tree()
         tree.append(arbor.mnpos, arbor.mpoint(-3, 0, 0, 3), arbor.mpoint(3, 0, 0, 3), tag=1)
         decor = arbor.decor()
@@ -77,10 +66,8 @@ class OneCell(arbor.recipe):
             decor.set_ion(ion, method=method if not isinstance(method, str) else arbor.mechanism(method))
         if self.decorate is not None:
             self.decorate(decor)
-        cell = arbor.cable_cell(tree, decor, arbor.label_dict(),
+        return arbor.cable_cell(tree, decor, arbor.label_dict(),
                                 discretization=arbor.cv_policy_max_extent(6 / self.ncv * U.um))
-        self.cells[gid] = cell
-        return cell
 
 
 def simulate(recipe, t_end=50.0, dt=0.025, threads=1, every=0.1):

@@ -13,6 +13,7 @@ from arbor import units as U
 
 import arbor_pycat
 from arbor_pycat import compare, models
+from arbor_pycat.recipe import CableRecipe
 from conftest import BACKENDS
 
 DURATION = 200.0   # ms
@@ -115,35 +116,21 @@ class Draws(arbor_pycat.CustomMechanism):
         pp.second = pp.u
 
 
-class _DrawsCell(arbor.recipe):
+class _DrawsCell(CableRecipe):
     def __init__(self, catalogue, cvs):
-        super().__init__()
-        self.props = arbor.neuron_cable_properties()
-        self.props.catalogue.extend(catalogue, "")
+        super().__init__(catalogue)
         self.cvs = cvs
-        self.cells = {}   # Arbor 0.12.2 needs the cells kept alive for the probes
-
-    def num_cells(self):
-        return 1
-
-    def cell_kind(self, gid):
-        return arbor.cell_kind.cable
-
-    def global_properties(self, kind):
-        return self.props
 
     def probes(self, gid):
         return [arbor.cable_probe_density_state_cell("test_draws", "first", "first"),
                 arbor.cable_probe_density_state_cell("test_draws", "second", "second")]
 
-    def cell_description(self, gid):
+    def make_cell(self, gid):
         tree = arbor.segment_tree()
         tree.append(arbor.mnpos, arbor.mpoint(0, 0, 0, 1), arbor.mpoint(100, 0, 0, 1), tag=1)
         decor = arbor.decor().paint("(all)", arbor.density("pas")).paint("(all)", arbor.density("test_draws"))
-        cell = arbor.cable_cell(tree, decor, arbor.label_dict(),
+        return arbor.cable_cell(tree, decor, arbor.label_dict(),
                                 discretization=arbor.cv_policy_fixed_per_branch(self.cvs))
-        self.cells[gid] = cell
-        return cell
 
 
 def _draws(catalogue, seed, cvs=32, steps=2000, dt=0.025):

@@ -321,24 +321,11 @@ def _run(kind, side, options, plan, threads, seed):
     props = options["properties"]
     event_times = list(np.arange(options["event_start"], options["duration"], options["event_interval"]))
 
-    class Recipe(arbor.recipe):
-        def __init__(self):
-            super().__init__()
-            self.cells = {}      # Arbor 0.12 needs the cells kept alive for its probes
+    from .recipe import CableRecipe
 
-        def num_cells(self):
-            return n_cells
-
-        def cell_kind(self, gid):
-            return arbor.cell_kind.cable
-
-        def global_properties(self, cell_kind):
-            return props
-
-        def cell_description(self, gid):
-            cell = build_cell(gid, side)
-            self.cells[gid] = cell
-            return cell
+    class Recipe(CableRecipe):
+        def make_cell(self, gid):
+            return build_cell(gid, side)
 
         def probes(self, gid):
             return [make(side) for _, make, _ in plan]
@@ -358,7 +345,7 @@ def _run(kind, side, options, plan, threads, seed):
                 return []
             return [arbor.gap_junction_connection((peer, "gj"), "gj", 1.0)]
 
-    recipe = Recipe()
+    recipe = Recipe(n_cells=n_cells, properties=props)
     context = arbor.context(threads=threads)
     domains = arbor.partition_load_balance(recipe, context)
     sim = arbor.simulation(recipe, context, domains, seed=seed)

@@ -22,30 +22,17 @@ def _recipe(catalogue, mechanism, cvs_per_dendrite):
     import arbor
     from arbor import units as U
 
-    class DemoCell(arbor.recipe):
-        """Soma (Ø 12 µm) + 200 µm dendrite (Ø 2 µm), ``mechanism`` painted everywhere."""
+    from .recipe import CableRecipe
 
-        def __init__(self):
-            super().__init__()
-            self.props = arbor.neuron_cable_properties()     # Arbor's default catalogue ...
-            if catalogue is not None:
-                self.props.catalogue.extend(catalogue, "")    # ... plus the Python mechanisms
-            self.cells = {}     # Arbor 0.12.2 frees cells nobody references; probes need them
-
-        def num_cells(self):
-            return 1
-
-        def cell_kind(self, gid):
-            return arbor.cell_kind.cable
-
-        def global_properties(self, kind):
-            return self.props
+    class DemoCell(CableRecipe):
+        """Soma (Ø 12 µm) + 200 µm dendrite (Ø 2 µm), ``mechanism`` painted everywhere;
+        Arbor's default catalogue plus ``catalogue``."""
 
         def probes(self, gid):
             return [arbor.cable_probe_membrane_voltage('"soma_mid"', "soma"),
                     arbor.cable_probe_membrane_voltage('"dend_end"', "dend")]
 
-        def cell_description(self, gid):
+        def make_cell(self, gid):
             tree = arbor.segment_tree()
             soma = tree.append(arbor.mnpos, arbor.mpoint(-6, 0, 0, 6), arbor.mpoint(6, 0, 0, 6), tag=1)
             tree.append(soma, arbor.mpoint(6, 0, 0, 1), arbor.mpoint(206, 0, 0, 1), tag=3)
@@ -57,11 +44,9 @@ def _recipe(catalogue, mechanism, cvs_per_dendrite):
                      .place('"soma_mid"', arbor.i_clamp(10 * U.ms, 180 * U.ms, 0.2 * U.nA))
                      .place('"soma_mid"', arbor.threshold_detector(-10 * U.mV), "detector"))
             policy = arbor.cv_policy_fixed_per_branch(cvs_per_dendrite)
-            cell = arbor.cable_cell(tree, decor, labels, discretization=policy)
-            self.cells[gid] = cell
-            return cell
+            return arbor.cable_cell(tree, decor, labels, discretization=policy)
 
-    return DemoCell()
+    return DemoCell(catalogue)
 
 
 def simulate(catalogue, mechanism, duration=200.0, dt=0.025, cvs_per_branch=8):
