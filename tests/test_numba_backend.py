@@ -4,7 +4,7 @@
   mechanism, the method and the reason, for code numba cannot compile;
   ``backend="numba"`` refuses such code at ``build()``.
 * Element-wise code compiles to the "scalar" form, code that indexes ``pp``
-  fields or loops over instances or events to the "array" form; both give
+  fields across instances or loops over events to the "array" form; both give
   the python backend's results.
 * Errors inside compiled code stop ``sim.run()`` with a clear message, and
   the process stays usable.
@@ -78,10 +78,13 @@ class UsesDecimal(CustomMechanism):
 
 
 class UsesSelf(CustomMechanism):
-    """Reads an attribute of self."""
+    """Reads an attribute that __init__ sets (the compiler sees class attributes only)."""
     name = "nbt_uses_self"
     state_vars = [("m", "", 0.0)]
-    factor = 4.0
+
+    def __init__(self):
+        super().__init__()
+        self.factor = 4.0
 
     def advance_state(self, pp):
         pp.m = pp.m + self.factor * pp.dt   # m(t) = 4 t
@@ -245,7 +248,7 @@ class WholeArray(CustomMechanism):
 
 
 class PerInstance(CustomMechanism):
-    """A loop over instances with subscript writes: array form."""
+    """A loop over instances with subscript writes: element-wise, so the scalar form."""
     name = "nbt_loop"
     state_vars = [("m", "", 0.0), ("count", "", 0.0)]
     parameters = [("g", "S/cm2", 1e-3), ("e", "mV", -80.0)]
@@ -352,9 +355,9 @@ class EventFancy(CustomMechanism):
 
 STYLES = [WholeArray, PerInstance, ArrayMisc, Where, EventLoop, EventFancy]
 EXPECTED_MODES = {
-    ArrayMisc: {"init_mechanism": "array", "advance_state": "array", "compute_currents": "array"},
+    ArrayMisc: {"init_mechanism": "scalar", "advance_state": "array", "compute_currents": "array"},
     WholeArray: {"init_mechanism": "scalar", "advance_state": "scalar", "compute_currents": "scalar"},
-    PerInstance: {"init_mechanism": "array", "advance_state": "array", "compute_currents": "array"},
+    PerInstance: {"init_mechanism": "scalar", "advance_state": "scalar", "compute_currents": "scalar"},
     Where: {"compute_currents": "scalar"},
     EventLoop: {"advance_state": "scalar", "compute_currents": "scalar", "apply_events": "array"},
     EventFancy: {"advance_state": "scalar", "compute_currents": "scalar", "apply_events": "array"},
@@ -400,8 +403,8 @@ def test_compiled_forms(compiled_styles, cls):
     assert compiled.modes == EXPECTED_MODES[cls]
     module = compiled.module
     for method, mode in compiled.modes.items():
-        assert hasattr(module, f"_kernel_{method}_{mode}"), sorted(vars(module))
-        assert hasattr(module, f"_entry_{method}")
+        assert hasattr(module, f"__pc_kernel_{method}_{mode}"), sorted(vars(module))
+        assert hasattr(module, f"__pc_entry_{method}")
 
 
 def test_both_forms_match_the_python_backend(style_runs):
@@ -632,9 +635,11 @@ class Cached(CustomMechanism):
     state_vars = [("m", "", 0.0)]
     parameters = [("g", "S/cm2", 1e-3)]
 
-    def init_mechanism(self, pp):           # array form
-        for k in range(pp.width):
+    def init_mechanism(self, pp):           # array form (a while loop)
+        k = 0
+        while k < pp.width:
             pp.m[k] = 0.0
+            k += 1
 
     def advance_state(self, pp):            # scalar form
         pp.m = pp.m + bump(pp.dt)
@@ -753,7 +758,7 @@ def test_changed_helpers_and_constants_give_new_modules(tmp_path, monkeypatch):
 
     assert len(set(files.values())) == len(files), files
     assert all(Path(f).parent == tmp_path / "cache" for f in files.values())
-    assert "3.0 * x" in Path(files["helper"]).read_text()
+    assert "3.0 * " in Path(files["helper"]).read_text()
     expected = {"base": 2.0, "constant": 3.0, "helper": 5.0, "other module": 15.0}
     for label, slope in expected.items():
         assert slopes[label] == pytest.approx(slope, rel=1e-9), (label, slopes)
@@ -846,8 +851,8 @@ def test_names_meaning_different_objects_in_helpers_are_not_mixed_up(tmp_path, m
     (tmp_path / f"nbt_clashing_{tmp_path.name}.py").write_text(CLASHING_MECHANISMS.format(library=library))
     monkeypatch.syspath_prepend(str(tmp_path))
     module = importlib.import_module(f"nbt_clashing_{tmp_path.name}")
-    expected = {module.SameConstantName: ("python", "SCALE", 3.0),
-                module.SameHelperName: ("python", "twice", 7.0),
+    expected = {module.SameConstantName: ("numba", None, 3.0),
+                module.SameHelperName: ("numba", None, 7.0),
                 module.EqualConstants: ("numba", None, 8.0)}
     for cls, (backend, word, slope) in expected.items():
         with warnings.catch_warnings(record=True) as caught:
@@ -933,9 +938,11 @@ class ViaModuleLoop(CustomMechanism):
     name = "nbt_via_module_loop"
     state_vars = [("m", "", 0.0)]
 
-    def advance_state(self, pp):            # array form
-        for k in range(pp.width):
+    def advance_state(self, pp):            # array form (a while loop)
+        k = 0
+        while k < pp.width:
             pp.m[k] += pp.dt * rates.rate(pp.v[k])
+            k += 1
 """
 
 

@@ -295,6 +295,12 @@ class Invocation:
         """(value shown as pp.<name>, writer or None) for one field."""
         name, source, key, width = field.name, field.source, field.key, self.width
         if source == "scalar":
+            if key == "dt":
+                # Arbor's dt changes from step to step (the steps end exactly at
+                # epoch and sample times): read it at every call, as modcc does.
+                def refresh_dt(ppack=pp, invocation=self):
+                    invocation.fields["dt"] = ppack.dt
+                self.refreshers.append(refresh_dt)
             return getattr(pp, key), None
         if source in ("parameter", "state"):
             array = _view((pp.parameters if source == "parameter" else pp.state_vars)[key], width)

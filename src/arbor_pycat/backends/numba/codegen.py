@@ -51,25 +51,25 @@ class EntryWriter:
     # -- shared set-up ---------------------------------------------------------
     def _setup(self, o):
         spec = self.spec
-        o(1, "_p = carray(_pp_ptr, 1)[0]")
-        o(1, "_width = np.int64(_p.width)")
-        o(1, "_node_index = carray(as_i32(_p.node_index), _width)")
-        o(1, "_w = carray(as_f64(_p.weight), _width)")
+        o(1, "_p = __pc_carray(_pp_ptr, 1)[0]")
+        o(1, "_width = __pc_np.int64(_p.width)")
+        o(1, "_node_index = __pc_carray(__pc_as_i32(_p.node_index), _width)")
+        o(1, "_w = __pc_carray(__pc_as_f64(_p.weight), _width)")
         ions = sorted({f.key[0] if isinstance(f.key, tuple) else f.key
                        for f in self.fields if f.source in ("ion", "ion_total", "valence", "ion_current")})
         if ions:
-            o(1, f"_ions = carray(as_ion(_p.ion_states), {len(spec.ions)})")
+            o(1, f"_ions = __pc_carray(__pc_as_ion(_p.ion_states), {len(spec.ions)})")
             for k in ions:
-                o(1, f"_ion{k}_index = carray(as_i32(_ions[{k}].index), _width)")
+                o(1, f"_ion{k}_index = __pc_carray(__pc_as_i32(_ions[{k}].index), _width)")
             for f in self.fields:
                 if f.source == "ion_current":
-                    o(1, f"_cd{f.key} = as_f64(_ions[{f.key}].current_density)")
-        o(1, "_vec_i = as_f64(_p.vec_i)")
-        o(1, "_vec_g = as_f64(_p.vec_g)")
+                    o(1, f"_cd{f.key} = __pc_as_f64(_ions[{f.key}].current_density)")
+        o(1, "_vec_i = __pc_as_f64(_p.vec_i)")
+        o(1, "_vec_g = __pc_as_f64(_p.vec_g)")
         if spec.parameters:
-            o(1, f"_params = carray(as_u64(_p.parameters), {len(spec.parameters)})")
+            o(1, f"_params = __pc_carray(__pc_as_u64(_p.parameters), {len(spec.parameters)})")
         if spec.state_vars:
-            o(1, f"_states = carray(as_u64(_p.state_vars), {len(spec.state_vars)})")
+            o(1, f"_states = __pc_carray(__pc_as_u64(_p.state_vars), {len(spec.state_vars)})")
         for f in self.fields:
             self._setup_field(o, f)
 
@@ -80,39 +80,39 @@ class EntryWriter:
             if key == "width":
                 o(1, "_f_width = _width")
         elif source == "cv" or source == "peer":
-            o(1, f"_cv_{name} = as_f64(_p.{key})")
+            o(1, f"_cv_{name} = __pc_as_f64(_p.{key})")
             if source == "peer":
-                o(1, "_peer_index = carray(as_i32(_p.peer_index), _width)")
+                o(1, "_peer_index = __pc_carray(__pc_as_i32(_p.peer_index), _width)")
         elif source in ("parameter", "state"):
             table = "_params" if source == "parameter" else "_states"
-            o(1, f"_a_{name} = carray(as_f64({table}[{key}]), _width)")
+            o(1, f"_a_{name} = __pc_carray(__pc_as_f64({table}[{key}]), _width)")
         elif source == "global":
-            o(1, f"_f_{name} = as_f64(_p.globals)[{key}]")
+            o(1, f"_f_{name} = __pc_as_f64(_p.globals)[{key}]")
         elif source == "raw":
             if key == "ppack":
                 raise _cannot("pp.raw (Arbor's ppack) is available with the python backend only")
             if key == "multiplicity":
-                o(1, "_f_multiplicity = np.ones(_width, np.int32)")
+                o(1, "_f_multiplicity = __pc_np.ones(_width, __pc_np.int32)")
                 o(1, "if _p.multiplicity != 0:")
-                o(2, "_f_multiplicity = carray(as_i32(_p.multiplicity), _width)")
+                o(2, "_f_multiplicity = __pc_carray(__pc_as_i32(_p.multiplicity), _width)")
             elif key == "node_index":
                 o(1, "_f_node_index = _node_index")
             elif key == "peer_index":
-                o(1, "_f_peer_index = carray(as_i32(_p.peer_index), _width)")
+                o(1, "_f_peer_index = __pc_carray(__pc_as_i32(_p.peer_index), _width)")
             elif key == "weight":
                 o(1, "_f_weight = _w")
         elif source == "ion":
             k, array = key
-            o(1, f"_ion_{name} = as_f64(_ions[{k}].{array})")
+            o(1, f"_ion_{name} = __pc_as_f64(_ions[{k}].{array})")
             o(1, f"if _ions[{k}].{array} == 0:")
             o(2, f"return {self.error_code('null:' + name)}")
         elif source == "ion_total":
-            o(1, f"_ion_{name} = as_f64(_ions[{key}].current_density)")
+            o(1, f"_ion_{name} = __pc_as_f64(_ions[{key}].current_density)")
         elif source == "valence":
-            o(1, f"_f_{name} = as_f64(_ions[{key}].ionic_charge)[0]")
+            o(1, f"_f_{name} = __pc_as_f64(_ions[{key}].ionic_charge)[0]")
         elif source == "random":
             slots = max(r.slot for r in self.spec.random) + 1
-            o(1, f"_rand_{name} = as_f64(carray(as_u64(_p.random_numbers), {slots})[{self.spec.random[key].slot}])")
+            o(1, f"_rand_{name} = __pc_as_f64(__pc_carray(__pc_as_u64(_p.random_numbers), {slots})[{self.spec.random[key].slot}])")
         elif source == "time_since_spike":
             pass
         elif source in ("current", "conductance", "ion_current"):
@@ -170,41 +170,64 @@ class EntryWriter:
     def scalar(self):
         o = self.out
         kernel = self.kernel
-        o(0, f"def _entry_{self.method.name}(_pp_ptr, _ev_ptr, _key):")
+        o(0, f"def __pc_entry_{self.method.name}(_pp_ptr, _ev_ptr, _key):")
         self._setup(o)
         indexes = sorted({self._index_array(f) for f in self.fields if f.source in
                           ("cv", "peer", "ion", "ion_total", "ion_current")}
                          | ({"_node_index"} if self._has_currents() else set()))
-        # Where every index array is a range (density mechanisms, usually),
-        # the loop reads and writes Arbor's arrays contiguously: LLVM vectorises it.
-        # The shim passes which index arrays are ranges in _key (see abi.LAYOUT_*).
-        o(1, "_contiguous = True")
-        for array in indexes:
-            o(1, f"_o{array} = {array}[0] if _width > 0 else 0")
-            bit = self._layout_bit(array)
-            is_range = f"((_key >> {bit}) & 1) == 1" if bit is not None else f"_is_range({array})"
-            o(1, f"_contiguous = _contiguous and {is_range}")
-        # Two loops: where every index array is a range, Arbor's arrays are read
-        # and written contiguously and LLVM vectorises the loop; else, indexed.
+        self._uniform_reads(o)
+        # The loop runs over pieces of instances whose index arrays all go up by one
+        # (every instance of a density mechanism on an unbranched cable is one piece;
+        # a branched cell has a gap at each fork): inside a piece, Arbor's arrays are
+        # read and written contiguously and LLVM vectorises the loop. The shim says in
+        # _key which index arrays are ranges over all instances (see abi.LAYOUT_*);
+        # then there is one piece and no scan.
         # No try/except: the scalar form only holds code that cannot raise.
-        for contiguous in (True, False):
-            self.contiguous = contiguous
-            o(1, "if _contiguous:" if contiguous else "else:")
-            o(2, "for _k in range(_width):")
-            for f in self.fields:
-                value = self._load(f)
-                if value is not None:
-                    o(3, f"_f_{f.name} = {value}")
-            args = ", ".join("_f_" + f.name for f in self.fields)
-            o(3, f"_r = {kernel.name}({args})")
-            results = {name: f"_r[{j}]" for j, name in enumerate(kernel.outputs)}
-            self._scalar_numeric_conductance(o, results)
-            for lhs, op, coeff, value in self._write_ops(results):
-                o(3, f"{lhs} {op} {coeff}({value})")
+        o(1, "_whole = True")
+        for array in indexes:
+            bit = self._layout_bit(array)
+            is_range = f"((_key >> {bit}) & 1) == 1" if bit is not None else f"__pc_is_range({array})"
+            o(1, f"_whole = _whole and {is_range}")
+        o(1, "_start = 0")
+        o(1, "while _start < _width:")
+        o(2, "_stop = _width")
+        if indexes:
+            o(2, "if not _whole:")
+            o(3, "_stop = _start + 1")
+            same = " and ".join(f"{a}[_stop] == {a}[_stop - 1] + 1" for a in indexes)
+            o(3, f"while _stop < _width and {same}:")
+            o(4, "_stop += 1")
+        for array in indexes:
+            o(2, f"_o{array} = {array}[_start] - _start")
+        self.contiguous = True
+        o(2, "for _k in range(_start, _stop):")
+        for f in self.fields:
+            value = self._load(f)
+            if value is not None:
+                o(3, f"_f_{f.name} = {value}")
+        args = ", ".join(["_f_" + f.name for f in self.fields] + [p for _, _, p in kernel.uniform_reads])
+        o(3, f"_r = {kernel.name}({args})")
+        results = {name: f"_r[{j}]" for j, name in enumerate(kernel.outputs)}
+        self._scalar_numeric_conductance(o, results)
+        for lhs, op, coeff, value in self._write_ops(results):
+            o(3, f"{lhs} {op} {coeff}({value})")
+        o(2, "_start = _stop")
         self.contiguous = False
         self._multiplicity(o)
         o(1, "return 0")
         return o.text()
+
+    def _uniform_reads(self, o):
+        """``pp.x[i]`` with a constant ``i``: read once, before the loop (bounds checked)."""
+        for name, index, param in self.kernel.uniform_reads:
+            f = self.plan[name]
+            position = f"_width + ({index})" if index < 0 else str(index)
+            o(1, f"if not ({-index if index < 0 else index + 1} <= _width):")
+            o(2, f"return {self.error_code('index:' + name + ':' + str(index))}")
+            if f.source in ("parameter", "state"):
+                o(1, f"{param} = _a_{name}[{position}]")
+            else:
+                o(1, f"{param} = _cv_{name}[{self._index_array(f)}[{position}]]")
 
     def _has_currents(self):
         return any(f.source in ("current", "ion_current", "conductance") for f in self.fields) \
@@ -222,12 +245,13 @@ class EntryWriter:
         if not currents or "v" not in self.kernel.params:
             results["conductance"] = "0.0"
             return
-        args = ", ".join(("_f_v + DV" if f.name == "v" else "_f_" + f.name) for f in self.fields)
+        args = ", ".join([("_f_v + __pc_DV" if f.name == "v" else "_f_" + f.name) for f in self.fields]
+                         + [p for _, _, p in self.kernel.uniform_reads])
         o(3, f"_r2 = {self.kernel.name}({args})")
         outputs = self.kernel.outputs
         first = " + ".join(results[n] for n in currents)
         second = " + ".join(f"_r2[{outputs.index(n)}]" for n in currents)
-        o(3, f"_g = (({second}) - ({first})) / DV")
+        o(3, f"_g = (({second}) - ({first})) / __pc_DV")
         results["conductance"] = "_g"
 
     def _write_ops(self, results):
@@ -275,9 +299,9 @@ class EntryWriter:
         if self.method.name != "init_mechanism" or not self.spec.state_vars:
             return
         o(1, "if _p.multiplicity != 0:")
-        o(2, "_m = carray(as_i32(_p.multiplicity), _width)")
+        o(2, "_m = __pc_carray(__pc_as_i32(_p.multiplicity), _width)")
         o(2, f"for _j in range({len(self.spec.state_vars)}):")
-        o(3, "_s = carray(as_f64(_states[_j]), _width)")
+        o(3, "_s = __pc_carray(__pc_as_f64(_states[_j]), _width)")
         o(3, "for _k in range(_width):")
         o(4, "_s[_k] *= _m[_k]")
 
@@ -285,22 +309,22 @@ class EntryWriter:
     def array(self):
         o = self.out
         kernel = self.kernel
-        o(0, f"def _entry_{self.method.name}(_pp_ptr, _ev_ptr, _key):")
+        o(0, f"def __pc_entry_{self.method.name}(_pp_ptr, _ev_ptr, _key):")
         self._setup(o)
         for f in self.fields:
             self._array_prepare(o, f)
         args = [f"_f_{f.name}" for f in self.fields]
         if self.method.name == "apply_events":
             o(1, "_ev_n = 0")
-            o(1, "_ev_target = np.zeros(0, np.int64)")
-            o(1, "_ev_weight = np.zeros(0)")
-            o(1, "_ev_address = address_of(_ev_ptr)")
+            o(1, "_ev_target = __pc_np.zeros(0, __pc_np.int64)")
+            o(1, "_ev_weight = __pc_np.zeros(0)")
+            o(1, "_ev_address = __pc_address_of(_ev_ptr)")
             o(1, "if _ev_address != 0:")
-            o(2, "_stream = carray(as_u64(_ev_address), 2)")
-            o(2, "_ev_n = np.int64((_stream[1] - _stream[0]) // 8)")
-            o(2, "_events = carray(as_event(_stream[0]), _ev_n)")
-            o(2, "_ev_target = np.empty(_ev_n, np.int64)")
-            o(2, "_ev_weight = np.empty(_ev_n)")
+            o(2, "_stream = __pc_carray(__pc_as_u64(_ev_address), 2)")
+            o(2, "_ev_n = __pc_np.int64((_stream[1] - _stream[0]) // 8)")
+            o(2, "_events = __pc_carray(__pc_as_event(_stream[0]), _ev_n)")
+            o(2, "_ev_target = __pc_np.empty(_ev_n, __pc_np.int64)")
+            o(2, "_ev_weight = __pc_np.empty(_ev_n)")
             o(2, "for _j in range(_ev_n):")
             o(3, "_ev_target[_j] = _events[_j].mech_index")
             o(3, "_ev_weight[_j] = _events[_j].weight")
@@ -322,25 +346,25 @@ class EntryWriter:
         if source in ("parameter", "state"):
             o(1, f"_f_{name} = _a_{name}")
         elif source in ("cv", "peer", "ion", "ion_total"):
-            o(1, f"_f_{name} = np.empty(_width)")
+            o(1, f"_f_{name} = __pc_np.empty(_width)")
             if f.write == "blend":
-                o(1, f"_old_{name} = np.empty(_width)")
+                o(1, f"_old_{name} = __pc_np.empty(_width)")
             o(1, "for _k in range(_width):")
             o(2, f"_f_{name}[_k] = {self._load(f)}")
             if f.write == "blend":
                 o(2, f"_old_{name}[_k] = _f_{name}[_k]")
         elif source == "random":
-            o(1, f"_f_{name} = carray(_rand_{name}, _width)")
+            o(1, f"_f_{name} = __pc_carray(_rand_{name}, _width)")
         elif source in ("current", "conductance", "ion_current"):
-            o(1, f"_f_{name} = np.zeros(_width)")
+            o(1, f"_f_{name} = __pc_np.zeros(_width)")
         elif source == "time_since_spike":
-            o(1, "_nd = np.int64(_p.n_detectors)")
-            o(1, f"_f_{name} = np.full((_width, max(_nd, 0)), -1.0)")
+            o(1, "_nd = __pc_np.int64(_p.n_detectors)")
+            o(1, f"_f_{name} = __pc_np.full((_width, max(_nd, 0)), -1.0)")
             o(1, "if _nd > 0 and _p.time_since_spike != 0 and _p.vec_ci != 0:")
-            o(2, "_ci = as_i32(_p.vec_ci)")
-            o(2, "_tss = as_f64(_p.time_since_spike)")
+            o(2, "_ci = __pc_as_i32(_p.vec_ci)")
+            o(2, "_tss = __pc_as_f64(_p.time_since_spike)")
             o(2, "for _k in range(_width):")
-            o(3, "_cell = np.int64(_ci[_node_index[_k]])")
+            o(3, "_cell = __pc_np.int64(_ci[_node_index[_k]])")
             o(3, "for _d in range(_nd):")
             o(4, f"_f_{name}[_k, _d] = _tss[_cell * _nd + _d]")
 
@@ -349,17 +373,17 @@ class EntryWriter:
             return
         currents = [f.name for f in self.fields if f.source in ("current", "ion_current")]
         if "conductance" not in [f.name for f in self.fields]:
-            o(1, "_f_conductance = np.zeros(_width)")
+            o(1, "_f_conductance = __pc_np.zeros(_width)")
         if not currents or "v" not in [f.name for f in self.fields]:
             return
         second = []
         for arg in args:
             name = arg[3:]
             if arg == "_f_v":
-                o(1, "_v2 = _f_v + DV")
+                o(1, "_v2 = _f_v + __pc_DV")
                 second.append("_v2")
             elif name in currents:
-                o(1, f"_d_{name} = np.zeros(_width)")
+                o(1, f"_d_{name} = __pc_np.zeros(_width)")
                 second.append(f"_d_{name}")
             else:
                 second.append(arg)
@@ -372,7 +396,7 @@ class EntryWriter:
         o(1, "for _k in range(_width):")
         first = " + ".join(f"_f_{n}[_k]" for n in currents)
         other = " + ".join(f"_d_{n}[_k]" for n in currents)
-        o(2, f"_f_conductance[_k] = (({other}) - ({first})) / DV")
+        o(2, f"_f_conductance[_k] = (({other}) - ({first})) / __pc_DV")
 
     def _array_write_back(self, o):
         plan = self.plan
@@ -402,5 +426,6 @@ def _cannot(message):
 
 
 def module_prelude():
-    return ("import numpy as np\n"
-            f"DV = {DV!r}\n")
+    return ("import numpy as __pc_np\n"
+            "import math as __pc_math\n"
+            f"__pc_DV = {DV!r}\n")

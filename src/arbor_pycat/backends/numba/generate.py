@@ -11,9 +11,10 @@ from . import NumbaMechanism, cache_dir
 from .. import CannotCompile
 from ... import fields as F
 from .codegen import EntryWriter, module_prelude
+from .lower import PREFIX
 from .translate import translate
 
-_VERSION = "2"   # bump when the generated code changes meaning
+_VERSION = "3"   # bump when the generated code changes meaning
 
 # Only fused multiply-add (as gcc does for Arbor's own kernels): every other
 # IEEE rule stays, so results match modcc's to rounding.
@@ -42,6 +43,9 @@ def _texts(method, key):
     if key == "raised":
         return ("an exception was raised in compiled code (for example an index out of range); "
                 "run it with backend='python' to see the Python traceback")
+    if key.startswith("index:"):
+        _, name, index = key.split(":")
+        return f"pp.{name}[{index}] is out of range (IndexError in the python backend)"
     if key.startswith("null:"):
         return f"Arbor passed no array for pp.{key[5:]} (declare the access in IonInfo)"
     return (f"pp.{key} was assigned a value of the wrong shape (it takes one value per instance, "
@@ -80,11 +84,11 @@ def _source_for(spec, messages, forced_array=frozenset()):
             if key in namespace and namespace[key] is not value:
                 raise CannotCompile(f"two different global objects are both named {key!r}")
             namespace[key] = value
-        decorator = "_njit_scalar" if kernel.mode == "scalar" else "_njit_array"
+        decorator = PREFIX + ("njit_scalar" if kernel.mode == "scalar" else "njit_array")
         pieces.append(kernel.source + f"\n{kernel.name} = {decorator}({kernel.name})\n")
         pieces.append(entry + "\n")
         modes[name] = kernel.mode
-    helper_text = "".join(f"{text}\n{name} = _njit_helper({name})\n\n" for name, text in sorted(helpers.items()))
+    helper_text = "".join(f"{text}\n{name} = {PREFIX}njit_helper({name})\n\n" for name, text in sorted(helpers.items()))
     source = module_prelude() + "\n" + helper_text + "\n".join(pieces)
     return source, modes, namespace
 
@@ -166,18 +170,27 @@ def _hash_function(function, h, seen):
 def _runtime_globals():
     from numba import carray, njit
     from . import mathlib, ppack
-    return {
+    from ...helpers import cnexp, cnexp_linear, exprelr
+    jit = dict(cache=True, error_model="numpy", fastmath=_CONTRACT)
+    names = {
         "carray": carray,
         "as_f64": ppack.as_f64, "as_i32": ppack.as_i32, "as_u64": ppack.as_u64,
         "as_ion": ppack.as_ion, "as_event": ppack.as_event, "address_of": ppack.address_of,
-        "_fast_exp": mathlib.fast_exp, "_fast_expm1": mathlib.fast_expm1,
-        "_fast_log": mathlib.fast_log, "_fast_pow": mathlib.fast_pow,
-        "_fast_tanh": mathlib.fast_tanh, "_fast_log1p": mathlib.fast_log1p,
-        "_assign_field": mathlib.assign_field, "_is_range": mathlib.is_range,
-        "_njit_scalar": njit(cache=True, error_model="numpy", fastmath=_CONTRACT),
-        "_njit_array": njit(cache=True, error_model="numpy", boundscheck=True, fastmath=_CONTRACT),
-        "_njit_helper": njit(cache=True, error_model="numpy", fastmath=_CONTRACT),
+        "fast_exp": mathlib.fast_exp, "fast_expm1": mathlib.fast_expm1,
+        "fast_log": mathlib.fast_log, "fast_pow": mathlib.fast_pow,
+        "fast_tanh": mathlib.fast_tanh, "fast_log1p": mathlib.fast_log1p,
+        "exprelr": exprelr, "cnexp": cnexp, "cnexp_linear": cnexp_linear,
+        "np_maximum": mathlib.np_maximum, "np_minimum": mathlib.np_minimum,
+        "np_fmax": mathlib.np_fmax, "np_fmin": mathlib.np_fmin, "np_sign": mathlib.np_sign,
+        "np_clip_lo": mathlib.np_clip_lo, "np_clip_hi": mathlib.np_clip_hi,
+        "np_isclose": mathlib.np_isclose, "np_isclose_nan": mathlib.np_isclose_nan,
+        "nan": mathlib.const_nan, "inf": mathlib.const_inf,
+        "assign_field": mathlib.assign_field, "is_range": mathlib.is_range,
+        "njit_scalar": njit(**jit),
+        "njit_array": njit(boundscheck=True, **jit),
+        "njit_helper": njit(**jit),
     }
+    return {PREFIX + name: value for name, value in names.items()}
 
 
 def _writable_cache_dir():
@@ -271,7 +284,7 @@ def _compile_entries(spec, module):
     for method in spec.methods:
         try:
             cfuncs[method] = cfunc(SIGNATURE, cache=True, error_model="numpy", fastmath=_CONTRACT)(
-                getattr(module, f"_entry_{method}"))
+                getattr(module, f"__pc_entry_{method}"))
         except Exception as exc:   # numba's typing and lowering errors
             return method, exc
     module._pycat_cfuncs = cfuncs

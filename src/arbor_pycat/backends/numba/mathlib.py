@@ -335,3 +335,71 @@ def is_range(index):
     for k in range(n):
         ok &= index[k] == first + k
     return ok
+
+
+# numpy's element-wise functions on one value each, with numpy's rules (the
+# scalar kernels of :mod:`.lower` call them; LLVM inlines them into selects).
+@_cached_jit(error_model="numpy")
+def np_maximum(a, b):
+    """``np.maximum``: NaN if either is NaN; the first on ties."""
+    return a if (a >= b or a != a) else b
+
+
+@_cached_jit(error_model="numpy")
+def np_minimum(a, b):
+    """``np.minimum``: NaN if either is NaN; the first on ties."""
+    return a if (a <= b or a != a) else b
+
+
+@_cached_jit(error_model="numpy")
+def np_fmax(a, b):
+    """``np.fmax``: the other value where one is NaN."""
+    return a if (a >= b or b != b) else b
+
+
+@_cached_jit(error_model="numpy")
+def np_fmin(a, b):
+    """``np.fmin``: the other value where one is NaN."""
+    return a if (a <= b or b != b) else b
+
+
+@_cached_jit(error_model="numpy")
+def np_clip_lo(x, lo):
+    """The lower bound of ``np.clip``: x where x is NaN, else max(x, lo) (lo on NaN lo)."""
+    return x if x != x else (x if x > lo else lo)
+
+
+@_cached_jit(error_model="numpy")
+def np_clip_hi(x, hi):
+    """The upper bound of ``np.clip``: x where x is NaN, else min(x, hi)."""
+    return x if x != x else (x if x < hi else hi)
+
+
+@_cached_jit(error_model="numpy")
+def np_sign(x):
+    """``np.sign`` of a float: -1, 0 or 1, NaN for NaN."""
+    if x != x:
+        return x
+    return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
+
+
+@_cached_jit(error_model="numpy")
+def np_isclose(a, b, rtol, atol):
+    """``np.isclose(a, b, rtol, atol)``: |a - b| <= atol + rtol |b| where b is finite; a == b else."""
+    return (a == b) or (np.isfinite(b) and abs(a - b) <= atol + rtol * abs(b))
+
+
+@_cached_jit(error_model="numpy")
+def np_isclose_nan(a, b, rtol, atol):
+    """``np.isclose(..., equal_nan=True)``."""
+    return (a != a and b != b) or (a == b) or (np.isfinite(b) and abs(a - b) <= atol + rtol * abs(b))
+
+
+@_cached_jit()
+def const_nan():
+    return np.nan
+
+
+@_cached_jit()
+def const_inf():
+    return np.inf

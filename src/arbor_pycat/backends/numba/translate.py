@@ -1,6 +1,6 @@
 """Rewrite a mechanism method into a numba kernel (Python source text).
 
-``pp.<field>`` becomes a plain variable ``_f_<field>``, so the kernel takes
+``pp.<field>`` becomes a plain variable ``__pc_f_<field>``, so the kernel takes
 every field it uses as an argument. Two forms:
 
 ``scalar``
@@ -30,6 +30,9 @@ import types
 import numpy as np
 
 from .. import CannotCompile
+from .lower import PREFIX
+
+F_PREFIX = PREFIX + "f_"
 from ...helpers import exprelr
 
 # Calls whose result is not element-wise: their presence keeps a method in array form.
@@ -44,8 +47,7 @@ _NOT_ELEMENTWISE = {
     "asarray", "array", "print", "range", "enumerate", "zip", "isclose",
 }
 
-_FAST = {"exp": "_fast_exp", "expm1": "_fast_expm1", "log": "_fast_log", "pow": "_fast_pow",
-         "tanh": "_fast_tanh", "log1p": "_fast_log1p"}
+_FAST = {name: f"__pc_fast_{name}" for name in ("exp", "expm1", "log", "pow", "tanh", "log1p")}
 _FAST_TARGETS = {id(getattr(module, name)): name for module in (np, math) for name in _FAST
                  if hasattr(module, name)}    # np.pow only since numpy 2
 _FAST_TARGETS[id(np.power)] = "pow"
@@ -62,6 +64,7 @@ class Kernel:
         self.helpers = helpers      # {name: source}
         self.globals = globals_     # {name: object} the code needs
         self.mode = mode
+        self.uniform_reads = []     # scalar form: (field, index, parameter) read once before the loop
 
 
 def _resolver(function):
@@ -100,12 +103,12 @@ class _FastMath(ast.NodeTransformer):
     """Rewrites a method's or helper's code for the generated module.
 
     - Calls of exp, expm1, log, log1p, tanh and pow, and ``a ** b``, → call-free
-      versions: ``np.exp(x)``/``math.exp(x)``/``exp(x)`` → ``_fast_exp(x)`` (same
+      versions: ``np.exp(x)``/``math.exp(x)``/``exp(x)`` → ``__pc_fast_exp(x)`` (same
       for the others); ``a ** b`` with an exponent that is not a small
-      integer constant → ``_fast_pow(a, b)`` (integer powers stay products).
+      integer constant → ``__pc_fast_pow(a, b)`` (integer powers stay products).
     - ``x / c`` for a numeric literal ``c`` → ``x * (1/c)``, as modcc does.
     - ``module.f(...)`` for a plain Python function of one of the user's
-      modules → ``_mod_module_f(...)``, added to the namespace (and so
+      modules → ``__pc_mod_module_f(...)``, added to the namespace (and so
       compiled as a helper, like a function called by its own name).
     """
 
@@ -131,7 +134,7 @@ class _FastMath(ast.NodeTransformer):
                 and abs(value) <= 64:
             node.right = ast.copy_location(ast.Constant(int(value)), exponent)
             return node
-        call = ast.Call(ast.Name("_fast_pow", ast.Load()), [node.left, node.right], [])
+        call = ast.Call(ast.Name(_FAST["pow"], ast.Load()), [node.left, node.right], [])
         return ast.copy_location(call, node)
 
     @staticmethod
@@ -164,7 +167,7 @@ class _FastMath(ast.NodeTransformer):
         if name is not None and len(node.args) == arity and not node.keywords:
             node.func = ast.copy_location(ast.Name(_FAST[name], ast.Load()), func)
         elif isinstance(func, ast.Attribute) and _is_user_function(target):
-            alias = f"_mod_{func.value.id}_{func.attr}"
+            alias = f"{PREFIX}mod_{func.value.id}_{func.attr}"
             self.namespace[alias] = target
             node.func = ast.copy_location(ast.Name(alias, ast.Load()), func)
         return node
@@ -212,10 +215,8 @@ class _Collector:
                 self.elementwise = False
                 self.why_not_elementwise = f"{where} indexes an array (line {getattr(node, 'lineno', '?')})"
         for name in sorted(_global_names(tree)):
-            if name.startswith("_f_") or name.startswith("_ev_"):
-                continue
-            if name in _FAST.values():
-                continue
+            if name.startswith(PREFIX) and not name.startswith(PREFIX + "mod_"):
+                continue     # the library's own names (users' names never start so)
             if name in namespace:
                 value = namespace[name]
             elif hasattr(builtins, name):
@@ -333,17 +334,17 @@ class _Rewriter(ast.NodeTransformer):
 
     def _temp(self):
         self.counter += 1
-        return f"_t{self.counter}"
+        return f"{PREFIX}t{self.counter}"
 
     def visit_Attribute(self, node):
         field = self._field(node)
         if field is not None:
-            return ast.copy_location(ast.Name("_f_" + field, ast.Load()), node)
+            return ast.copy_location(ast.Name(F_PREFIX + field, ast.Load()), node)
         if self.events and isinstance(node.value, ast.Name) and node.value.id == self.events:
             if node.attr == "mech_index":
-                return ast.copy_location(ast.Name("_ev_target", ast.Load()), node)
+                return ast.copy_location(ast.Name(PREFIX + "ev_target", ast.Load()), node)
             if node.attr == "weight":
-                return ast.copy_location(ast.Name("_ev_weight", ast.Load()), node)
+                return ast.copy_location(ast.Name(PREFIX + "ev_weight", ast.Load()), node)
             raise CannotCompile(f"events.{node.attr} is not supported (use events.mech_index, events.weight)")
         self.generic_visit(node)
         return node
@@ -358,14 +359,14 @@ class _Rewriter(ast.NodeTransformer):
         if (self.events and isinstance(node.func, ast.Name) and node.func.id == "len"
                 and len(node.args) == 1 and isinstance(node.args[0], ast.Name)
                 and node.args[0].id == self.events):
-            return ast.copy_location(ast.Name("_ev_n", ast.Load()), node)
+            return ast.copy_location(ast.Name(PREFIX + "ev_n", ast.Load()), node)
         self.generic_visit(node)
         return node
 
     def visit_For(self, node):
         if self.events and isinstance(node.iter, ast.Name) and node.iter.id == self.events:
             node.iter = ast.Call(ast.Name("zip", ast.Load()),
-                                 [ast.Name("_ev_target", ast.Load()), ast.Name("_ev_weight", ast.Load())], [])
+                                 [ast.Name(PREFIX + "ev_target", ast.Load()), ast.Name(PREFIX + "ev_weight", ast.Load())], [])
             node.target = self.visit(node.target)
             node.body = self._statements(node.body)
             node.orelse = self._statements(node.orelse)
@@ -389,23 +390,23 @@ class _Rewriter(ast.NodeTransformer):
     def _return_value(self):
         if self.mode == "array":
             return ast.Constant(0)
-        return ast.Tuple([ast.Name("_f_" + name, ast.Load()) for name in self.outputs], ast.Load())
+        return ast.Tuple([ast.Name(F_PREFIX + name, ast.Load()) for name in self.outputs], ast.Load())
 
     def visit_Return(self, node):
         return ast.copy_location(ast.Return(self._return_value()), node)
 
     def _store(self, field, value, node):
         """Statements for ``pp.<field> = value``."""
-        target = "_f_" + field
+        target = F_PREFIX + field
         if self.mode == "scalar":
             return [ast.copy_location(ast.Assign([ast.Name(target, ast.Store())], value), node)]
         # _assign_field returns 0, or what the value was (see mathlib.assign_field):
         # the status carries it above the code's 8 bits, for the shim's message.
-        check = ast.Call(ast.Name("_assign_field", ast.Load()), [ast.Name(target, ast.Load()), value], [])
-        status = ast.Name("_assign_status", ast.Store())
-        failed = ast.Compare(ast.Name("_assign_status", ast.Load()), [ast.NotEq()], [ast.Constant(0)])
+        check = ast.Call(ast.Name(PREFIX + "assign_field", ast.Load()), [ast.Name(target, ast.Load()), value], [])
+        status = ast.Name(PREFIX + "assign_status", ast.Store())
+        failed = ast.Compare(ast.Name(PREFIX + "assign_status", ast.Load()), [ast.NotEq()], [ast.Constant(0)])
         code = ast.BinOp(ast.Constant(self.code_for(field)), ast.Add(),
-                         ast.BinOp(ast.Name("_assign_status", ast.Load()), ast.Mult(), ast.Constant(256)))
+                         ast.BinOp(ast.Name(PREFIX + "assign_status", ast.Load()), ast.Mult(), ast.Constant(256)))
         return [ast.copy_location(ast.Assign([status], check), node),
                 ast.copy_location(ast.If(failed, [ast.Return(code)], []), node)]
 
@@ -456,7 +457,7 @@ class _Rewriter(ast.NodeTransformer):
             node.target = self.visit(node.target)
             node.value = value
             return node
-        current = ast.Name("_f_" + field, ast.Load())
+        current = ast.Name(F_PREFIX + field, ast.Load())
         return self._store(field, ast.BinOp(current, node.op, value), node)
 
     def visit_AnnAssign(self, node):
@@ -474,6 +475,15 @@ def translate(spec, method, plan, mode, code_for):
     access = method.access
     if access.tree is None:
         raise CannotCompile(f"{method.name}: its source code is not available")
+    if mode == "scalar":
+        if method.name in ("apply_events", "post_event"):
+            raise CannotCompile("not element-wise")
+        from .lower import lower
+        lowered = lower(spec, method, plan, f"{PREFIX}kernel_{method.name}_scalar")
+        kernel = Kernel(lowered.name, lowered.source, lowered.params, lowered.outputs, {},
+                        lowered.namespace, mode)
+        kernel.uniform_reads = lowered.uniform_reads
+        return kernel
     if access.opaque:
         raise CannotCompile(f"{method.name}: {access.why_opaque}")
     tree = copy.deepcopy(access.tree)
@@ -491,29 +501,14 @@ def translate(spec, method, plan, mode, code_for):
     used = sorted((access.reads | access.writes) & set(plan))
     outputs = sorted(access.writes & set(plan))
 
-    if mode == "scalar":
-        if method.name in ("apply_events", "post_event"):
-            raise CannotCompile("not element-wise")
-        if "width" in used:
-            raise CannotCompile("uses pp.width")
-        for name in used:
-            if plan[name].source == "time_since_spike":
-                raise CannotCompile("uses time_since_spike")
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Raise, ast.Assert, ast.Try)):
-                raise CannotCompile("raises or catches exceptions")
-            if isinstance(node, ast.Subscript):
-                value = node.value
-                if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id == pp:
-                    raise CannotCompile(f"indexes pp.{value.attr}")
     tree = _FastMath(namespace).visit(tree)
     rewriter = _Rewriter(pp, events, mode, outputs, code_for)
     body = rewriter._statements(tree.body)
     body.append(ast.Return(rewriter._return_value()))
-    kernel_name = f"_kernel_{method.name}_{mode}"
-    params = ["_f_" + name for name in used]
+    kernel_name = f"{PREFIX}kernel_{method.name}_{mode}"
+    params = [F_PREFIX + name for name in used]
     if events:
-        params += ["_ev_target", "_ev_weight", "_ev_n"]
+        params += [PREFIX + "ev_target", PREFIX + "ev_weight", PREFIX + "ev_n"]
     function = ast.FunctionDef(
         name=kernel_name,
         args=ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], vararg=None,
@@ -521,10 +516,10 @@ def translate(spec, method, plan, mode, code_for):
         body=body, decorator_list=[], returns=None, type_params=[])
     ast.fix_missing_locations(function)
     collector = _Collector()
-    collector.scan(function, {**namespace, "_assign_field": None, "zip": zip}, method.name)
+    collector.scan(function, {**namespace, PREFIX + "assign_field": None, "zip": zip}, method.name)
     if mode == "scalar" and not collector.elementwise:
         raise CannotCompile(f"not element-wise: {collector.why_not_elementwise}")
-    collector.globals.pop("_assign_field", None)
+    collector.globals.pop(PREFIX + "assign_field", None)
     collector.globals.pop("zip", None)
     return Kernel(kernel_name, ast.unparse(function), used, outputs, collector.helpers,
                   collector.globals, mode)

@@ -1,0 +1,1671 @@
+"""Lower element-wise numpy code to a per-instance scalar kernel.
+
+The python backend runs a method on numpy arrays with one value per
+instance. When every operation of the method is element-wise, instance
+``k`` of every result depends on instance ``k`` of the inputs only, and the
+whole method can run as ONE scalar computation per instance, inside the
+entry's loop: no temporary arrays, and LLVM vectorises it. This module proves
+that a method is element-wise and writes that scalar kernel, by abstract
+interpretation of its code:
+
+* every name, field and temporary is an *object*: a per-instance array (as
+  numpy has it), a per-instance scalar (``pp.v[k]`` inside a loop over
+  instances), or a uniform value (``pp.dt``, constants). An object is one
+  variable of the kernel; names that alias it (``m = pp.m``) read and write
+  that variable, so in-place updates through aliases, ``x[:] = ...``,
+  ``out=`` and masked assignments reach the field exactly as numpy's views
+  do;
+* numpy's element-wise vocabulary becomes scalar code with numpy's rules
+  (``np.where``/``np.select`` select, ``np.maximum`` propagates NaN,
+  ``np.isclose`` has numpy's tolerances and infinities, ...);
+* the user's helper functions, methods of the class (``self.rate(v)``,
+  ``@staticmethod``, ``@classmethod``), lambdas and class constants are
+  inlined with their own globals and default arguments; loops over tuples are
+  unrolled; ``for k in range(pp.width)`` loops become the per-instance body;
+* every name of the kernel is generated (``__pc_...``): user names can never
+  collide with the library's.
+
+Whatever it cannot prove element-wise it refuses with :class:`CannotCompile`
+naming the file and line; the method then takes the array form. Code that
+the python backend would reject (``if`` on an array of more than one value,
+``math.exp`` of an array) is refused too, with the reason.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import math
+import textwrap
+import types
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import CannotCompile
+from ...helpers import cnexp, cnexp_linear, exprelr
+
+PREFIX = "__pc_"
+_MAX_INLINE_DEPTH = 32
+_MAX_UNROLL = 64
+
+
+# --- values --------------------------------------------------------------------
+@dataclass
+class Obj:
+    """An array or scalar the method computes with; ``var`` holds its current value."""
+    var: str
+    inst: bool                 # one value per instance
+    array: bool                # a numpy array (mutable in place); False for Python/numpy scalars
+    boolean: bool = False
+    field: str | None = None   # the pp field this object is
+    readonly: bool = False
+    alias_of: str | None = None  # name that made it ambiguous (branches bound it differently)
+
+
+@dataclass
+class Expr:
+    """A computed value that no name holds (yet)."""
+    node: ast.expr
+    inst: bool
+    array: bool
+    boolean: bool = False
+
+
+@dataclass
+class Tup:
+    items: list
+
+
+@dataclass
+class Func:
+    """Something callable that is inlined: a Python function (or lambda)."""
+    function: object
+    bound: list = field(default_factory=list)   # leading arguments already bound (self / cls)
+    where: str = ""
+
+
+@dataclass
+class Const:
+    """A uniform Python value known at compile time (module constants, class attributes)."""
+    value: object
+
+
+@dataclass
+class Ref:
+    """A non-numeric object: a module, the class, the instance, a numpy/math function."""
+    value: object
+
+
+class SelfRef:
+    def __init__(self, cls):
+        self.cls = cls
+
+
+# --- helpers ---------------------------------------------------------------------
+def _name(var):
+    return ast.Name(var, ast.Load())
+
+
+def _store(var):
+    return ast.Name(var, ast.Store())
+
+
+def _call(fn, *args):
+    return ast.Call(_name(fn), list(args), [])
+
+
+def _const_node(value):
+    if isinstance(value, (bool, np.bool_)):
+        return ast.Constant(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return ast.Constant(int(value))
+    value = float(value)
+    if math.isnan(value):
+        return _call(PREFIX + "nan")
+    if math.isinf(value):
+        node = _call(PREFIX + "inf")
+        return ast.UnaryOp(ast.USub(), node) if value < 0 else node
+    return ast.Constant(value)
+
+
+def _is_number(value):
+    return isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)) \
+        and not isinstance(value, np.ndarray)
+
+
+# Functions of numpy and math with a scalar lowering: name -> (arity range, emitter name or callable).
+_UFUNC_BINARY = {
+    "add": ast.Add, "subtract": ast.Sub, "multiply": ast.Mult, "divide": ast.Div,
+    "true_divide": ast.Div,
+}
+_RUNTIME_UNARY = {   # numpy/math name -> runtime function of the generated module
+    "exp": "fast_exp", "expm1": "fast_expm1", "log": "fast_log", "tanh": "fast_tanh",
+    "log1p": "fast_log1p",
+}
+_NUMBA_UNARY = {     # numpy/math functions numba implements on scalars with numpy's values
+    "sqrt", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh",
+    "arccosh", "arctanh", "log2", "log10", "exp2", "floor", "ceil", "trunc", "rint",
+    "isnan", "isinf", "isfinite", "cbrt", "deg2rad", "rad2deg", "degrees", "radians",
+}
+_MATH_ALIASES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh",
+                 "acosh": "arccosh", "atanh": "arctanh", "fabs": "fabs", "pow": "power"}
+_BOOLEAN_RESULTS = {"isnan", "isinf", "isfinite"}
+_RUNTIME = {   # runtime helper -> object, filled by the caller (mathlib)
+}
+
+
+class Lowering:
+    """Lower one method of a mechanism into a scalar kernel (see module docstring)."""
+
+    def __init__(self, spec, method, plan, kernel_name):
+        self.spec, self.method, self.plan = spec, method, plan
+        self.kernel_name = kernel_name
+        self.counter = 0
+        self.body: list[ast.stmt] = []
+        self.fields: dict[str, Obj] = {}        # field -> its object now
+        self.field_params: dict[str, str] = {}  # field -> kernel parameter
+        self.written: set[str] = set()
+        self.uniform_reads: dict[tuple, str] = {}   # (field, index) -> parameter
+        self.namespace: dict[str, object] = {}      # globals of the generated module
+        self.global_ids: dict[int, str] = {}
+        self.stack: list[object] = []               # functions being inlined (recursion check)
+        self.where_file = ""
+        self.first_line = 1
+        self.instance_loop = None                   # name of the loop index inside `for k in range(pp.width)`
+        self.mask_context = None                    # the mask of the masked assignment being evaluated
+
+    # -- naming and errors --------------------------------------------------------
+    def fresh(self, hint="t"):
+        self.counter += 1
+        hint = "".join(c if c.isalnum() else "_" for c in str(hint))[:24]
+        return f"{PREFIX}{self.counter}_{hint}"
+
+    def fail(self, node, text):
+        line = getattr(node, "lineno", None)
+        where = f"{self.where_file}:{self.first_line + line - 1}" if line and self.where_file else ""
+        raise CannotCompile(f"{text}{f' ({where})' if where else ''}")
+
+    def emit(self, statement):
+        self.body.append(statement)
+
+    def assign(self, var, node):
+        self.emit(ast.Assign([_store(var)], node))
+
+    def add_global(self, value, hint):
+        key = id(value)
+        if key not in self.global_ids:
+            name = self.fresh("g_" + hint)
+            self.global_ids[key] = name
+            self.namespace[name] = value
+        return self.global_ids[key]
+
+    def runtime(self, name):
+        """The generated module's name of a runtime helper (see generate._runtime_globals)."""
+        return PREFIX + name
+
+    # -- entry point ----------------------------------------------------------------
+    def lower(self):
+        method = self.method
+        tree = method.access.tree
+        function = method.function
+        self._locate(function)
+        if tree.decorator_list:
+            self.fail(tree, f"{method.name} is decorated: the compiler cannot see what the decorator does")
+        args = tree.args
+        if args.vararg or args.kwarg or args.kwonlyargs:
+            self.fail(tree, f"{method.name} takes *args, **kwargs or keyword-only arguments")
+        names = [a.arg for a in args.posonlyargs + args.args]
+        if len(names) != 2:
+            self.fail(tree, f"{method.name} must take (self, pp)")
+        env = {names[0]: Ref(SelfRef(self.spec.cls)), names[1]: Ref("pp")}
+        self.block(tree.body, env, top=True)
+        outputs = sorted(self.written)
+        returns = ast.Tuple([_name(self.fields[name].var) for name in outputs], ast.Load())
+        self.emit(ast.Return(returns))
+        params = sorted(self.field_params)
+        uniform = sorted(self.uniform_reads.items(), key=lambda item: item[1])
+        arguments = [self.field_params[name] for name in params] + [p for _, p in uniform]
+        function_def = ast.FunctionDef(
+            name=self.kernel_name,
+            args=ast.arguments(posonlyargs=[], args=[ast.arg(a) for a in arguments], vararg=None,
+                               kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
+            body=self.body, decorator_list=[], returns=None, type_params=[])
+        ast.fix_missing_locations(function_def)
+        function_def = _Arithmetic().visit(function_def)
+        ast.fix_missing_locations(function_def)
+        return LoweredKernel(self.kernel_name, ast.unparse(function_def), params, outputs,
+                             [(f, i, p) for (f, i), p in uniform], dict(self.namespace))
+
+    def _locate(self, function):
+        code = getattr(function, "__code__", None)
+        self.where_file = code.co_filename if code else ""
+        self.first_line = code.co_firstlineno if code else 1
+
+    # -- fields ----------------------------------------------------------------------
+    def field_obj(self, name, node):
+        plan = self.plan.get(name)
+        if plan is None:
+            self.fail(node, f"pp.{name} is not a field here")
+        if name in self.fields:
+            return self.fields[name]
+        source = plan.source
+        if source in ("time_since_spike",):
+            self.fail(node, f"pp.{name} is not element-wise")
+        if name == "raw" or (source == "raw" and plan.key == "ppack"):
+            self.fail(node, "pp.raw is available with the python backend only")
+        if source == "raw":
+            self.fail(node, f"pp.{name} is one of Arbor's index arrays, not an element-wise value")
+        param = PREFIX + "f_" + name
+        self.field_params[name] = param
+        uniform = source in ("scalar", "global", "valence")
+        obj = Obj(param, inst=not uniform, array=not uniform, field=name,
+                  readonly=plan.write is None)
+        self.fields[name] = obj
+        return obj
+
+    # -- statements ----------------------------------------------------------------
+    def block(self, statements, env, top=False):
+        for index, statement in enumerate(statements):
+            last = index == len(statements) - 1
+            if isinstance(statement, ast.Return):
+                if not (top and last):
+                    self.fail(statement, "a return before the end of the method")
+                if statement.value is not None:
+                    self.fail(statement, "the method returns a value (Arbor ignores it)")
+                continue
+            self.statement(statement, env)
+
+    def statement(self, node, env):
+        if isinstance(node, ast.Expr):
+            if isinstance(node.value, ast.Constant):
+                return   # a docstring or a bare constant
+            if isinstance(node.value, ast.Call):
+                value = self.call(node.value, env, statement=True)
+                return
+            self.fail(node, "an expression statement with no effect the compiler understands")
+        if isinstance(node, ast.Pass):
+            return
+        if isinstance(node, ast.Assign):
+            mask = self.store_mask(node.targets[0], env) if len(node.targets) == 1 else None
+            self.mask_context = mask
+            try:
+                value = self.expr(node.value, env)
+            finally:
+                self.mask_context = None
+            if len(node.targets) > 1 and not isinstance(value, (Obj, Tup, Const)):
+                value = self.materialise(value, "chain")
+            for target in node.targets:
+                self.bind(target, value, env, node)
+            return
+        if isinstance(node, ast.AnnAssign):
+            if node.value is None:
+                return
+            self.bind(node.target, self.expr(node.value, env), env, node)
+            return
+        if isinstance(node, ast.AugAssign):
+            self.augassign(node, env)
+            return
+        if isinstance(node, ast.If):
+            self.if_statement(node, env)
+            return
+        if isinstance(node, ast.For):
+            self.for_statement(node, env)
+            return
+        if isinstance(node, ast.Raise):
+            self.fail(node, "raises an exception")
+        self.fail(node, f"{type(node).__name__} statements are not element-wise code")
+
+    def bind(self, target, value, env, node):
+        """Python's assignment ``target = value``."""
+        if isinstance(target, ast.Name):
+            env[target.id] = self.hold(value, target.id)
+            return
+        if isinstance(target, (ast.Tuple, ast.List)):
+            items = self.unpack(value, len(target.elts), target)
+            starred = [i for i, t in enumerate(target.elts) if isinstance(t, ast.Starred)]
+            if starred:
+                self.fail(target, "starred assignment targets")
+            for element, item in zip(target.elts, items):
+                self.bind(element, item, env, node)
+            return
+        if isinstance(target, ast.Attribute):
+            owner = target.value
+            if isinstance(owner, ast.Name) and isinstance(env.get(owner.id), Ref) and env[owner.id].value == "pp":
+                self.write_field(target.attr, value, target)
+                return
+            self.fail(target, "assigns an attribute (only pp.<field> can be assigned)")
+        if isinstance(target, ast.Subscript):
+            self.subscript_store(target, value, env)
+            return
+        self.fail(target, f"cannot assign to {type(target).__name__}")
+
+    def hold(self, value, hint):
+        """What a name bound to ``value`` refers to (objects are shared, not copied)."""
+        if isinstance(value, (Obj, Tup, Func, Const, Ref)):
+            return value
+        if isinstance(value, Expr):
+            return self.materialise(value, hint)
+        raise AssertionError(value)
+
+    def materialise(self, value, hint):
+        if isinstance(value, Expr):
+            var = self.fresh(hint)
+            self.assign(var, value.node)
+            return Obj(var, value.inst, value.array, value.boolean)
+        return value
+
+    def unpack(self, value, count, node):
+        if isinstance(value, Tup):
+            items = value.items
+        elif isinstance(value, Const) and isinstance(value.value, (tuple, list)):
+            items = [Const(v) for v in value.value]
+        else:
+            self.fail(node, "unpacks a value that is not a tuple the compiler can see")
+        if len(items) != count:
+            self.fail(node, f"unpacks {len(items)} values into {count} names")
+        return items
+
+    def write_field(self, name, value, node):
+        """``pp.<name> = value`` with the python backend's meaning."""
+        plan = self.plan.get(name)
+        if plan is None:
+            self.fail(node, f"pp.{name} is not a field here")
+        if plan.write is None:
+            self.fail(node, f"pp.{name} is read-only here")
+        current = self.field_obj(name, node)
+        if isinstance(value, (Tup, Func, Ref)) or (isinstance(value, Const) and not _is_number(value.value)):
+            self.fail(node, f"assigns pp.{name} something that is not a number or an array of numbers")
+        expr = self.value_node(value, node)
+        self.written.add(name)
+        if plan.write == "buffer" and isinstance(value, Obj) and value.array and value.inst \
+                and value.field is None and not value.boolean:
+            # A fresh array is bound to a current without a copy: later
+            # in-place updates of that array change the current too.
+            self.fields[name] = Obj(value.var, True, True, False, name, False)
+            return
+        if isinstance(value, (Obj, Expr)) and value.boolean:
+            expr = ast.Call(ast.Name("float", ast.Load()), [expr], [])
+        self.assign(current.var, expr)
+
+    def value_node(self, value, node):
+        if isinstance(value, Obj):
+            if value.alias_of:
+                pass
+            return _name(value.var)
+        if isinstance(value, Expr):
+            return value.node
+        if isinstance(value, Const):
+            if not _is_number(value.value):
+                self.fail(node, f"uses {value.value!r} where a number is needed")
+            return _const_node(value.value)
+        self.fail(node, "uses a function, module or tuple where a number is needed")
+
+    def info(self, value):
+        """(per instance, array, boolean) of a numeric value."""
+        if isinstance(value, (Obj, Expr)):
+            return value.inst, value.array, value.boolean
+        if isinstance(value, Const):
+            return False, False, isinstance(value.value, (bool, np.bool_))
+        return False, False, False
+
+    def mutate(self, obj, node, new_value_node, how):
+        """Update ``obj`` in place (numpy's ``x[...] = ``, ``x += ``, ``out=``)."""
+        if not isinstance(obj, Obj) or not obj.array:
+            self.fail(node, f"{how} on a value that is not an array")
+        if obj.readonly:
+            self.fail(node, f"{how} writes pp.{obj.field}, which is read-only here")
+        if obj.alias_of:
+            self.fail(node, f"{how} through '{obj.alias_of}', which names different arrays "
+                            "depending on a branch")
+        if obj.field is not None:
+            plan = self.plan[obj.field]
+            direct = getattr(node, "_pc_direct", False)
+            if not direct and plan.source not in ("parameter", "state") and plan.write != "buffer":
+                self.fail(node, f"{how} writes pp.{obj.field} through another name: assign "
+                                f"pp.{obj.field} directly (its writes are scattered back to Arbor)")
+            if not direct and plan.write == "buffer" and not self._written_directly(obj.field):
+                self.fail(node, f"{how} writes pp.{obj.field} through another name: assign "
+                                f"pp.{obj.field} directly")
+            self.written.add(obj.field)
+        self.assign(obj.var, new_value_node)
+
+    def _written_directly(self, name):
+        return name in self.method.access.writes
+
+    def store_mask(self, target, env):
+        """The mask of ``x[mask] = ...`` (None for other targets)."""
+        if isinstance(target, ast.Subscript) and self.index_kind(target.slice, env) == "mask":
+            return self.expr(target.slice, env)
+        return None
+
+    def augassign(self, node, env):
+        target = node.target
+        if isinstance(target, ast.Subscript) and self.store_mask(target, env) is not None:
+            value = None     # evaluated under the mask below
+        else:
+            value = self.expr(node.value, env)
+        if isinstance(target, ast.Name):
+            current = self.lookup(target.id, env, target)
+            if isinstance(current, Obj) and current.array:
+                new = self.binop(node.op, current, value, node)
+                self.mutate(current, node, self.value_node(new, node), f"'{target.id} {_op_text(node.op)}='")
+                return
+            new = self.binop(node.op, current, value, node)
+            env[target.id] = self.materialise(new, target.id) if isinstance(new, Expr) else new
+            return
+        if isinstance(target, ast.Attribute):
+            obj = self.expr(target, env)
+            if isinstance(obj, Obj) and obj.field is not None and obj.array:
+                target._pc_direct = True
+                node._pc_direct = True
+                new = self.binop(node.op, obj, value, node)
+                plan = self.plan[obj.field]
+                if plan.write is None:
+                    self.fail(node, f"pp.{obj.field} is read-only here")
+                self.write_field(obj.field, new, node)
+                return
+            if isinstance(obj, Obj) and obj.field is not None:
+                self.fail(node, f"pp.{obj.field} is read-only here")
+            self.fail(node, "augmented assignment to an attribute")
+        if isinstance(target, ast.Subscript):
+            self.mask_context = self.store_mask(target, env)
+            try:
+                current = self.expr(target, env)
+                value = self.expr(node.value, env)
+            finally:
+                self.mask_context = None
+            new = self.binop(node.op, current, value, node)
+            self.subscript_store(target, new, env, node)
+            return
+        self.fail(node, "augmented assignment target")
+
+    def lookup(self, name, env, node):
+        if name in env:
+            value = env[name]
+            if value is _LOOP_LOCAL:
+                self.fail(node, f"uses '{name}' after the loop over instances, where it holds the "
+                                "last instance's value (not element-wise)")
+            return value
+        return self.global_value(name, node)
+
+    def subscript_store(self, target, value, env, node=None):
+        node = node or target
+        obj = self.expr(target.value, env)
+        if isinstance(target.value, ast.Attribute):
+            node._pc_direct = True
+        index = target.slice
+        kind = self.index_kind(index, env)
+        if kind == "all":
+            new = self.broadcast(obj, value, node)
+            self.mutate(obj, node, new, "x[:] =")
+            return
+        if kind == "instance":
+            if not isinstance(obj, Obj) or not obj.inst:
+                self.fail(node, "indexes a value that is not per instance with the loop index")
+            self.mutate_element(obj, value, node)
+            return
+        if kind == "mask":
+            mask = self.expr(index, env)
+            if not isinstance(obj, Obj) or not obj.inst:
+                self.fail(node, "a masked assignment to a value that is not per instance")
+            self.mutate(obj, node, self.select_node(mask, value, obj, node), "x[mask] =")
+            return
+        self.fail(node, "an assignment to part of an array (only x[:] = ..., x[mask] = ... "
+                        "and x[k] in a loop over instances are element-wise)")
+
+    def mutate_element(self, obj, value, node):
+        if obj.readonly:
+            self.fail(node, f"writes pp.{obj.field}, which is read-only here")
+        if obj.field is not None:
+            plan = self.plan[obj.field]
+            if not getattr(node, "_pc_direct", False) and plan.source not in ("parameter", "state"):
+                self.fail(node, f"writes pp.{obj.field} through another name: write pp.{obj.field}[k] directly")
+            self.written.add(obj.field)
+        value_node = self.value_node(value, node)
+        if isinstance(value, (Obj, Expr)) and value.boolean and not obj.boolean:
+            value_node = ast.Call(ast.Name("float", ast.Load()), [value_node], [])
+        self.assign(obj.var, value_node)
+
+    def broadcast(self, obj, value, node):
+        inst, array, boolean = self.info(value)
+        if isinstance(obj, Obj) and not obj.inst and inst:
+            self.fail(node, "assigns per-instance values into a uniform array")
+        expr = self.value_node(value, node)
+        if boolean and isinstance(obj, Obj) and not obj.boolean:
+            expr = ast.Call(ast.Name("float", ast.Load()), [expr], [])
+        return expr
+
+    def select_node(self, mask, value, otherwise, node):
+        cond = self.value_node(mask, node)
+        a = self.value_node(value, node)
+        b = self.value_node(otherwise, node)
+        return self.select(cond, a, b)
+
+    def select(self, cond, a, b):
+        """``a if cond else b`` with both sides computed first (a branch-free select)."""
+        va, vb = self.fresh("a"), self.fresh("b")
+        self.assign(va, a)
+        self.assign(vb, b)
+        return ast.IfExp(cond, _name(va), _name(vb))
+
+    def index_kind(self, index, env):
+        if isinstance(index, ast.Slice) and index.lower is None and index.upper is None and index.step is None:
+            return "all"
+        if isinstance(index, ast.Constant) and index.value is Ellipsis:
+            return "all"
+        if isinstance(index, ast.Name) and self.instance_loop is not None and index.id == self.instance_loop \
+                and env.get(index.id) is _LOOP_INDEX:
+            return "instance"
+        if isinstance(index, (ast.Constant, ast.UnaryOp)):
+            return "constant"
+        if isinstance(index, ast.Tuple):
+            return "other"
+        try:
+            value = self.expr(index, env, probe=True)
+        except CannotCompile:
+            return "other"
+        if isinstance(value, (Obj, Expr)) and value.boolean and value.inst:
+            return "mask"
+        return "other"
+
+    # -- control flow ---------------------------------------------------------------
+    def if_statement(self, node, env):
+        cond = self.expr(node.test, env)
+        inst, array, boolean = self.info(cond)
+        if inst and array:
+            self.fail(node.test, "'if' on per-instance values: numpy raises 'the truth value of an "
+                                 "array with more than one element is ambiguous'; use np.where")
+        if isinstance(cond, Const):   # decided at compile time
+            self.block_inline(node.body if cond.value else node.orelse, env)
+            return
+        test = self.truth(cond, node.test)
+        saved = self.body
+        envs, bodies = [], []
+        for branch in (node.body, node.orelse):
+            self.body = []
+            branch_env = dict(env)
+            fields_before = dict(self.fields)
+            self.block_inline(branch, branch_env)
+            envs.append((branch_env, dict(self.fields)))
+            self.fields = fields_before
+            bodies.append(self.body)
+        self.body = saved
+        # Names (and current fields) bound to different objects in the two branches
+        # get one merged variable.
+        merged_env = {}
+        names = set(envs[0][0]) | set(envs[1][0])
+        tails = ([], [])
+        for name in sorted(names):
+            a, b = envs[0][0].get(name, _UNBOUND), envs[1][0].get(name, _UNBOUND)
+            if a is b:
+                merged_env[name] = a
+                continue
+            if a is _UNBOUND or b is _UNBOUND:
+                merged_env[name] = _MAYBE_UNBOUND
+                continue
+            merged_env[name] = self.merge(a, b, name, tails, node, before=env)
+        fields = {}
+        for name in set(envs[0][1]) | set(envs[1][1]):
+            a, b = envs[0][1].get(name), envs[1][1].get(name)
+            if a is b:
+                fields[name] = a
+            elif a is None or b is None:
+                fields[name] = a or b
+            else:
+                fields[name] = self.merge(a, b, "pp_" + name, tails, node, field=name)
+        self.fields = fields
+        env.clear()
+        env.update(merged_env)
+        self.emit(ast.If(test, bodies[0] + tails[0] or [ast.Pass()], bodies[1] + tails[1] or []))
+
+    def merge(self, a, b, name, tails, node, field=None, before=None):
+        if isinstance(a, Const) and _is_number(a.value):
+            a = Expr(_const_node(a.value), False, False, isinstance(a.value, (bool, np.bool_)))
+        if isinstance(b, Const) and _is_number(b.value):
+            b = Expr(_const_node(b.value), False, False, isinstance(b.value, (bool, np.bool_)))
+        if not isinstance(a, (Obj, Expr)) or not isinstance(b, (Obj, Expr)):
+            return _Ambiguous(name)
+        var = self.fresh(name)
+        tails[0].append(ast.Assign([_store(var)], self.value_node(a, node)))
+        tails[1].append(ast.Assign([_store(var)], self.value_node(b, node)))
+        ia, aa, ba = self.info(a)
+        ib, ab, bb = self.info(b)
+        obj = Obj(var, ia or ib, aa and ab, ba and bb, field=field)
+        before = before or {}
+        shared = [x for x in (a, b) if isinstance(x, Obj) and x.array
+                  and (x.field is not None or any(x is v for v in before.values()))]
+        if field is None and shared:
+            # In-place updates through the name must not guess which array it meant.
+            obj.alias_of = name
+        return obj
+
+    def truth(self, cond, node):
+        if isinstance(cond, (Obj, Expr)):
+            return self.value_node(cond, node)
+        if isinstance(cond, Const):
+            return ast.Constant(bool(cond.value))
+        self.fail(node, "a condition that is not a number")
+
+    def block_inline(self, statements, env):
+        for statement in statements:
+            if isinstance(statement, ast.Return):
+                self.fail(statement, "a return inside a branch of the method")
+            self.statement(statement, env)
+
+    def for_statement(self, node, env):
+        if node.orelse:
+            self.fail(node, "for ... else")
+        iterable = node.iter
+        if self._is_instance_range(iterable, env):
+            self.instance_for(node, env)
+            return
+        if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) \
+                and iterable.func.id == "range" and self.lookup("range", env, iterable) == Ref(range):
+            bounds = [self.expr(a, env) for a in iterable.args]
+            if not all(isinstance(b, Const) and isinstance(b.value, int) for b in bounds) or iterable.keywords:
+                self.fail(node, "a loop over a range that is not a constant (only constant ranges and "
+                                "range(pp.width) are element-wise)")
+            items = [Const(i) for i in range(*[b.value for b in bounds])]
+        else:
+            value = self.expr(iterable, env)
+            if isinstance(value, Tup):
+                items = value.items
+            elif isinstance(value, Const) and isinstance(value.value, (tuple, list)):
+                items = [Const(v) for v in value.value]
+            else:
+                self.fail(node, "a loop over something that is not a tuple, a list literal or a range")
+        if len(items) > _MAX_UNROLL:
+            self.fail(node, f"a loop of more than {_MAX_UNROLL} iterations")
+        for item in items:
+            self.bind(node.target, item, env, node)
+            for statement in node.body:
+                if isinstance(statement, (ast.Break, ast.Continue)):
+                    self.fail(statement, "break/continue in a loop")
+                if isinstance(statement, ast.Return):
+                    self.fail(statement, "a return inside a loop")
+                self.statement(statement, env)
+
+    def _is_instance_range(self, iterable, env):
+        if not (isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name)
+                and iterable.func.id == "range" and not iterable.keywords):
+            return False
+        args = iterable.args
+        if len(args) == 2 and isinstance(args[0], ast.Constant) and args[0].value == 0:
+            args = args[1:]
+        if len(args) != 1:
+            return False
+        return self._is_width(args[0], env)
+
+    def _is_width(self, node, env):
+        if isinstance(node, ast.Attribute) and node.attr == "width" and isinstance(node.value, ast.Name) \
+                and isinstance(env.get(node.value.id), Ref) and env[node.value.id].value == "pp":
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "len" \
+                and len(node.args) == 1 and not node.keywords:
+            try:
+                value = self.expr(node.args[0], env, probe=True)
+            except CannotCompile:
+                return False
+            return isinstance(value, Obj) and value.inst and value.array
+        return False
+
+    def instance_for(self, node, env):
+        if self.instance_loop is not None:
+            self.fail(node, "a loop over instances inside another")
+        if not isinstance(node.target, ast.Name):
+            self.fail(node, "the loop over instances must bind one name")
+        index = node.target.id
+        before = dict(env)
+        self.instance_loop = index
+        env[index] = _LOOP_INDEX
+        for statement in node.body:
+            if isinstance(statement, (ast.Break, ast.Continue, ast.Return)):
+                self.fail(statement, f"{type(statement).__name__.lower()} in the loop over instances")
+            self.statement(statement, env)
+        self.instance_loop = None
+        for name in list(env):
+            if name not in before:
+                env[name] = _LOOP_LOCAL
+            elif env[name] is not before[name]:
+                self.fail(node, f"the loop over instances rebinds '{name}', defined before it "
+                                "(a value carried from one instance to the next is not element-wise)")
+
+    # -- expressions -----------------------------------------------------------------
+    def expr(self, node, env, probe=False):
+        method = getattr(self, "expr_" + type(node).__name__, None)
+        if method is None:
+            self.fail(node, f"{type(node).__name__} expressions are not element-wise code")
+        if probe:
+            saved = len(self.body), self.counter
+            try:
+                return method(node, env)
+            finally:
+                del self.body[saved[0]:]
+        return method(node, env)
+
+    def expr_Constant(self, node, env):
+        if isinstance(node.value, (bool, int, float)) or node.value is None or isinstance(node.value, str):
+            return Const(node.value)
+        self.fail(node, f"the constant {node.value!r}")
+
+    def expr_Name(self, node, env):
+        value = self.lookup(node.id, env, node)
+        if value is _LOOP_INDEX:
+            self.fail(node, f"uses the instance index '{node.id}' other than as x[{node.id}]")
+        if value is _MAYBE_UNBOUND:
+            self.fail(node, f"'{node.id}' is assigned in one branch of an if only")
+        if isinstance(value, _Ambiguous):
+            self.fail(node, f"'{node.id}' is bound to different kinds of values in the branches of an if")
+        return value
+
+    def global_value(self, name, node):
+        namespace = self.current_namespace()
+        if name in namespace:
+            value = namespace[name]
+        elif hasattr(builtins, name):
+            value = getattr(builtins, name)
+        else:
+            self.fail(node, f"the name {name!r} is not defined")
+        return self.classify(value, name, node)
+
+    def classify(self, value, name, node):
+        if _is_number(value):
+            return Const(value)
+        if isinstance(value, (tuple, list)) and all(_is_number(v) for v in value):
+            return Const(tuple(value))
+        if isinstance(value, str) or value is None:
+            return Const(value)
+        if isinstance(value, types.FunctionType):
+            if getattr(value, "__module__", "") and value.__module__.startswith(("numpy", "math")):
+                return Ref(value)
+            if value in (exprelr, cnexp, cnexp_linear):
+                return Ref(value)
+            return Func(value, where=name)
+        if isinstance(value, (staticmethod, classmethod)):
+            return self.classify(value.__func__, name, node)
+        return Ref(value)
+
+    def current_namespace(self):
+        return self._namespace_stack[-1]
+
+    def expr_Attribute(self, node, env):
+        owner = self.expr(node.value, env)
+        attr = node.attr
+        if isinstance(owner, Ref):
+            target = owner.value
+            if target == "pp":
+                return self.field_obj(attr, node)
+            if isinstance(target, SelfRef):
+                return self.class_attribute(target.cls, attr, node)
+            if isinstance(target, types.ModuleType):
+                if not hasattr(target, attr):
+                    self.fail(node, f"module {target.__name__} has no attribute {attr!r}")
+                return self.classify(getattr(target, attr), attr, node)
+            if isinstance(target, type):
+                return self.class_attribute(target, attr, node)
+        if isinstance(owner, Obj) and owner.field is not None and attr in ("shape", "size", "ndim"):
+            self.fail(node, f"uses .{attr} (not element-wise)")
+        if isinstance(owner, (Obj, Expr)) and attr in ("real",):
+            return owner
+        self.fail(node, f"the attribute .{attr} of a value")
+
+    def class_attribute(self, cls, attr, node):
+        try:
+            raw = inspect.getattr_static(cls, attr)
+        except AttributeError:
+            self.fail(node, f"self.{attr} is not a class attribute (instance attributes set in "
+                            "__init__ are not seen by the compiler)")
+        if isinstance(raw, staticmethod):
+            return Func(raw.__func__, where=f"{cls.__qualname__}.{attr}")
+        if isinstance(raw, classmethod):
+            return Func(raw.__func__, bound=[Ref(SelfRef(cls))], where=f"{cls.__qualname__}.{attr}")
+        if isinstance(raw, types.FunctionType):
+            return Func(raw, bound=[Ref(SelfRef(cls))], where=f"{cls.__qualname__}.{attr}")
+        if isinstance(raw, property):
+            self.fail(node, f"self.{attr} is a property")
+        return self.classify(raw, attr, node)
+
+    def expr_Tuple(self, node, env):
+        items = []
+        for element in node.elts:
+            if isinstance(element, ast.Starred):
+                items += self.unpack_all(self.expr(element.value, env), element)
+            else:
+                value = self.expr(element, env)
+                items.append(self.hold(value, "item") if isinstance(value, Expr) else value)
+        return Tup(items)
+
+    expr_List = expr_Tuple
+
+    def unpack_all(self, value, node):
+        if isinstance(value, Tup):
+            return list(value.items)
+        if isinstance(value, Const) and isinstance(value.value, tuple):
+            return [Const(v) for v in value.value]
+        self.fail(node, "unpacks with * a value that is not a tuple the compiler can see")
+
+    def expr_BinOp(self, node, env):
+        left = self.expr(node.left, env)
+        right = self.expr(node.right, env)
+        return self.binop(node.op, left, right, node)
+
+    def binop(self, op, left, right, node):
+        if isinstance(left, Const) and isinstance(right, Const) and _is_number(left.value) \
+                and _is_number(right.value):
+            try:
+                return Const(_apply(op, left.value, right.value))
+            except (ArithmeticError, ValueError, TypeError):
+                pass
+        if isinstance(op, ast.MatMult):
+            self.fail(node, "matrix products are not element-wise")
+        li, la, lb = self.info(left)
+        ri, ra, rb = self.info(right)
+        a, b = self.value_node(left, node), self.value_node(right, node)
+        boolean = lb and rb and isinstance(op, (ast.BitAnd, ast.BitOr, ast.BitXor))
+        if isinstance(op, (ast.BitAnd, ast.BitOr, ast.BitXor)) and (lb != rb):
+            self.fail(node, "a bitwise operation between a boolean and a number")
+        return Expr(ast.BinOp(a, op, b), li or ri, la or ra, boolean)
+
+    def expr_UnaryOp(self, node, env):
+        operand = self.expr(node.operand, env)
+        if isinstance(operand, Const) and _is_number(operand.value):
+            try:
+                return Const(_apply_unary(node.op, operand.value))
+            except (ArithmeticError, TypeError):
+                pass
+        inst, array, boolean = self.info(operand)
+        value = self.value_node(operand, node)
+        if isinstance(node.op, ast.Invert):
+            if boolean:
+                return Expr(ast.UnaryOp(ast.Not(), value), inst, array, True)
+            self.fail(node, "~ on a value that is not boolean")
+        if isinstance(node.op, ast.Not):
+            if inst and array:
+                self.fail(node, "'not' on per-instance values (numpy raises: the truth value of an "
+                                "array is ambiguous); use ~ or np.logical_not")
+            return Expr(ast.UnaryOp(ast.Not(), value), inst, array, True)
+        return Expr(ast.UnaryOp(node.op, value), inst, array, False)
+
+    def expr_BoolOp(self, node, env):
+        values = [self.expr(v, env) for v in node.values]
+        for v in values:
+            inst, array, _ = self.info(v)
+            if inst and array:
+                self.fail(node, "'and'/'or' on per-instance values (numpy raises: the truth value "
+                                "of an array is ambiguous); use & and | or np.logical_and")
+        if not all(self.info(v)[2] for v in values):
+            self.fail(node, "'and'/'or' of values that are not booleans (Python returns one of the operands)")
+        nodes = [self.value_node(v, node) for v in values]
+        inst = any(self.info(v)[0] for v in values)
+        return Expr(ast.BoolOp(node.op, nodes), inst, False, True)
+
+    def expr_Compare(self, node, env):
+        operands = [self.expr(node.left, env)] + [self.expr(c, env) for c in node.comparators]
+        for op in node.ops:
+            if isinstance(op, (ast.Is, ast.IsNot, ast.In, ast.NotIn)):
+                self.fail(node, f"the comparison {type(op).__name__}")
+        if all(isinstance(o, Const) and _is_number(o.value) for o in operands):
+            result = all(_compare(op, a.value, b.value) for op, a, b in
+                         zip(node.ops, operands, operands[1:]))
+            return Const(result)
+        inst = any(self.info(o)[0] for o in operands)
+        array = any(self.info(o)[1] for o in operands)
+        if len(node.ops) > 1 and inst and array:
+            self.fail(node, "a chained comparison of arrays (numpy raises: the truth value of an array "
+                            "is ambiguous)")
+        nodes = [self.value_node(o, node) for o in operands]
+        return Expr(ast.Compare(nodes[0], list(node.ops), nodes[1:]), inst, array, True)
+
+    def expr_IfExp(self, node, env):
+        cond = self.expr(node.test, env)
+        inst, array, _ = self.info(cond)
+        if inst and array:
+            self.fail(node, "'x if c else y' on per-instance values (numpy raises: the truth value of "
+                            "an array is ambiguous); use np.where")
+        if isinstance(cond, Const):
+            return self.expr(node.body if cond.value else node.orelse, env)
+        # Python evaluates one side only: keep the branch (each side may be costly).
+        test = self.truth(cond, node)
+        saved = self.body
+        sides = []
+        for branch in (node.body, node.orelse):
+            self.body = []
+            value = self.expr(branch, env)
+            if not isinstance(value, (Obj, Expr, Const)):
+                self.fail(branch, "a conditional expression that is not a number")
+            sides.append((self.body, value))
+            self.body = saved
+        var = self.fresh("ifexp")
+        (body_a, a), (body_b, b) = sides
+        self.emit(ast.If(test, body_a + [ast.Assign([_store(var)], self.value_node(a, node))],
+                         body_b + [ast.Assign([_store(var)], self.value_node(b, node))]))
+        ia, aa, ba = self.info(a)
+        ib, ab, bb = self.info(b)
+        return Obj(var, ia or ib or inst, False, ba and bb)
+
+    def expr_Subscript(self, node, env):
+        obj = self.expr(node.value, env)
+        kind = self.index_kind(node.slice, env)
+        if kind == "all":
+            return obj
+        if kind == "instance":
+            if not isinstance(obj, Obj) or not obj.inst:
+                self.fail(node, "indexes a value that is not per instance with the loop index")
+            return Expr(_name(obj.var), True, False, obj.boolean)
+        if kind == "mask":
+            if not isinstance(obj, (Obj, Expr)) or not self.info(obj)[0]:
+                self.fail(node, "masks a value that is not per instance")
+            mask = self.expr(node.slice, env)
+            if not _same_value(mask, self.mask_context):
+                self.fail(node, "x[mask] outside 'y[mask] = ...' with the same mask (its length depends "
+                                "on the mask)")
+            return obj
+        if kind == "constant" and isinstance(obj, Obj) and obj.field is not None:
+            return self.uniform_read(obj, node, env)
+        if isinstance(obj, Tup) or (isinstance(obj, Const) and isinstance(obj.value, tuple)):
+            index = self.expr(node.slice, env)
+            items = obj.items if isinstance(obj, Tup) else [Const(v) for v in obj.value]
+            if isinstance(index, Const) and isinstance(index.value, int) and -len(items) <= index.value < len(items):
+                return items[index.value]
+        self.fail(node, "indexes an array (not element-wise)")
+
+    def uniform_read(self, obj, node, env):
+        """``pp.x[0]``: one instance's value, read once before the loop."""
+        name = obj.field
+        index = self.expr(node.slice, env)
+        if not isinstance(index, Const) or not isinstance(index.value, int):
+            self.fail(node, "indexes an array (not element-wise)")
+        source = self.plan[name].source
+        if source not in ("parameter", "state", "cv"):
+            self.fail(node, f"pp.{name}[{index.value}] (only parameters, states and per-CV values can be read "
+                            "at one instance)")
+        if name in self.method.access.writes or name in self.written:
+            self.fail(node, f"reads pp.{name}[{index.value}] in a method that writes pp.{name} "
+                            "(the order of instances would matter)")
+        key = (name, index.value)
+        if key not in self.uniform_reads:
+            self.uniform_reads[key] = f"{PREFIX}u_{name}_{index.value if index.value >= 0 else 'm' + str(-index.value)}"
+        return Expr(_name(self.uniform_reads[key]), False, False)
+
+    def expr_Lambda(self, node, env):
+        self.fail(node, "a lambda inside the method (define it at module level)")
+
+    # -- calls -------------------------------------------------------------------------
+    def expr_Call(self, node, env):
+        return self.call(node, env)
+
+    def call(self, node, env, statement=False):
+        callee = self.expr(node.func, env)
+        args = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                args += self.unpack_all(self.expr(a.value, env), a)
+            else:
+                args.append(self.expr(a, env))
+        kwargs = {}
+        for k in node.keywords:
+            if k.arg is None:
+                self.fail(node, "** arguments")
+            kwargs[k.arg] = self.expr(k.value, env)
+        if isinstance(callee, Func):
+            return self.inline(callee, args, kwargs, node)
+        if isinstance(callee, Ref):
+            return self.call_known(callee.value, args, kwargs, node, env)
+        if isinstance(callee, Obj) and callee.array and isinstance(node.func, ast.Attribute):
+            pass
+        if isinstance(node.func, ast.Attribute):
+            owner = self.expr(node.func.value, env)
+            if isinstance(owner, (Obj, Expr)):
+                return self.array_method(owner, node.func.attr, args, kwargs, node)
+        self.fail(node, "calls something the compiler does not know")
+
+    def array_method(self, owner, name, args, kwargs, node):
+        if name == "copy" and not args and not kwargs:
+            return self.fresh_copy(owner, node)
+        if name in ("clip",):
+            return self.np_function("clip", [owner] + args, kwargs, node)
+        self.fail(node, f"the array method .{name}()")
+
+    def fresh_copy(self, value, node):
+        inst, array, boolean = self.info(value)
+        var = self.fresh("copy")
+        self.assign(var, self.value_node(value, node))
+        return Obj(var, inst, True if inst else array, boolean)
+
+    def call_known(self, target, args, kwargs, node, env):
+        if target is exprelr:
+            self.no_kwargs(kwargs, node, "exprelr")
+            return self.runtime_call("exprelr", args, node, 1)
+        if target in (cnexp, cnexp_linear):
+            self.no_kwargs(kwargs, node, target.__name__)
+            return self.runtime_call(target.__name__, args, node, 4)
+        if isinstance(target, np.ufunc) or (callable(target) and getattr(target, "__module__", "")
+                                            and str(getattr(target, "__module__", "")).startswith("numpy")):
+            name = getattr(target, "__name__", "")
+            if getattr(np, name, None) is target:
+                return self.np_function(name, args, kwargs, node)
+            self.fail(node, f"numpy function {name!r}")
+        if isinstance(target, types.BuiltinFunctionType) and getattr(target, "__module__", "") == "math" \
+                or (getattr(target, "__self__", None) is math):
+            return self.math_function(target.__name__, args, kwargs, node)
+        if target is abs:
+            self.no_kwargs(kwargs, node, "abs")
+            return self.unary_expr(ast.Name("abs", ast.Load()), args, node)
+        if target in (min, max):
+            return self.builtin_minmax(target, args, kwargs, node)
+        if target in (float, int, bool):
+            if len(args) != 1 or kwargs:
+                self.fail(node, f"{target.__name__}() with more than one argument")
+            inst, array, boolean = self.info(args[0])
+            if inst and array:
+                self.fail(node, f"{target.__name__}() of an array (numpy raises for more than one value)")
+            return Expr(ast.Call(ast.Name(target.__name__, ast.Load()), [self.value_node(args[0], node)], []),
+                        inst, False, target is bool)
+        if target is pow:
+            if len(args) != 2 or kwargs:
+                self.fail(node, "pow() with a modulus")
+            return self.binop(ast.Pow(), args[0], args[1], node)
+        if target is len:
+            if len(args) == 1 and isinstance(args[0], Obj) and args[0].inst and args[0].array:
+                return self.width_value(node)
+            self.fail(node, "len() of something that is not a per-instance array")
+        if target is range:
+            self.fail(node, "range() outside a for statement")
+        if hasattr(target, "py_func") and hasattr(target, "targetoptions"):   # a numba dispatcher
+            if kwargs:
+                self.fail(node, "keyword arguments to a numba function")
+            for a in args:
+                if not isinstance(a, (Obj, Expr, Const)) or (isinstance(a, Const) and not _is_number(a.value)):
+                    self.fail(node, "passes something that is not a number to a numba function")
+            name = self.add_global(target, getattr(target, "__name__", "njit"))
+            values = [self.value_node(a, node) for a in args]
+            inst = any(self.info(a)[0] for a in args)
+            var = self.fresh("njit")
+            self.assign(var, ast.Call(_name(name), values, []))
+            return Obj(var, inst, False)
+        label = getattr(target, "__name__", type(target).__name__)
+        self.fail(node, f"calls {label}, which the compiler cannot see into")
+
+    def no_kwargs(self, kwargs, node, name):
+        if kwargs:
+            self.fail(node, f"keyword arguments to {name}()")
+
+    def width_value(self, node):
+        self.field_obj("width", node)
+        return Expr(_name(self.fields["width"].var), False, False)
+
+    def runtime_call(self, name, args, node, arity):
+        if len(args) != arity:
+            self.fail(node, f"{name}() takes {arity} arguments")
+        values = [self.value_node(a, node) for a in args]
+        inst = any(self.info(a)[0] for a in args)
+        array = any(self.info(a)[1] for a in args)
+        return Expr(ast.Call(_name(self.runtime(name)), values, []), inst, array)
+
+    def unary_expr(self, func_node, args, node, boolean=False):
+        if len(args) != 1:
+            self.fail(node, "a function of one argument called with more")
+        inst, array, _ = self.info(args[0])
+        return Expr(ast.Call(func_node, [self.value_node(args[0], node)], []), inst, array, boolean)
+
+    def builtin_minmax(self, target, args, kwargs, node):
+        if kwargs or len(args) < 2:
+            self.fail(node, f"{target.__name__}() of one iterable or with key=")
+        for a in args:
+            inst, array, _ = self.info(a)
+            if inst and array:
+                self.fail(node, f"Python's {target.__name__}() of arrays (numpy raises: the truth value of "
+                                f"an array is ambiguous); use np.{'maximum' if target is max else 'minimum'}")
+        # Python: the first of the largest (smallest), comparing with > (<).
+        values = [self.materialise(a, "mm") if isinstance(a, Expr) else a for a in args]
+        result = values[0]
+        for other in values[1:]:
+            a, b = self.value_node(result, node), self.value_node(other, node)
+            op = ast.Gt() if target is max else ast.Lt()
+            var = self.fresh(target.__name__)
+            self.assign(var, ast.IfExp(ast.Compare(b, [op], [a]), b, a))
+            result = Obj(var, any(self.info(v)[0] for v in (result, other)), False)
+        return result
+
+    def math_function(self, name, args, kwargs, node):
+        self.no_kwargs(kwargs, node, "math." + name)
+        for a in args:
+            inst, array, _ = self.info(a)
+            if inst and array:
+                self.fail(node, f"math.{name}() of an array (Python raises for more than one value); "
+                                f"use np.{_MATH_ALIASES.get(name, name)}")
+        if name in _RUNTIME_UNARY:
+            return self.runtime_call(_RUNTIME[name] if name in _RUNTIME else "fast_" + name, args, node, 1)
+        if name == "pow":
+            return self.runtime_call("fast_pow", args, node, 2)
+        if name in ("fabs",):
+            return self.unary_expr(ast.Name("abs", ast.Load()), args, node)
+        numpy_name = _MATH_ALIASES.get(name, name)
+        if numpy_name in _NUMBA_UNARY:
+            return self.unary_expr(ast.Attribute(_name(PREFIX + "np"), numpy_name, ast.Load()), args, node,
+                                   numpy_name in _BOOLEAN_RESULTS)
+        if name in ("e", "pi", "inf", "nan", "tau"):
+            return Const(getattr(math, name))
+        if name in ("atan2", "hypot", "copysign", "fmod"):
+            values = [self.value_node(a, node) for a in args]
+            inst = any(self.info(a)[0] for a in args)
+            return Expr(ast.Call(ast.Attribute(_name(PREFIX + "math"), name, ast.Load()), values, []), inst, False)
+        self.fail(node, f"math.{name}")
+
+    # numpy ------------------------------------------------------------------------------
+    def np_function(self, name, args, kwargs, node):
+        out = kwargs.pop("out", None)
+        if isinstance(out, Tup) and len(out.items) == 1:
+            out = out.items[0]
+        for key in ("where", "casting", "order", "subok", "signature"):
+            if key in kwargs:
+                self.fail(node, f"np.{name}(..., {key}=)")
+        dtype = kwargs.pop("dtype", None)
+        if dtype is not None and not (isinstance(dtype, (Ref, Const)) and getattr(dtype, "value", None)
+                                      in (float, np.float64, "float64", "f8")):
+            self.fail(node, f"np.{name}(..., dtype=) other than float64")
+        result = self._np_value(name, args, kwargs, node)
+        if out is not None:
+            if not isinstance(out, Obj):
+                self.fail(node, "out= that is not an array")
+            self.mutate(out, node, self.broadcast(out, result, node), f"np.{name}(..., out=)")
+            return out
+        return result
+
+    def _np_value(self, name, args, kwargs, node):
+        def no_kwargs():
+            if kwargs:
+                self.fail(node, f"np.{name}() with keyword arguments {sorted(kwargs)}")
+
+        def arity(n):
+            if len(args) != n:
+                self.fail(node, f"np.{name}() with {len(args)} arguments")
+
+        if name in _RUNTIME_UNARY:
+            no_kwargs(); arity(1)
+            return self.runtime_call("fast_" + name, args, node, 1)
+        if name in ("power", "float_power", "pow"):
+            no_kwargs(); arity(2)
+            return self.runtime_call("fast_pow", args, node, 2)
+        if name in _UFUNC_BINARY:
+            no_kwargs(); arity(2)
+            return self.binop(_UFUNC_BINARY[name](), args[0], args[1], node)
+        if name in ("negative", "positive"):
+            no_kwargs(); arity(1)
+            inst, array, _ = self.info(args[0])
+            op = ast.USub() if name == "negative" else ast.UAdd()
+            return Expr(ast.UnaryOp(op, self.value_node(args[0], node)), inst, array)
+        if name == "square":
+            no_kwargs(); arity(1)
+            return self.binop(ast.Mult(), args[0], args[0], node)
+        if name == "reciprocal":
+            no_kwargs(); arity(1)
+            return self.binop(ast.Div(), Const(1.0), args[0], node)
+        if name in ("abs", "absolute", "fabs"):
+            no_kwargs(); arity(1)
+            return self.unary_expr(ast.Name("abs", ast.Load()), args, node)
+        if name in ("sign", "maximum", "minimum", "fmax", "fmin"):
+            no_kwargs(); arity(1 if name == "sign" else 2)
+            return self.runtime_call("np_" + name, args, node, len(args))
+        if name in ("logical_and", "logical_or", "logical_xor"):
+            no_kwargs(); arity(2)
+            a, b = [self.bool_node(x, node) for x in args]
+            op = {"logical_and": ast.BitAnd(), "logical_or": ast.BitOr(), "logical_xor": ast.BitXor()}[name]
+            inst = any(self.info(x)[0] for x in args)
+            return Expr(ast.BinOp(a, op, b), inst, any(self.info(x)[1] for x in args), True)
+        if name == "logical_not":
+            no_kwargs(); arity(1)
+            inst, array, _ = self.info(args[0])
+            return Expr(ast.UnaryOp(ast.Not(), self.bool_node(args[0], node)), inst, array, True)
+        if name in ("greater", "less", "greater_equal", "less_equal", "equal", "not_equal"):
+            no_kwargs(); arity(2)
+            op = {"greater": ast.Gt, "less": ast.Lt, "greater_equal": ast.GtE, "less_equal": ast.LtE,
+                  "equal": ast.Eq, "not_equal": ast.NotEq}[name]()
+            inst = any(self.info(x)[0] for x in args)
+            return Expr(ast.Compare(self.value_node(args[0], node), [op], [self.value_node(args[1], node)]),
+                        inst, any(self.info(x)[1] for x in args), True)
+        if name in _NUMBA_UNARY:
+            no_kwargs(); arity(1)
+            return self.unary_expr(ast.Attribute(_name(PREFIX + "np"), name, ast.Load()), args, node,
+                                   name in _BOOLEAN_RESULTS)
+        if name in ("arctan2", "hypot", "copysign", "fmod"):
+            no_kwargs(); arity(2)
+            fn = {"arctan2": "atan2"}.get(name, name)
+            inst = any(self.info(x)[0] for x in args)
+            return Expr(ast.Call(ast.Attribute(_name(PREFIX + "math"), fn, ast.Load()),
+                                 [self.value_node(a, node) for a in args], []), inst,
+                        any(self.info(x)[1] for x in args))
+        if name == "where":
+            no_kwargs()
+            if len(args) != 3:
+                self.fail(node, "np.where() with one argument (indices are not element-wise)")
+            cond, a, b = args
+            inst = any(self.info(x)[0] for x in args)
+            boolean = self.info(a)[2] and self.info(b)[2]
+            return Expr(self.select(self.bool_node(cond, node), self.value_node(a, node),
+                                    self.value_node(b, node)), inst, True if inst else False, boolean)
+        if name == "select":
+            default = kwargs.pop("default", args[2] if len(args) > 2 else Const(0))
+            no_kwargs()
+            if len(args) < 2:
+                self.fail(node, "np.select() needs condlist and choicelist")
+            conds, choices = self.unpack_all(args[0], node), self.unpack_all(args[1], node)
+            if len(conds) != len(choices):
+                self.fail(node, "np.select() with lists of different lengths")
+            result = default
+            inst = self.info(default)[0]
+            for c, v in reversed(list(zip(conds, choices))):
+                inst = inst or self.info(c)[0] or self.info(v)[0]
+                var = self.fresh("select")
+                self.assign(var, self.select(self.bool_node(c, node), self.value_node(v, node),
+                                             self.value_node(result, node)))
+                result = Obj(var, inst, False)
+            return Expr(_name(result.var), inst, inst) if isinstance(result, Obj) else result
+        if name == "isclose":
+            rtol = kwargs.pop("rtol", Const(1e-05))
+            atol = kwargs.pop("atol", Const(1e-08))
+            equal_nan = kwargs.pop("equal_nan", Const(False))
+            no_kwargs()
+            if len(args) > 2:
+                rtol = args[2]
+            if len(args) > 3:
+                atol = args[3]
+            if len(args) > 4:
+                equal_nan = args[4]
+            if len(args) < 2:
+                self.fail(node, "np.isclose() needs two values")
+            if not isinstance(equal_nan, Const):
+                self.fail(node, "np.isclose(equal_nan=) that is not a constant")
+            fn = "np_isclose_nan" if equal_nan.value else "np_isclose"
+            inst = self.info(args[0])[0] or self.info(args[1])[0]
+            array = self.info(args[0])[1] or self.info(args[1])[1]
+            values = [self.value_node(v, node) for v in (args[0], args[1], rtol, atol)]
+            return Expr(ast.Call(_name(self.runtime(fn)), values, []), inst, array, True)
+        if name == "clip":
+            lo = kwargs.pop("a_min", kwargs.pop("min", args[1] if len(args) > 1 else Const(None)))
+            hi = kwargs.pop("a_max", kwargs.pop("max", args[2] if len(args) > 2 else Const(None)))
+            no_kwargs()
+            x = args[0]
+            inst = any(self.info(v)[0] for v in (x, lo, hi))
+            array = any(self.info(v)[1] for v in (x, lo, hi))
+            value = self.value_node(x, node)
+            if not (isinstance(lo, Const) and lo.value is None):
+                value = ast.Call(_name(self.runtime("np_clip_lo")), [value, self.value_node(lo, node)], [])
+            if not (isinstance(hi, Const) and hi.value is None):
+                value = ast.Call(_name(self.runtime("np_clip_hi")), [value, self.value_node(hi, node)], [])
+            return Expr(value, inst, array)
+        if name in ("ones_like", "zeros_like", "empty_like", "full_like"):
+            arity(2 if name == "full_like" else 1)
+            no_kwargs()
+            like = args[0]
+            inst, array, boolean = self.info(like)
+            fill = {"ones_like": Const(1.0), "zeros_like": Const(0.0), "empty_like": Const(0.0)}.get(name)
+            fill = args[1] if fill is None else fill
+            fill_node = self.value_node(fill, node)
+            if boolean and name != "full_like":
+                fill_node = ast.Constant(name == "ones_like")
+            elif not boolean:
+                fill_node = ast.Call(ast.Name("float", ast.Load()), [fill_node], [])
+            var = self.fresh(name)
+            self.assign(var, fill_node)
+            return Obj(var, inst, True if inst else array, boolean)
+        if name in ("ones", "zeros", "empty", "full"):
+            arity(2 if name == "full" else 1)
+            no_kwargs()
+            if not self._is_width_value(args[0], node):
+                self.fail(node, f"np.{name}() of a shape other than pp.width")
+            fill = {"ones": Const(1.0), "zeros": Const(0.0), "empty": Const(0.0)}.get(name) or args[1]
+            var = self.fresh(name)
+            self.assign(var, ast.Call(ast.Name("float", ast.Load()), [self.value_node(fill, node)], []))
+            return Obj(var, True, True)
+        if name in ("copy", "array"):
+            no_kwargs(); arity(1)
+            return self.fresh_copy(args[0], node)
+        if name in ("asarray", "asanyarray"):
+            no_kwargs(); arity(1)
+            return args[0]
+        self.fail(node, f"np.{name} (not in the element-wise vocabulary the compiler lowers)")
+
+    def _is_width_value(self, value, node):
+        return isinstance(value, Expr) and isinstance(value.node, ast.Name) \
+            and "width" in self.fields and value.node.id == self.fields["width"].var \
+            or (isinstance(value, Obj) and value.field == "width")
+
+    def bool_node(self, value, node):
+        inst, array, boolean = self.info(value)
+        expr = self.value_node(value, node)
+        if boolean:
+            return expr
+        return ast.Compare(expr, [ast.NotEq()], [ast.Constant(0)])
+
+    # -- inlining ------------------------------------------------------------------------
+    def inline(self, func, args, kwargs, node):
+        function = func.function
+        if hasattr(function, "__wrapped__"):
+            self.fail(node, f"{func.where or function.__name__}() is wrapped by a decorator: the compiler "
+                            "cannot see what the decorator does")
+        if function in self.stack:
+            self.fail(node, f"{function.__name__}() is recursive")
+        if len(self.stack) >= _MAX_INLINE_DEPTH:
+            self.fail(node, "helpers call each other too deeply")
+        tree = _function_tree(function)
+        if tree is None:
+            self.fail(node, f"{function.__name__}(): its source code is not available")
+        if isinstance(tree, ast.FunctionDef) and tree.decorator_list:
+            decorators = [d for d in tree.decorator_list
+                          if not (isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod"))]
+            if decorators:
+                self.fail(node, f"{function.__name__}() is decorated: the compiler cannot see what the "
+                                "decorator does")
+        if isinstance(tree, ast.AsyncFunctionDef):
+            self.fail(node, f"{function.__name__}() is async")
+        signature_args = tree.args
+        if signature_args.vararg or signature_args.kwarg:
+            self.fail(node, f"{function.__name__}() takes *args or **kwargs")
+        params = [a.arg for a in signature_args.posonlyargs + signature_args.args]
+        kwonly = [a.arg for a in signature_args.kwonlyargs]
+        values = list(func.bound) + list(args)
+        if len(values) > len(params):
+            self.fail(node, f"{function.__name__}() takes {len(params)} arguments, {len(values)} given")
+        local = {}
+        for name, value in zip(params, values):
+            local[name] = value
+        defaults = function.__defaults__ or ()
+        first_default = len(params) - len(defaults)
+        for i, name in enumerate(params):
+            if name in local:
+                if name in kwargs:
+                    self.fail(node, f"{function.__name__}() got two values for {name!r}")
+                continue
+            if name in kwargs:
+                local[name] = kwargs.pop(name)
+            elif i >= first_default:
+                local[name] = self.classify_default(defaults[i - first_default], name, node)
+            else:
+                self.fail(node, f"{function.__name__}() is missing the argument {name!r}")
+        for name in kwonly:
+            if name in kwargs:
+                local[name] = kwargs.pop(name)
+            elif function.__kwdefaults__ and name in function.__kwdefaults__:
+                local[name] = self.classify_default(function.__kwdefaults__[name], name, node)
+            else:
+                self.fail(node, f"{function.__name__}() is missing the argument {name!r}")
+        if kwargs:
+            self.fail(node, f"{function.__name__}() got unexpected arguments {sorted(kwargs)}")
+        for name, value in list(local.items()):
+            if isinstance(value, Expr):
+                local[name] = self.materialise(value, name)
+        self.stack.append(function)
+        self._namespace_stack.append(_resolver(function))
+        saved_location = self.where_file, self.first_line
+        self._locate(function)
+        try:
+            if isinstance(tree, ast.Lambda):
+                return self.expr(tree.body, local)
+            return self.inline_body(tree.body, local, function)
+        finally:
+            self.stack.pop()
+            self._namespace_stack.pop()
+            self.where_file, self.first_line = saved_location
+
+    def classify_default(self, value, name, node):
+        value = self.classify(value, name, node)
+        if isinstance(value, Ref) and isinstance(value.value, np.ndarray):
+            self.fail(node, f"the default argument {name!r} is an array")
+        return value
+
+    def inline_body(self, statements, env, function):
+        """Run a helper's statements; its return value (returns only at the end, or
+        at the ends of both branches of an if)."""
+        statements = _structure_returns(list(statements))
+        if statements is None:
+            self.fail(None, f"{function.__name__}() returns from inside a loop or before its end")
+        result = self.returning_block(statements, env, function)
+        return Const(None) if result is None else result
+
+    def returning_block(self, statements, env, function):
+        for index, statement in enumerate(statements):
+            last = index == len(statements) - 1
+            if isinstance(statement, ast.Return):
+                return Const(None) if statement.value is None else self.expr(statement.value, env)
+            if last and isinstance(statement, ast.If) and _ends_with_return(statement):
+                return self.returning_if(statement, env, function)
+            self.statement(statement, env)
+        return None
+
+    def returning_if(self, node, env, function):
+        cond = self.expr(node.test, env)
+        inst, array, _ = self.info(cond)
+        if inst and array:
+            self.fail(node.test, "'if' on per-instance values: numpy raises 'the truth value of an "
+                                 "array with more than one element is ambiguous'; use np.where")
+        if isinstance(cond, Const):
+            return self.returning_block(node.body if cond.value else node.orelse, env, function)
+        test = self.truth(cond, node.test)
+        saved = self.body
+        results, bodies = [], []
+        for branch in (node.body, node.orelse):
+            self.body = []
+            branch_env = dict(env)
+            fields_before = dict(self.fields)
+            value = self.returning_block(branch, branch_env, function)
+            if self.fields != fields_before:
+                self.fail(node, f"{function.__name__}() writes pp fields in a branch")
+            results.append(value)
+            bodies.append(self.body)
+        self.body = saved
+        a, b = results
+        if isinstance(a, Tup) and isinstance(b, Tup) and len(a.items) == len(b.items):
+            merged = []
+            tails = ([], [])
+            for x, y in zip(a.items, b.items):
+                merged.append(self.merge(x, y, "ret", tails, node))
+            self.emit(ast.If(test, bodies[0] + tails[0], bodies[1] + tails[1]))
+            return Tup(merged)
+        if not isinstance(a, (Obj, Expr, Const)) or not isinstance(b, (Obj, Expr, Const)):
+            self.fail(node, f"{function.__name__}() returns values of different kinds in its branches")
+        tails = ([], [])
+        merged = self.merge(a, b, "ret", tails, node)
+        merged.alias_of = None
+        merged.array = False
+        self.emit(ast.If(test, bodies[0] + tails[0], bodies[1] + tails[1]))
+        return merged
+
+
+class _Marker:
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+_LOOP_INDEX = _Marker("loop index")
+_LOOP_LOCAL = _Marker("loop local")
+_UNBOUND = _Marker("unbound")
+_MAYBE_UNBOUND = _Marker("maybe unbound")
+
+
+class _Ambiguous:
+    def __init__(self, name):
+        self.name = name
+
+
+@dataclass
+class LoweredKernel:
+    name: str
+    source: str
+    params: list          # field names, in argument order
+    outputs: list         # field names it returns, in order
+    uniform_reads: list   # (field, index, parameter name): pp.x[index], read before the loop
+    namespace: dict       # globals it needs
+
+
+def _same_value(a, b):
+    if isinstance(a, Obj) and isinstance(b, Obj):
+        return a.var == b.var
+    if isinstance(a, Expr) and isinstance(b, Expr):
+        return ast.dump(a.node) == ast.dump(b.node)
+    return False
+
+
+def _ends_with_return(statement):
+    if isinstance(statement, ast.Return):
+        return True
+    if isinstance(statement, ast.If):
+        return bool(statement.body) and bool(statement.orelse) and _ends_with_return(statement.body[-1]) \
+            and _ends_with_return(statement.orelse[-1])
+    return False
+
+
+def _has_return(statements):
+    for statement in statements:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Return):
+                return True
+    return False
+
+
+def _structure_returns(statements):
+    """Rewrite ``if c: ...; return a`` followed by more code into ``if c: ... else: ...``.
+
+    Returns the statements where every return ends the function (at the end, or
+    at the ends of both branches of a final if), or None when a return sits
+    somewhere that cannot be arranged so (inside a loop)."""
+    out = []
+    for index, statement in enumerate(statements):
+        if isinstance(statement, ast.Return):
+            out.append(statement)
+            return out
+        if isinstance(statement, ast.If) and _has_return([statement]):
+            rest = statements[index + 1:]
+            body = _structure_returns(list(statement.body) + ([] if _ends_with_return(statement.body[-1])
+                                                              else rest))
+            orelse = _structure_returns(list(statement.orelse) + ([] if statement.orelse and
+                                                                  _ends_with_return(statement.orelse[-1])
+                                                                  else rest))
+            if body is None or orelse is None:
+                return None
+            if not body or not _ends_with_return(body[-1]):
+                body = body + [ast.Return(None)]
+            if not orelse or not _ends_with_return(orelse[-1]):
+                orelse = orelse + [ast.Return(None)]
+            out.append(ast.If(statement.test, body, orelse))
+            return out
+        if _has_return([statement]):
+            return None
+        out.append(statement)
+    return out
+
+
+def _function_tree(function):
+    try:
+        source = textwrap.dedent(inspect.getsource(function))
+    except (OSError, TypeError):
+        return None
+    if function.__name__ == "<lambda>":
+        return _lambda_tree(function, source)
+    try:
+        module = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in module.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return node
+    return None
+
+
+def _lambda_tree(function, source):
+    try:
+        module = ast.parse(source)
+    except SyntaxError:
+        return None
+    lambdas = [n for n in ast.walk(module) if isinstance(n, ast.Lambda)]
+    code = function.__code__
+    matches = [n for n in lambdas if [a.arg for a in n.args.args] == list(code.co_varnames[:code.co_argcount])]
+    if len(matches) != 1:
+        return None
+    # Line numbers inside the lambda are relative to its source's first line.
+    return matches[0]
+
+
+def _resolver(function):
+    namespace = dict(getattr(function, "__globals__", {}))
+    closure = getattr(function, "__closure__", None) or ()
+    for name, cell in zip(function.__code__.co_freevars, closure):
+        try:
+            namespace[name] = cell.cell_contents
+        except ValueError:
+            pass
+    return namespace
+
+
+def _apply(op, a, b):
+    import operator
+    table = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+             ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+             ast.Pow: operator.pow, ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
+             ast.BitXor: operator.xor, ast.LShift: operator.lshift, ast.RShift: operator.rshift}
+    return table[type(op)](a, b)
+
+
+def _apply_unary(op, a):
+    import operator
+    table = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_,
+             ast.Invert: operator.invert}
+    return table[type(op)](a)
+
+
+def _compare(op, a, b):
+    import operator
+    table = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+             ast.Gt: operator.gt, ast.GtE: operator.ge}
+    return table[type(op)](a, b)
+
+
+def _op_text(op):
+    return {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
+            ast.Mod: "%", ast.FloorDiv: "//"}.get(type(op), "?")
+
+
+class _Arithmetic(ast.NodeTransformer):
+    """``x ** n`` for small integer n stays a product; other powers call the
+    call-free ``pow``; ``x / literal`` becomes ``x * (1/literal)``, as modcc does."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Div):
+            divisor, sign = node.right, 1.0
+            if isinstance(divisor, ast.UnaryOp) and isinstance(divisor.op, ast.USub):
+                divisor, sign = divisor.operand, -1.0
+            if isinstance(divisor, ast.Constant) and isinstance(divisor.value, (int, float)) \
+                    and not isinstance(divisor.value, bool):
+                value = sign * float(divisor.value)
+                if value != 0.0 and math.isfinite(value):
+                    return ast.copy_location(ast.BinOp(node.left, ast.Mult(), ast.Constant(1.0 / value)), node)
+            return node
+        if not isinstance(node.op, ast.Pow):
+            return node
+        exponent = node.right
+        value = None
+        if isinstance(exponent, ast.Constant) and isinstance(exponent.value, (int, float)) \
+                and not isinstance(exponent.value, bool):
+            value = exponent.value
+        elif isinstance(exponent, ast.UnaryOp) and isinstance(exponent.op, ast.USub) \
+                and isinstance(exponent.operand, ast.Constant) \
+                and isinstance(exponent.operand.value, (int, float)) and not isinstance(exponent.operand.value, bool):
+            value = -exponent.operand.value
+        if value is not None and float(value).is_integer() and abs(value) <= 64:
+            node.right = ast.copy_location(ast.Constant(int(value)), exponent)
+            return node
+        return ast.copy_location(ast.Call(_name(PREFIX + "fast_pow"), [node.left, node.right], []), node)
+
+
+def lower(spec, method, plan, kernel_name):
+    """The scalar kernel of ``method``, or :class:`CannotCompile` with the reason."""
+    if method.access.tree is None:
+        raise CannotCompile(f"{method.name}: its source code is not available")
+    lowering = Lowering(spec, method, plan, kernel_name)
+    lowering._namespace_stack = [_resolver(method.function)]
+    return lowering.lower()
