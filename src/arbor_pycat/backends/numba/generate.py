@@ -28,6 +28,7 @@ class _Messages:
         self.spec = spec
         self.codes = {}
         self.messages = {}
+        self.scalar_reasons = {}    # method -> why it did not get the scalar form
 
     def code(self, method, key, text):
         if (method, key) not in self.codes:
@@ -37,6 +38,15 @@ class _Messages:
             self.codes[(method, key)] = code
             self.messages[code] = f"arbor_pycat: {self.spec.label} failed in {method} (numba backend): {text}"
         return self.codes[(method, key)]
+
+
+def _with_scalar_reason(text, messages, method):
+    """The array form's failure, led by why the scalar form did not take the method
+    (usually the message that helps: it names the user's line)."""
+    reason = messages.scalar_reasons.get(method)
+    if not reason:
+        return text
+    return f"{method}: {reason}; the array form failed too: {text}"
 
 
 def _texts(method, key):
@@ -71,9 +81,12 @@ def _source_for(spec, messages, forced_array=frozenset()):
                 kernel = translate(spec, method, plan, mode, lambda field, m=name: error_code(field, m))
                 break
             except CannotCompile as reason:     # not element-wise: try the array form
-                if mode == "array":
-                    text = str(reason)   # translate() may already name the method
-                    raise CannotCompile(text if text.startswith(name) else f"{name}: {text}") from None
+                if mode == "scalar":
+                    messages.scalar_reasons[name] = str(reason)
+                    continue
+                text = str(reason)   # translate() may already name the method
+                text = text if text.startswith(name) else f"{name}: {text}"
+                raise CannotCompile(_with_scalar_reason(text, messages, name)) from None
         writer = EntryWriter(spec, method, plan, kernel, numeric, error_code)
         entry = writer.scalar() if kernel.mode == "scalar" else writer.array()
         for helper, text in kernel.helpers.items():
@@ -268,7 +281,7 @@ def build(spec):
             break
         method, exc = failed
         if modes[method] != "scalar":
-            raise CannotCompile(f"{method}: {_first_lines(exc)}")
+            raise CannotCompile(_with_scalar_reason(f"{method}: {_first_lines(exc)}", messages, method))
         forced_array.add(method)     # numba could not type the scalar form: retry as array code
     callbacks = {method: compiled.address for method, compiled in module._pycat_cfuncs.items()}
     return NumbaMechanism(spec, callbacks, messages.messages, module, modes)

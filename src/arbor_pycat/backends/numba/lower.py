@@ -216,9 +216,13 @@ class Lowering:
         if args.vararg or args.kwarg or args.kwonlyargs:
             self.fail(tree, f"{method.name} takes *args, **kwargs or keyword-only arguments")
         names = [a.arg for a in args.posonlyargs + args.args]
-        if len(names) != 2:
+        if len(names) < 2:
             self.fail(tree, f"{method.name} must take (self, pp)")
         env = {names[0]: Ref(SelfRef(self.spec.cls)), names[1]: Ref("pp")}
+        defaults = function.__defaults__ or ()
+        for name, value in zip(names[len(names) - len(defaults):], defaults):
+            if name in names[2:]:
+                env[name] = self.classify_default(value, name, tree)   # Arbor never passes them
         self.block(tree.body, env, top=True)
         outputs = sorted(self.written)
         returns = ast.Tuple([_name(self.fields[name].var) for name in outputs], ast.Load())
@@ -557,7 +561,8 @@ class Lowering:
         if isinstance(index, ast.Name) and self.instance_loop is not None and index.id == self.instance_loop \
                 and env.get(index.id) is _LOOP_INDEX:
             return "instance"
-        if isinstance(index, (ast.Constant, ast.UnaryOp)):
+        if isinstance(index, ast.Constant) or (isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub)
+                                               and isinstance(index.operand, ast.Constant)):
             return "constant"
         if isinstance(index, ast.Tuple):
             return "other"
@@ -996,6 +1001,14 @@ class Lowering:
         return self.call(node, env)
 
     def call(self, node, env, statement=False):
+        if isinstance(node.func, ast.Attribute):
+            owner = self.expr(node.func.value, env)
+            if isinstance(owner, (Obj, Expr)):      # a method of an array: x.copy(), x.clip(lo, hi)
+                args = [self.expr(a, env) for a in node.args]
+                kwargs = {k.arg: self.expr(k.value, env) for k in node.keywords if k.arg is not None}
+                if len(kwargs) != len(node.keywords) or any(isinstance(a, ast.Starred) for a in node.args):
+                    self.fail(node, "* or ** arguments to an array method")
+                return self.array_method(owner, node.func.attr, args, kwargs, node)
         callee = self.expr(node.func, env)
         args = []
         for a in node.args:
@@ -1012,12 +1025,6 @@ class Lowering:
             return self.inline(callee, args, kwargs, node)
         if isinstance(callee, Ref):
             return self.call_known(callee.value, args, kwargs, node, env)
-        if isinstance(callee, Obj) and callee.array and isinstance(node.func, ast.Attribute):
-            pass
-        if isinstance(node.func, ast.Attribute):
-            owner = self.expr(node.func.value, env)
-            if isinstance(owner, (Obj, Expr)):
-                return self.array_method(owner, node.func.attr, args, kwargs, node)
         self.fail(node, "calls something the compiler does not know")
 
     def array_method(self, owner, name, args, kwargs, node):
@@ -1187,7 +1194,7 @@ class Lowering:
             return self.runtime_call("fast_" + name, args, node, 1)
         if name in ("power", "float_power", "pow"):
             no_kwargs(); arity(2)
-            return self.runtime_call("fast_pow", args, node, 2)
+            return self.binop(ast.Pow(), args[0], args[1], node)   # small integer powers: products
         if name in _UFUNC_BINARY:
             no_kwargs(); arity(2)
             return self.binop(_UFUNC_BINARY[name](), args[0], args[1], node)
@@ -1352,14 +1359,15 @@ class Lowering:
         tree = _function_tree(function)
         if tree is None:
             self.fail(node, f"{function.__name__}(): its source code is not available")
-        if isinstance(tree, ast.FunctionDef) and tree.decorator_list:
-            decorators = [d for d in tree.decorator_list
-                          if not (isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod"))]
-            if decorators:
-                self.fail(node, f"{function.__name__}() is decorated: the compiler cannot see what the "
-                                "decorator does")
-        if isinstance(tree, ast.AsyncFunctionDef):
-            self.fail(node, f"{function.__name__}() is async")
+        # The object called is this function itself (a decorator that returned another
+        # function would have given us that one): its decorators in the source do not matter.
+        code = function.__code__
+        if [a.arg for a in tree.args.posonlyargs + tree.args.args + tree.args.kwonlyargs] != \
+                list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]):
+            self.fail(node, f"{function.__name__}(): its source code does not match the loaded function "
+                            "(was the file edited after it was imported?)")
+        if isinstance(tree, ast.AsyncFunctionDef) or code.co_flags & (inspect.CO_GENERATOR | inspect.CO_COROUTINE):
+            self.fail(node, f"{function.__name__}() is a generator or async")
         signature_args = tree.args
         if signature_args.vararg or signature_args.kwarg:
             self.fail(node, f"{function.__name__}() takes *args or **kwargs")

@@ -173,6 +173,144 @@ class _FastMath(ast.NodeTransformer):
         return node
 
 
+def _mutated_parameters(function, seen=None):
+    """Positions of the parameters that ``function`` (a user's helper) writes into:
+    ``x[...] = ``, ``x += ``, ``out=x``, or passing ``x`` on to a helper that does."""
+    tree, _ = _function_source(function)
+    if tree is None:
+        return set()
+    seen = set() if seen is None else seen
+    if id(function) in seen:
+        return set()
+    seen.add(id(function))
+    params = [a.arg for a in tree.args.posonlyargs + tree.args.args]
+    namespace = _resolver(function)
+    written = _written_names(tree, namespace, seen)
+    return {k for k, name in enumerate(params) if name in written}
+
+
+def _written_names(tree, namespace, seen):
+    """Names whose arrays the code writes into (directly, through aliases it makes, or
+    through helpers it passes them to)."""
+    aliases = {}          # name -> the name whose array it is
+
+    def root(node):
+        while isinstance(node, ast.Subscript):
+            node = node.value
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in ("asarray", "view", "reshape", "ravel") and node.args:
+            node = node.args[0] if node.func.attr == "asarray" else node.func.value
+        if isinstance(node, ast.Name):
+            return aliases.get(node.id, node.id)
+        if isinstance(node, ast.Attribute):
+            return ast.unparse(node)
+        return None
+
+    written = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            source = root(node.value) if isinstance(node.value, (ast.Name, ast.Subscript, ast.Attribute,
+                                                                   ast.Call)) else None
+            for target in node.targets:
+                if isinstance(target, ast.Name) and source is not None and not isinstance(node.value, ast.Call) \
+                        or isinstance(target, ast.Name) and isinstance(node.value, ast.Call) and source is not None \
+                        and isinstance(node.value.func, ast.Attribute) \
+                        and node.value.func.attr in ("asarray", "view", "reshape", "ravel"):
+                    aliases[target.id] = source
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = [t for t in node.targets if isinstance(t, ast.Subscript)]
+        elif isinstance(node, ast.AugAssign):
+            targets = [node.target] if isinstance(node.target, (ast.Subscript, ast.Name)) else []
+        for target in targets:
+            name = root(target)
+            if name is not None:
+                written.add(name)
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                if keyword.arg == "out":
+                    for element in (keyword.value.elts if isinstance(keyword.value, ast.Tuple) else [keyword.value]):
+                        name = root(element)
+                        if name is not None:
+                            written.add(name)
+            callee = node.func.id if isinstance(node.func, ast.Name) else None
+            target = namespace.get(callee) if callee else None
+            if isinstance(target, types.FunctionType) and _is_user_function(target):
+                for position in _mutated_parameters(target, seen):
+                    if position < len(node.args):
+                        name = root(node.args[position])
+                        if name is not None:
+                            written.add(name)
+    return written
+
+
+def _check_readonly_writes(tree, pp, plan, namespace, method_name):
+    """Refuse writes into read-only fields through other names or helpers: the python
+    backend's views raise there, and in compiled code they would change a copy or, for
+    Arbor's own index and weight arrays, Arbor's memory."""
+    written = _written_names(tree, namespace, set())
+    for name in sorted(written):
+        if name.startswith(pp + "."):
+            field = name[len(pp) + 1:]
+            if field in plan and plan[field].write is None:
+                raise CannotCompile(f"{method_name} writes into pp.{field} (through another name or a "
+                                    "helper), which is read-only here")
+            if field in plan and plan[field].source in ("cv", "ion", "peer") \
+                    and not _writes_field_directly(tree, pp, field):
+                raise CannotCompile(f"{method_name} writes into pp.{field} through another name or a "
+                                    f"helper: assign pp.{field} directly (it is scattered back to Arbor)")
+
+
+def _check_truth_tests(tree, pp, plan, method):
+    """Refuse ``if pp.v > 0:`` and the like: numpy raises for more than one instance
+    ("the truth value of an array ... is ambiguous"), numba would decide something."""
+    uniform = {"scalar", "global", "valence"}
+
+    def whole_field(node):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == pp:
+            return node.attr in plan and plan[node.attr].source not in uniform
+        if isinstance(node, (ast.Subscript, ast.Call)):
+            return False            # one element, or a reduction / len()
+        return any(whole_field(child) for child in ast.iter_child_nodes(node))
+
+    tests = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.If, ast.While, ast.IfExp, ast.Assert)):
+            tests.append(node.test)
+        elif isinstance(node, ast.BoolOp):
+            tests += node.values
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            tests.append(node.operand)
+    for test in tests:
+        if whole_field(test):
+            raise CannotCompile(f"{method.name}: a truth test of per-instance values (line "
+                                f"{_file_line(method.function, test)}): numpy raises 'the truth value of an "
+                                "array with more than one element is ambiguous'; use np.where")
+
+
+def _file_line(function, node):
+    code = getattr(function, "__code__", None)
+    line = getattr(node, "lineno", 1)
+    return f"{code.co_filename}:{code.co_firstlineno + line - 1}" if code else str(line)
+
+
+def _writes_field_directly(tree, pp, field):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == field and isinstance(node.value, ast.Name) \
+                and node.value.id == pp and isinstance(node.ctx, ast.Store):
+            return True
+        if isinstance(node, (ast.Assign, ast.AugAssign)):
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                inner = target
+                while isinstance(inner, ast.Subscript):
+                    inner = inner.value
+                if isinstance(inner, ast.Attribute) and inner.attr == field and isinstance(inner.value, ast.Name) \
+                        and inner.value.id == pp:
+                    return True
+    return False
+
+
 def _is_user_function(value):
     """A plain Python function that is not numpy's, math's or arbor_pycat's exprelr."""
     if not isinstance(value, types.FunctionType) or value is exprelr:
@@ -190,6 +328,7 @@ class _Collector:
         self.elementwise = True
         self.why_not_elementwise = ""
         self.objects = {}        # name -> the object it was resolved to (globals and helpers)
+        self.in_progress = set() # helpers being scanned (a name met again is a recursion)
 
     def scan(self, tree, namespace, where):
         for node in ast.walk(tree):
@@ -223,6 +362,9 @@ class _Collector:
                 continue
             else:
                 raise CannotCompile(f"{where}: name {name!r} is not defined")
+            if name in self.in_progress:
+                raise CannotCompile(f"{where} calls {name}() recursively (compiled code has no "
+                                    "recursion limit: deep recursion would crash the process)")
             if name in self.objects:
                 # The generated module has one namespace: a name the method and
                 # its helpers (from other modules) bind to different objects
@@ -275,6 +417,9 @@ class _Collector:
             if getattr(value, "__module__", "").startswith("numpy"):
                 self.globals[name] = value
                 return
+            if hasattr(value, "__wrapped__"):
+                raise CannotCompile(f"{where} calls {name}(), which a decorator wraps: the compiler cannot "
+                                    "see what the decorator does")
             tree, source = _function_source(value)
             if tree is None:
                 raise CannotCompile(f"{where} calls {name}(), whose source code is not available")
@@ -285,7 +430,11 @@ class _Collector:
             tree = _FastMath(namespace).visit(tree)
             ast.fix_missing_locations(tree)
             self.helpers[name] = ast.unparse(tree)
-            self.scan(tree, namespace, f"{name}()")
+            self.in_progress.add(name)
+            try:
+                self.scan(tree, namespace, f"{name}()")
+            finally:
+                self.in_progress.discard(name)
             return
         if hasattr(value, "py_func") and hasattr(value, "targetoptions"):   # a numba dispatcher
             self.globals[name] = value
@@ -490,6 +639,16 @@ def translate(spec, method, plan, mode, code_for):
     args = [a.arg for a in tree.args.posonlyargs + tree.args.args]
     self_name, pp = args[0], args[1]
     events = args[2] if method.name == "apply_events" and len(args) > 2 else None
+    if len(args) > (3 if method.name == "apply_events" else 2) or tree.args.kwonlyargs:
+        raise CannotCompile(f"{method.name} takes more arguments than Arbor passes")
+    if tree.decorator_list:
+        raise CannotCompile(f"{method.name} is decorated: the compiler cannot see what the decorator does")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id.startswith(PREFIX):
+            raise CannotCompile(f"{method.name} uses the name {node.id!r} (line {node.lineno}): names "
+                                f"starting with {PREFIX!r} are the library's")
+    _check_readonly_writes(tree, pp, plan, _resolver(method.function), method.name)
+    _check_truth_tests(tree, pp, plan, method)
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id == self_name:
             raise CannotCompile(f"{method.name} uses '{self_name}' (line {node.lineno}); numba "

@@ -1,0 +1,293 @@
+"""Mechanisms written in many everyday numpy styles, for tests/test_compiler.py.
+
+Each density mechanism has states ``s`` (and sometimes ``r``) set from the
+membrane potential with one idiom of the element-wise vocabulary, and a
+small current, so that the states and the voltage of a run under the numba
+backend can be compared with the python backend's (the reference). Not a
+test module: pytest collects ``test_*.py`` only.
+"""
+import functools
+import math
+
+import numpy as np
+
+import arbor_pycat
+from arbor_pycat import CustomMechanism, exprelr
+
+DV = 5.0          # the library once used this name for its own conductance step
+carray = 3.0      # and this one for its pointer casts
+SCALE = 2.0
+
+
+def _leak(pp, g=1e-5):
+    pp.i = g * (pp.v + 65.0)
+
+
+class Base(CustomMechanism):
+    state_vars = [("s", "", 0.0), ("r", "", 0.0)]
+    parameters = [("g", "S/cm2", 2e-5)]
+
+    def compute_currents(self, pp):
+        pp.i = pp.g * (pp.v + 65.0) * (1.0 + 0.01 * np.tanh(pp.s))
+
+
+class Where(Base):
+    name = "cm_where"
+
+    def advance_state(self, pp):
+        pp.s = np.where(pp.v > -60.0, np.exp(pp.v / 20.0), 1.0 - pp.v / 100.0)
+        pp.r = np.where(pp.v < -64.0, 1, 2)          # integers, promoted to float
+
+
+class Select(Base):
+    name = "cm_select"
+
+    def advance_state(self, pp):
+        pp.s = np.select([pp.v < -70.0, pp.v < -50.0], [1.0, 2.0 + pp.v / 100.0], default=3.0)
+        pp.r = np.select([pp.v > 0.0], [pp.v])
+
+
+def seed_exprelr(x):
+    return np.where(np.isclose(x, 0), 1., x / np.expm1(x))
+
+
+class IsClose(Base):
+    name = "cm_isclose"
+
+    def advance_state(self, pp):
+        pp.s = seed_exprelr(-0.1 * pp.v - 4.0) + seed_exprelr(pp.v * 0.0)
+        pp.r = np.where(np.isclose(pp.v, -65.0, atol=0.5), 1.0, 0.0) + np.isclose(pp.v, np.inf)
+
+
+class ClipMinMax(Base):
+    name = "cm_clip"
+
+    def advance_state(self, pp):
+        pp.s = np.clip(pp.v, -70.0, -55.0) + np.maximum(pp.v, -62.0) - np.minimum(pp.v, -66.0)
+        pp.r = np.fmax(pp.v, np.nan) + np.fmin(pp.v, -64.5) + pp.v.clip(-64.0) + np.clip(pp.v, None, -66.0)
+
+
+class Ufuncs(Base):
+    name = "cm_ufuncs"
+
+    def advance_state(self, pp):
+        tmp = np.empty_like(pp.v)
+        np.multiply(pp.v, 0.5, out=tmp)
+        np.add(tmp, np.square(pp.v) * 1e-3, out=tmp)
+        pp.s = np.divide(tmp, 3.0) + np.negative(np.reciprocal(pp.v)) + np.sign(pp.v + 65.0)
+        pp.r = np.sqrt(np.abs(pp.v)) + np.fabs(pp.v) * 1e-2 + np.power(np.abs(pp.v), 0.3) \
+            + np.float_power(np.abs(pp.v), 2) * 1e-4 + abs(pp.v) ** 1.5 * 1e-3
+
+
+def masked_exprelr(x):
+    out = np.ones_like(x)
+    nz = np.abs(x) > 1e-12
+    out[nz] = x[nz] / np.expm1(x[nz])
+    return out
+
+
+class Masks(Base):
+    name = "cm_masks"
+
+    def advance_state(self, pp):
+        pp.s = masked_exprelr(-0.1 * pp.v - 4.0)
+        r = np.zeros_like(pp.v)
+        low = pp.v < -64.0
+        r[low] = pp.v[low] * 2.0
+        r[~low] = 7.0
+        r[low & (pp.v > -70.0)] += 1.0
+        pp.r = r
+
+
+class Aliases(Base):
+    name = "cm_aliases"
+
+    def advance_state(self, pp):
+        m = pp.s
+        m += pp.dt                     # in place: pp.s grows by dt
+        r = pp.r
+        r[:] = pp.v * 0.01             # in place through the alias
+        r *= 2.0
+        other = pp.s
+        other = other + 100.0          # rebinding: pp.s unchanged
+        pp.r = pp.r + 0.0 * other
+
+
+class TupleLoop(Base):
+    name = "cm_tuple_loop"
+
+    def advance_state(self, pp):
+        for x, k in ((pp.s, 1.0), (pp.r, 2.0)):
+            x[:] = x + k * pp.dt
+        pp.s[:] = np.minimum(np.maximum(pp.s, 0.0), 50.0)
+
+
+def _gates(v):
+    return np.exp(v / 30.0), 1.0 / (1.0 + np.exp(-v / 10.0))
+
+
+def _combine(a, b, weight=SCALE, *, shift=0.5):
+    return weight * a + b + shift
+
+
+_scaled = lambda v, k=3.0: k * v / 100.0  # noqa: E731  (a module-level lambda)
+
+
+class Helpers(Base):
+    name = "cm_helpers"
+
+    def advance_state(self, pp):
+        pp.s = _combine(*_gates(pp.v))
+        pp.r = _combine(1.0, _scaled(pp.v), shift=-1.0) + _scaled(pp.v, k=1.0)
+
+
+class Methods(Base):
+    name = "cm_methods"
+    offset = 65.0
+    rate_scale = 0.2
+
+    @staticmethod
+    def rate(x):
+        return np.exp(x / 25.0)
+
+    @classmethod
+    def half(cls, x):
+        return 0.5 * x * cls.rate_scale
+
+    def both(self, v):
+        return self.rate(v + self.offset), self.half(v)
+
+    def advance_state(self, pp):
+        a, b = self.both(pp.v)
+        pp.s = a + b
+        pp.r = self.rate(pp.v) * Methods.rate_scale
+
+
+def vtrap(x):
+    if abs(x) < 1e-6:
+        return 1.0
+    return x / math.expm1(x)
+
+
+class InstanceLoop(Base):
+    name = "cm_instance_loop"
+
+    def advance_state(self, pp):
+        dt = pp.dt
+        for k in range(pp.width):
+            v = pp.v[k]
+            if v > -64.0:
+                pp.s[k] = vtrap(-0.1 * v - 4.0) + math.exp(v / 50.0)
+            else:
+                pp.s[k] = max(v, -66.0) + min(dt, 0.01)
+            pp.r[k] += dt * math.tanh(v / 10.0)
+
+
+class UniformBranches(Base):
+    name = "cm_uniform_if"
+
+    def advance_state(self, pp):
+        if pp.dt > 0.01:
+            k = pp.v * 2.0
+        else:
+            k = pp.v * 3.0
+        pp.s = k
+        pp.r = pp.g[0] * 0.0 + pp.v % 7.0 + pp.v // 7.0 + (pp.v > -60.0) * 1
+
+
+class Hygiene(Base):
+    """Locals and globals named like the code the library generates."""
+    name = "cm_hygiene"
+
+    def advance_state(self, pp):
+        _t1 = pp.v * 2.0
+        _f_v = 1.0
+        _k = 3.0
+        _r = DV * carray
+        pp.s = _t1 + _f_v + _k + _r + _shadow_helper(pp.v)
+        pp.r = pp.v * 0.0 + DV
+
+
+def _shadow_helper(v):
+    return 0.5 * v
+
+
+class Booleans(Base):
+    name = "cm_booleans"
+
+    def advance_state(self, pp):
+        a = (pp.v > -66.0) & ~(pp.v > -60.0)
+        b = np.logical_or(pp.v < -70.0, np.logical_not(a))
+        pp.s = np.where(a, 1.0, 0.0) + np.where(b, 10.0, 0.0) + np.logical_xor(a, b)
+        pp.r = a * 2.0 + exprelr(pp.v / 10.0 + 6.5)
+
+
+def plain_decorator(function):
+    """A decorator that does not use functools.wraps (its wrapper is compiled as written)."""
+    def wrapper(x):
+        return function(x) + 1.0
+    return wrapper
+
+
+@plain_decorator
+def decorated_rate(x):
+    return x * 2.0
+
+
+class Decorated(Base):
+    name = "cm_decorated"
+
+    def advance_state(self, pp):
+        pp.s = decorated_rate(pp.v)
+
+
+class DefaultArguments(Base):
+    """A method's default argument is a constant, even if a global has its name."""
+    name = "cm_defaults"
+
+    def advance_state(self, pp, SCALE=7.0):
+        pp.s = SCALE * pp.v
+        pp.r = _combine(pp.v, 1.0)
+
+
+ELEMENTWISE = [Where, Select, IsClose, ClipMinMax, Ufuncs, Masks, Aliases, TupleLoop, Helpers,
+               Methods, InstanceLoop, UniformBranches, Hygiene, Booleans, Decorated, DefaultArguments]
+
+
+# -- not element-wise, or not provably equivalent: refused by the scalar form ----
+def logged(function):
+    @functools.wraps(function)
+    def wrapper(x):
+        return function(x) * 10.0     # the decorator changes the result
+    return wrapper
+
+
+@logged
+def wrapped_rate(x):
+    return x * 2.0
+
+
+class WrappedHelper(Base):
+    name = "cm_wrapped"
+
+    def advance_state(self, pp):
+        pp.s = wrapped_rate(pp.v)
+
+
+def recurse(x, n):
+    return x if n == 0 else recurse(x, n - 1) + 1.0
+
+
+class Recursive(Base):
+    name = "cm_recursive"
+
+    def advance_state(self, pp):
+        pp.s = recurse(pp.v, 3)
+
+
+class IfOnArray(Base):
+    name = "cm_if_array"
+
+    def advance_state(self, pp):
+        if pp.v > -60.0:
+            pp.s = pp.v

@@ -1,0 +1,295 @@
+"""The numba backend's compiler against the python backend, the reference.
+
+Whatever the compiler accepts must compute what the python backend computes
+(to the rounding README documents: call-free exp/log/pow within a few ulp,
+division by a literal as multiplication); what it cannot prove equivalent it
+refuses with a reason. Every mechanism here runs under both backends on the
+same cells, states and voltages compared:
+
+* the element-wise vocabulary in many spellings (``compiler_mechanisms``),
+  each of which must get the scalar form;
+* the five styles of ``../shared/styles`` (when present);
+* random compositions of the vocabulary, generated into a module;
+* on an unbranched cable and on a forked cell (the index has gaps there);
+* the silently wrong cases found before (aliases, name collisions, decorators,
+  default arguments, writes into read-only arrays, recursion).
+"""
+import importlib.util
+import random
+import sys
+import warnings
+from pathlib import Path
+
+import arbor
+import numpy as np
+import pytest
+from arbor import units as U
+
+import arbor_pycat
+import arbor_pycat.backends.numba as numba_backend
+from arbor_pycat import MechanismError
+from arbor_pycat.declarations import spec_of
+from arbor_pycat.recipe import CableRecipe
+
+import compiler_mechanisms as M
+
+STYLES = Path(__file__).resolve().parents[2] / "shared" / "styles"
+# numba vs python: call-free exp/expm1/log/pow (a few ulp) and x/literal -> x*(1/literal).
+RTOL, ATOL_MV = 1e-9, 1e-8
+
+
+class Cells(CableRecipe):
+    """One cell: an unbranched cable, or a Y (a soma branch forking into two), with
+    ``mechanisms`` painted everywhere and every state of each probed on every CV."""
+
+    def __init__(self, catalogue, mechanisms, fork=False, ncv=4):
+        super().__init__(catalogue)
+        self.mechanisms, self.fork, self.ncv = list(mechanisms), fork, ncv
+
+    def probes(self, gid):
+        probes = [arbor.cable_probe_membrane_voltage_cell("v")]
+        for mech, states in self.mechanisms:
+            probes += [arbor.cable_probe_density_state_cell(mech, s, f"{mech}.{s}") for s in states]
+        return probes
+
+    def make_cell(self, gid):
+        tree = arbor.segment_tree()
+        root = tree.append(arbor.mnpos, arbor.mpoint(0, 0, 0, 2), arbor.mpoint(60, 0, 0, 2), tag=1)
+        if self.fork:
+            tree.append(root, arbor.mpoint(60, 0, 0, 1), arbor.mpoint(100, 30, 0, 1), tag=3)
+            tree.append(root, arbor.mpoint(60, 0, 0, 1), arbor.mpoint(100, -30, 0, 1), tag=3)
+        decor = arbor.decor().set_property(Vm=-65 * U.mV)
+        decor.paint("(all)", arbor.density("hh"))
+        for mech, _ in self.mechanisms:
+            decor.paint("(all)", arbor.density(mech))
+        decor.place("(location 0 0)", arbor.i_clamp(2 * U.ms, 100 * U.ms, 0.4 * U.nA))
+        return arbor.cable_cell(tree, decor, arbor.label_dict(),
+                                discretization=arbor.cv_policy_fixed_per_branch(self.ncv))
+
+
+def run(catalogue, mechanisms, fork=False, t_end=25.0):
+    recipe = Cells(catalogue, mechanisms, fork)
+    sim = arbor.simulation(recipe)
+    tags = ["v"] + [f"{m}.{s}" for m, states in mechanisms for s in states]
+    handles = {tag: sim.sample((0, tag), arbor.regular_schedule(0.5 * U.ms)) for tag in tags}
+    sim.run(t_end * U.ms, 0.025 * U.ms)
+    out = {}
+    for tag, handle in handles.items():
+        data, _ = sim.samples(handle)[0]
+        out[tag] = data[:, 1:]
+    return out
+
+
+def build_both(classes):
+    """{backend: catalogue}, and the numba forms {name: {method: form}}."""
+    forms = {cls.name: numba_backend.compile(spec_of(cls)).modes for cls in classes}
+    catalogues = {}
+    for backend in ("python", "numba"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")      # no fallback
+            catalogues[backend] = arbor_pycat.build(*classes, backend=backend)
+    return catalogues, forms
+
+
+def assert_same(runs, where):
+    python, numba = runs["python"], runs["numba"]
+    moved = 0
+    for tag in python:
+        a, b = python[tag], numba[tag]
+        assert a.shape == b.shape and a.size > 0, (where, tag)
+        atol = ATOL_MV if tag == "v" else 1e-12
+        bad = ~np.isclose(b, a, rtol=RTOL, atol=atol)
+        assert not bad.any(), f"{where}: {tag} differs, max {np.max(np.abs(a - b))} at {np.argwhere(bad)[:3]}"
+        moved += int(np.ptp(a) > 0)
+    return moved
+
+
+@pytest.fixture(scope="module")
+def vocabulary():
+    return build_both(M.ELEMENTWISE)
+
+
+def _states(classes):
+    return [(cls.name, [s[0] for s in cls.state_vars]) for cls in classes]
+
+
+def test_every_spelling_gets_the_scalar_form(vocabulary):
+    _, forms = vocabulary
+    for cls in M.ELEMENTWISE:
+        assert set(forms[cls.name].values()) == {"scalar"}, (cls.__name__, forms[cls.name])
+
+
+@pytest.mark.parametrize("fork", [False, True], ids=["cable", "forked"])
+def test_every_spelling_computes_what_python_computes(vocabulary, fork):
+    catalogues, _ = vocabulary
+    mechanisms = _states(M.ELEMENTWISE)
+    runs = {backend: run(cat, mechanisms, fork) for backend, cat in catalogues.items()}
+    moved = assert_same(runs, "forked" if fork else "cable")
+    # The runs are not trivial: the cell spikes and most states change.
+    assert np.ptp(runs["python"]["v"]) > 50.0
+    assert moved >= len(M.ELEMENTWISE)
+
+
+def test_branch_conditions_decided_per_instance():
+    """``if`` on one instance's value inside a loop over instances takes each branch
+    somewhere (cm_instance_loop: both branches ran, so s is not one formula)."""
+    catalogue = arbor_pycat.build(M.InstanceLoop, backend="numba")
+    out = run(catalogue, [("cm_instance_loop", ["s"])])
+    s, v = out["cm_instance_loop.s"], out["v"]
+    assert (v > -64.0).any() and (v <= -64.0).any()
+
+
+@pytest.mark.parametrize("cls, reason", [
+    (M.WrappedHelper, "decorator"),
+    (M.Recursive, "recursive"),
+    (M.IfOnArray, "ambiguous"),
+], ids=lambda x: getattr(x, "__name__", x))
+def test_refused_with_a_reason(cls, reason):
+    """What the compiler cannot prove equivalent: backend='numba' refuses, naming why."""
+    cls.backend = "numba"
+    try:
+        with pytest.raises(MechanismError, match=reason):
+            arbor_pycat.build(cls)
+    finally:
+        del cls.backend
+
+
+def test_wrapped_helper_falls_back_and_keeps_the_decorator():
+    """functools.wraps decorators were once ignored (inspect follows __wrapped__):
+    with auto the python backend runs the decorated function, x10."""
+    with pytest.warns(UserWarning, match="decorator"):
+        catalogue = arbor_pycat.build(M.WrappedHelper)
+    assert arbor_pycat.builder.last_backends["cm_wrapped"] == "python"
+    out = run(catalogue, [("cm_wrapped", ["s"])], t_end=2.0)
+    ratio = out["cm_wrapped.s"][1:] / out["v"][1:]        # 20 = 10 (the decorator) x 2
+    np.testing.assert_allclose(ratio, 20.0, rtol=1e-2)
+
+
+# -- the five styles of ../shared/styles ------------------------------------------
+def _load_style(path):
+    spec = importlib.util.spec_from_file_location(f"style_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.MECHANISM
+
+
+STYLE_FILES = sorted(STYLES.glob("*_hh.py")) if STYLES.is_dir() else []
+
+
+@pytest.mark.skipif(not STYLE_FILES, reason="../shared/styles is not here")
+def test_shared_styles_compile_and_match_python():
+    classes = [_load_style(path) for path in STYLE_FILES]
+    catalogues, forms = build_both(classes)
+    for cls in classes:
+        assert set(forms[cls.name].values()) == {"scalar"}, (cls.__name__, forms[cls.name])
+    mechanisms = [(cls.name, [s[0] for s in cls.state_vars]) for cls in classes]
+    for fork in (False, True):
+        # each style alone on the cell (they are all full HH channels)
+        for mech in mechanisms:
+            runs = {backend: run(cat, [mech], fork, t_end=30.0) for backend, cat in catalogues.items()}
+            assert_same(runs, f"{mech[0]} {'forked' if fork else 'cable'}")
+
+
+# -- random compositions ------------------------------------------------------------
+_LEAVES = ["pp.v", "pp.s", "pp.r", "pp.dt", "1.5", "-0.25", "pp.g * 1e4"]
+
+
+def _expression(rng, depth):
+    if depth == 0 or rng.random() < 0.2:
+        return rng.choice(_LEAVES)
+    a, b = _expression(rng, depth - 1), _expression(rng, depth - 1)
+    forms = [
+        f"({a} + {b})", f"({a} - {b})", f"({a} * {b})", f"({a} / (1.0 + np.abs({b})))",
+        f"np.where({a} > {b}, {a}, {b} * 0.5)", f"np.maximum({a}, {b})", f"np.minimum({a}, -{b})",
+        f"np.clip({a}, -3.0, 3.0)", f"np.exp(np.clip({a}, -5.0, 5.0) / 10.0)", f"np.tanh({a} / 50.0)",
+        f"np.abs({a})", f"np.square(np.clip({a}, -4.0, 4.0))", f"np.sqrt(np.abs({a}) + 1.0)",
+        f"np.log1p(np.abs({a}))", f"helper_pair({a})[{rng.randint(0, 1)}]",
+        f"np.select([{a} < -1.0, {a} < 1.0], [{b}, 2.0], default=-2.0)",
+        f"exprelr(np.clip({a}, -20.0, 20.0))", f"np.where(np.isclose({a}, {b}, atol=0.5), 1.0, {a})",
+    ]
+    return rng.choice(forms)
+
+
+def _random_module(seed, count):
+    rng = random.Random(seed)
+    lines = ["import numpy as np", "from arbor_pycat import CustomMechanism, exprelr", "",
+             "def helper_pair(x):", "    return np.tanh(x / 40.0), np.exp(-np.abs(x) / 30.0)", ""]
+    for k in range(count):
+        s_expr = _expression(rng, 3)
+        r_expr = _expression(rng, 3)
+        lines += [
+            f"class Random{k}(CustomMechanism):",
+            f"    name = 'cm_random_{seed}_{k}'",
+            "    state_vars = [('s', '', 0.1), ('r', '', -0.2)]",
+            "    parameters = [('g', 'S/cm2', 1e-5)]",
+            "",
+            "    def advance_state(self, pp):",
+            f"        s = np.clip({s_expr}, -100.0, 100.0)",
+            f"        r = np.clip({r_expr}, -100.0, 100.0)",
+            "        pp.s = s",
+            "        pp.r = np.where(np.isfinite(r), r, 0.0)",
+            "",
+            "    def compute_currents(self, pp):",
+            "        pp.i = pp.g * (pp.v + 65.0) * (1.0 + 0.001 * np.tanh(pp.s + pp.r))",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_compositions_match_python(tmp_path, monkeypatch, seed):
+    count = 10
+    path = tmp_path / f"random_mechanisms_{seed}.py"
+    path.write_text(_random_module(seed, count))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module(path.stem)
+    classes = [getattr(module, f"Random{k}") for k in range(count)]
+    catalogues, forms = build_both(classes)
+    for cls in classes:
+        assert set(forms[cls.name].values()) == {"scalar"}, (cls.__name__, forms[cls.name])
+    mechanisms = _states(classes)
+    runs = {backend: run(cat, mechanisms, fork=True, t_end=15.0) for backend, cat in catalogues.items()}
+    assert_same(runs, f"random seed {seed}")
+
+
+# -- writes into Arbor's read-only arrays (once a segfault or silent) ---------------
+READONLY_SNIPPET = """
+import warnings
+import arbor_pycat
+from arbor_pycat import CustomMechanism, MechanismError
+
+
+class Alias(CustomMechanism):
+    name = "cm_readonly_{which}"
+    state_vars = [("s", "", 0.0)]
+
+    def {method}(self, pp):
+        x = pp.{field}
+        x[{index}] = {value}
+        pp.s = pp.s + 1.0
+
+    def compute_currents(self, pp):
+        pp.i = 0.0 * pp.v
+
+
+Alias.backend = "numba"
+try:
+    arbor_pycat.build(Alias)
+except MechanismError as exc:
+    print("refused:", exc)
+else:
+    print("compiled")
+"""
+
+
+@pytest.mark.parametrize("which, method, field, index, value", [
+    ("node_index", "advance_state", "node_index", "0", "10**8"),
+    ("weight", "advance_state", "weight", ":", "1000.0"),
+    ("v", "advance_state", "v", ":", "0.0"),
+])
+def test_writes_into_readonly_arrays_are_refused(which, method, field, index, value):
+    from pycat_cell import check_snippet
+    code = READONLY_SNIPPET.format(which=which, method=method, field=field, index=index, value=value)
+    out = check_snippet(code).stdout
+    assert "refused:" in out and "read-only" in out and f"pp.{field}" in out, out
