@@ -54,7 +54,11 @@ class EntryWriter:
         o(1, "_p = __pc_carray(_pp_ptr, 1)[0]")
         o(1, "_width = __pc_np.int64(_p.width)")
         o(1, "_node_index = __pc_carray(__pc_as_i32(_p.node_index), _width)")
-        o(1, "_w = __pc_carray(__pc_as_f64(_p.weight), _width)")
+        # The scalar form reads per-instance arrays through raw pointers: no negative-index
+        # wrap-around on _k, which LLVM cannot rule out in a piece's loop and which
+        # would stop it vectorising.
+        scalar = self.kernel.mode == "scalar"
+        o(1, "_w = __pc_as_f64(_p.weight)" if scalar else "_w = __pc_carray(__pc_as_f64(_p.weight), _width)")
         ions = sorted({f.key[0] if isinstance(f.key, tuple) else f.key
                        for f in self.fields if f.source in ("ion", "ion_total", "valence", "ion_current")})
         if ions:
@@ -85,7 +89,10 @@ class EntryWriter:
                 o(1, "_peer_index = __pc_carray(__pc_as_i32(_p.peer_index), _width)")
         elif source in ("parameter", "state"):
             table = "_params" if source == "parameter" else "_states"
-            o(1, f"_a_{name} = __pc_carray(__pc_as_f64({table}[{key}]), _width)")
+            if self.kernel.mode == "scalar":
+                o(1, f"_a_{name} = __pc_as_f64({table}[{key}])")
+            else:
+                o(1, f"_a_{name} = __pc_carray(__pc_as_f64({table}[{key}]), _width)")
         elif source == "global":
             o(1, f"_f_{name} = __pc_as_f64(_p.globals)[{key}]")
         elif source == "raw":
@@ -129,6 +136,14 @@ class EntryWriter:
             ion = f.key[0] if f.source == "ion" else f.key
             return f"_ion{ion}_index"
         return "_node_index"
+
+    def _index_source(self, array):
+        """The ppack expression of index ``array`` (a raw pointer)."""
+        if array == "_node_index":
+            return "_p.node_index"
+        if array == "_peer_index":
+            return "_p.peer_index"
+        return f"_ions[{int(array[len('_ion'):-len('_index')])}].index"
 
     def _layout_bit(self, array):
         """The bit of the shim's layout flags that says ``array`` is a range, or None."""
@@ -193,29 +208,38 @@ class EntryWriter:
         o(2, "_stop = _width")
         if indexes:
             o(2, "if not _whole:")
-            o(3, "_stop = _start + 1")
-            same = " and ".join(f"{a}[_stop] == {a}[_stop - 1] + 1" for a in indexes)
-            o(3, f"while _stop < _width and {same}:")
-            o(4, "_stop += 1")
+            for k, array in enumerate(indexes):
+                end = f"__pc_run_end(__pc_as_i32({self._index_source(array)}), _start, _width)"
+                o(3, f"_stop = {end}" if k == 0 else f"_stop = min(_stop, {end})")
         for array in indexes:
             o(2, f"_o{array} = {array}[_start] - _start")
-        self.contiguous = True
-        o(2, "for _k in range(_start, _stop):")
-        for f in self.fields:
-            value = self._load(f)
-            if value is not None:
-                o(3, f"_f_{f.name} = {value}")
-        args = ", ".join(["_f_" + f.name for f in self.fields] + [p for _, _, p in kernel.uniform_reads])
-        o(3, f"_r = {kernel.name}({args})")
-        results = {name: f"_r[{j}]" for j, name in enumerate(kernel.outputs)}
-        self._scalar_numeric_conductance(o, results)
-        for lhs, op, coeff, value in self._write_ops(results):
-            o(3, f"{lhs} {op} {coeff}({value})")
+        self._scalar_loop(o, 2, "range(_start, _stop)")
         o(2, "_start = _stop")
         self.contiguous = False
         self._multiplicity(o)
         o(1, "return 0")
         return o.text()
+
+    def _scalar_loop(self, o, depth, iteration, first=None):
+        """``for _k in <iteration>``: load, call the kernel, write back (contiguous indexing).
+        With ``first``, the loop counts from 0 and ``_k`` is ``first`` + the count."""
+        kernel = self.kernel
+        self.contiguous = True
+        if first is None:
+            o(depth, f"for _k in {iteration}:")
+        else:
+            o(depth, f"for _j in {iteration}:")
+            o(depth + 1, f"_k = {first} + _j")
+        for f in self.fields:
+            value = self._load(f)
+            if value is not None:
+                o(depth + 1, f"_f_{f.name} = {value}")
+        args = ", ".join(["_f_" + f.name for f in self.fields] + [p for _, _, p in kernel.uniform_reads])
+        o(depth + 1, f"_r = {kernel.name}({args})")
+        results = {name: f"_r[{j}]" for j, name in enumerate(kernel.outputs)}
+        self._scalar_numeric_conductance(o, results, depth + 1)
+        for lhs, op, coeff, value in self._write_ops(results):
+            o(depth + 1, f"{lhs} {op} {coeff}({value})")
 
     def _uniform_reads(self, o):
         """``pp.x[i]`` with a constant ``i``: read once, before the loop (bounds checked)."""
@@ -238,7 +262,7 @@ class EntryWriter:
                  and self.plan.get(n) is not None and self.plan[n].source in ("current", "ion_current")]
         return names
 
-    def _scalar_numeric_conductance(self, o, results):
+    def _scalar_numeric_conductance(self, o, results, depth=3):
         if not self.numeric_conductance:
             return
         currents = self._currents(results)
@@ -247,11 +271,11 @@ class EntryWriter:
             return
         args = ", ".join([("_f_v + __pc_DV" if f.name == "v" else "_f_" + f.name) for f in self.fields]
                          + [p for _, _, p in self.kernel.uniform_reads])
-        o(3, f"_r2 = {self.kernel.name}({args})")
+        o(depth, f"_r2 = {self.kernel.name}({args})")
         outputs = self.kernel.outputs
         first = " + ".join(results[n] for n in currents)
         second = " + ".join(f"_r2[{outputs.index(n)}]" for n in currents)
-        o(3, f"_g = (({second}) - ({first})) / __pc_DV")
+        o(depth, f"_g = (({second}) - ({first})) / __pc_DV")
         results["conductance"] = "_g"
 
     def _write_ops(self, results):

@@ -403,3 +403,24 @@ def const_nan():
 @_cached_jit()
 def const_inf():
     return np.inf
+
+
+@_cached_jit(error_model="numpy")
+def run_end(index, start, width):
+    """The end of the run ``index[start], index[start] + 1, ...`` (exclusive);
+    ``index`` is a pointer to Arbor's int32 index array of ``width`` entries.
+
+    Checks blocks of 64 with a branch-free loop (vectorised) before going
+    one by one: the pieces of a branched cell's index cost a fraction of a
+    cycle per instance to find."""
+    stop = start + 1
+    while stop + 64 <= width:
+        breaks = 0
+        for j in range(stop, stop + 64):
+            breaks += np.int64(index[j] - index[j - 1] != 1)
+        if breaks != 0:
+            break
+        stop += 64
+    while stop < width and index[stop] == index[stop - 1] + 1:
+        stop += 1
+    return stop
