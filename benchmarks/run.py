@@ -23,6 +23,10 @@ Cases (``--cases``, default: all but the last):
                  cached (a new mechanism; numba's cache of arbor_pycat's math
                  filled), cached (fresh process, disk cache), warm (again in the
                  same process).
+``styles``       (numba) each HH style of ``../shared/styles`` at 1 and 1024 CVs
+                 (``style_check.py``: compiled, equal to the python backend, ratio to ``hh``).
+``branched``     (numba) ``../shared/bench/branched_hh.py``: a Y-shaped cell vs a cable.
+``network``      (numba) ``../shared/bench/network_expsyn.py 200 20``.
 ``hh_256cells_ungrouped``  (not run by default) 256 cells with Arbor's default
                  partition, one cell per group, so one call per cell: slow with
                  the python backend; runs 1/50 of the duration.
@@ -427,6 +431,49 @@ def case_build(backend, options):
     return [{"case": "build() of HH", "backend": backend, "threads": 1, **row}]
 
 
+# -- the realistic cases of ../shared (scripts run as they are, numba backend) ----------
+
+SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "shared")
+
+
+def _shared_script(case, backend, *args, timeout=1200):
+    """Run one of ../shared's scripts; a row with its last output line."""
+    path = os.path.join(SHARED, *args[:2])
+    if backend != "numba":
+        return []
+    if not os.path.exists(path):
+        return [{"case": case, "backend": backend, "skipped": f"{os.path.normpath(path)} is not here"}]
+    result = subprocess.run([sys.executable, path, *args[2:]], capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    if not lines:
+        return [{"case": case, "backend": backend,
+                 "skipped": f"no output (exit {result.returncode}): {result.stderr.strip()[-300:]}"}]
+    return [{"case": case, "backend": backend, "output": lines[-1] if len(lines) == 1 else " | ".join(lines[-2:])}]
+
+
+def case_styles(backend, options):
+    """Each style of ../shared/styles at 1 and 1024 CVs: compiled (no fallback), equal to the
+    python backend, and its ratio to Arbor's hh (style_check.py; no speed goal enforced here)."""
+    folder = os.path.join(SHARED, "styles")
+    styles = sorted(f for f in os.listdir(folder) if f.endswith("_hh.py")) if os.path.isdir(folder) else []
+    rows = []
+    for style in styles:
+        for ncv, duration in (("1", "200"), ("1024", "50")):
+            rows += _shared_script(f"style {style[:-3]} {ncv} CV", backend, "styles", "style_check.py",
+                                   os.path.join(folder, style), ncv, "1000", duration)
+    return rows
+
+
+def case_branched(backend, options):
+    """../shared/bench/branched_hh.py: models.HH vs hh on an unbranched cable and on a Y."""
+    return _shared_script("branched_hh", backend, "bench", "branched_hh.py")
+
+
+def case_network(backend, options):
+    """../shared/bench/network_expsyn.py 200 20: 200 hh cells, 20 synapses each."""
+    return _shared_script("network_expsyn 200 20", backend, "bench", "network_expsyn.py", "200", "20")
+
+
 CASES = {
     "hh_1cv": case_hh_1cv,
     "hh_1024cv": case_hh_1024cv,
@@ -434,9 +481,13 @@ CASES = {
     "bridge": case_bridge,
     "build": case_build,
     "kernels": case_kernels,
+    "styles": case_styles,
+    "branched": case_branched,
+    "network": case_network,
     "hh_256cells_ungrouped": case_hh_256cells_ungrouped,
 }
-DEFAULT_CASES = ("hh_1cv", "hh_1024cv", "hh_256cells", "kernels", "bridge", "build")
+DEFAULT_CASES = ("hh_1cv", "hh_1024cv", "hh_256cells", "kernels", "bridge", "build", "styles", "branched",
+                 "network")
 
 
 # -- output -----------------------------------------------------------------------------
@@ -451,6 +502,8 @@ def report(row, stream=sys.stdout):
     head = f"{name:<40} {row['backend']:<7}"
     if "skipped" in row:
         print(f"{head} skipped: {row['skipped']}", file=stream)
+    elif "output" in row:
+        print(f"{head} {row['output']}", file=stream)
     elif "pycat_advance_state_ns" in row:
         print(f"{head} ns per instance: compute_currents {row['pycat_compute_currents_ns']:.2f} "
               f"(modcc {row['modcc_compute_currents_ns']:.2f}), advance_state "

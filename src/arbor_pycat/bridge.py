@@ -98,7 +98,7 @@ def mechanism_type(spec):
     t.fingerprint = b"<arbor_pycat>"
     t.name = spec.name.encode()
     t.kind = abi.MECHANISM_KINDS[spec.kind]
-    t.is_linear = False
+    t.is_linear = spec.linear   # lets Arbor coalesce identical synapses (multiplicity)
     t.has_post_events = spec.has_post_events
     for attribute, entries in (("globals", spec.globals), ("state_vars", spec.state_vars),
                                ("parameters", spec.parameters)):

@@ -30,7 +30,7 @@ class CustomMechanism:
     """Base class of Python-defined Arbor mechanisms.
 
     Subclass it, set ``name`` (and ``kind``, ``state_vars``, ``parameters``,
-    ``globals``, ``ions``, ``random``, ``backend`` as needed), define any of
+    ``globals``, ``ions``, ``random``, ``backend``, ``linear`` as needed), define any of
     ``init_mechanism(self, pp)``, ``advance_state(self, pp)``,
     ``compute_currents(self, pp)``, ``write_ions(self, pp)``,
     ``apply_events(self, pp, events)``, ``post_event(self, pp)``, and
@@ -44,6 +44,7 @@ class CustomMechanism:
     ions = ()
     random = ()
     backend = None
+    linear = False     # True: Arbor may merge identical synapses (see README, "Declaring")
 
 
 # name -> class, in registration order; redefinition replaces.

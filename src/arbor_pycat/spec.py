@@ -66,6 +66,7 @@ class MechanismSpec:
     random: tuple
     backend: str | None
     methods: dict = field(hash=False)
+    linear: bool = False      # Arbor may coalesce identical point mechanisms (NMODL's linear flag)
 
     @property
     def label(self):
@@ -264,7 +265,11 @@ def make_spec(cls):
     if ignored:
         _fail(cls, f"defines {', '.join(ignored)}, which Arbor never calls on a {kind} mechanism "
                    f"({F.NEVER_CALLED_WHY[kind]})")
-    spec = MechanismSpec(cls, name, kind, parameters, state_vars, globals_, ions, random, backend, methods)
+    linear = getattr(cls, "linear", False)
+    if not isinstance(linear, bool):
+        _fail(cls, f"linear must be True or False, not {linear!r}")
+    spec = MechanismSpec(cls, name, kind, parameters, state_vars, globals_, ions, random, backend, methods,
+                         linear)
     _check_accesses(spec)
     return spec
 

@@ -23,6 +23,7 @@ class Exp2Syn(CustomMechanism):
     """
     name = "py_exp2syn"
     kind = "point"
+    linear = True          # as exp2syn.mod: Arbor merges identical synapses
     state_vars = [("A", "uS", 0.0), ("B", "uS", 0.0), ("factor", "", 0.0)]
     parameters = [("tau1", "ms", 0.5), ("tau2", "ms", 2.0), ("e", "mV", 0.0)]
 

@@ -10,6 +10,7 @@ class ExpSyn(CustomMechanism):
     """
     name = "py_expsyn"
     kind = "point"
+    linear = True          # as expsyn.mod: Arbor merges identical synapses
     state_vars = [("g", "uS", 0.0)]
     parameters = [("tau", "ms", 2.0), ("e", "mV", 0.0)]
 

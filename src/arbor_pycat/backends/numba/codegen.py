@@ -334,6 +334,15 @@ class EntryWriter:
         o = self.out
         kernel = self.kernel
         o(0, f"def __pc_entry_{self.method.name}(_pp_ptr, _ev_ptr, _key):")
+        if self.method.name == "apply_events" and getattr(kernel, "events_only", False):
+            # Every statement works on the events: with none, nothing to do (Arbor
+            # calls this every step, mostly with no events).
+            o(1, "_ev_address0 = __pc_address_of(_ev_ptr)")
+            o(1, "if _ev_address0 == 0:")
+            o(2, "return 0")
+            o(1, "_stream0 = __pc_carray(__pc_as_u64(_ev_address0), 2)")
+            o(1, "if _stream0[1] <= _stream0[0]:")
+            o(2, "return 0")
         self._setup(o)
         for f in self.fields:
             self._array_prepare(o, f)

@@ -680,5 +680,46 @@ def translate(spec, method, plan, mode, code_for):
         raise CannotCompile(f"not element-wise: {collector.why_not_elementwise}")
     collector.globals.pop(PREFIX + "assign_field", None)
     collector.globals.pop("zip", None)
-    return Kernel(kernel_name, ast.unparse(function), used, outputs, collector.helpers,
-                  collector.globals, mode)
+    kernel = Kernel(kernel_name, ast.unparse(function), used, outputs, collector.helpers,
+                    collector.globals, mode)
+    kernel.events_only = events is not None and _events_only(access.tree, events)
+    return kernel
+
+
+def _events_only(tree, events):
+    """True when every statement of apply_events is a no-op without events: loops over
+    the events (``for ... in events``, ``range(len(events))``, ``zip(events.mech_index,
+    ...)``) and updates indexed by ``events.mech_index``."""
+    def mentions_events(node):
+        return any(isinstance(n, ast.Name) and n.id == events for n in ast.walk(node))
+
+    def over_events(iterable):
+        if isinstance(iterable, ast.Name):
+            return iterable.id == events
+        if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) and not iterable.keywords:
+            if iterable.func.id == "range" and len(iterable.args) == 1:
+                arg = iterable.args[0]
+                return isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) and arg.func.id == "len" \
+                    and len(arg.args) == 1 and isinstance(arg.args[0], ast.Name) and arg.args[0].id == events
+            if iterable.func.id in ("zip", "enumerate"):
+                return bool(iterable.args) and all(
+                    isinstance(a, ast.Attribute) and isinstance(a.value, ast.Name) and a.value.id == events
+                    for a in iterable.args)
+        return False
+
+    def indexed_by_events(target):
+        return isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Attribute) \
+            and isinstance(target.slice.value, ast.Name) and target.slice.value.id == events \
+            and target.slice.attr == "mech_index"
+
+    for statement in tree.body:
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue
+        if isinstance(statement, ast.Pass):
+            continue
+        if isinstance(statement, ast.For) and not statement.orelse and over_events(statement.iter):
+            continue
+        if isinstance(statement, ast.AugAssign) and indexed_by_events(statement.target):
+            continue
+        return False
+    return True
