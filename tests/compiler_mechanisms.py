@@ -291,3 +291,28 @@ class IfOnArray(Base):
     def advance_state(self, pp):
         if pp.v > -60.0:
             pp.s = pp.v
+
+
+class Depolarised(ValueError):
+    """A user's own exception class."""
+
+
+class Raises(Base):
+    """Raises once v passes 0 mV (the clamp makes the cell spike)."""
+    name = "cm_raises"
+
+    def advance_state(self, pp):
+        pp.s = pp.v * 2.0
+        if np.any(pp.v > 0.0):
+            raise Depolarised("depolarised!")
+        pp.r = pp.s + 1.0
+
+
+class RaisesInLoop(Base):
+    name = "cm_raises_loop"
+
+    def advance_state(self, pp):
+        for k in range(pp.width):
+            if pp.v[k] > 0.0:
+                raise ValueError("instance above 0 mV")
+            pp.s[k] = pp.v[k]

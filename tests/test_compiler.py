@@ -293,3 +293,25 @@ def test_writes_into_readonly_arrays_are_refused(which, method, field, index, va
     code = READONLY_SNIPPET.format(which=which, method=method, field=field, index=index, value=value)
     out = check_snippet(code).stdout
     assert "refused:" in out and "read-only" in out and f"pp.{field}" in out, out
+
+
+# -- the user's own exceptions survive compilation ------------------------------------
+@pytest.mark.parametrize("cls, text", [(M.Raises, "Depolarised: depolarised!"),
+                                       (M.RaisesInLoop, "ValueError: instance above 0 mV")],
+                         ids=["np.any", "loop"])
+def test_raise_in_compiled_code_gives_the_users_message(cls, text):
+    import inspect
+    forms = numba_backend.compile(spec_of(cls)).modes
+    assert forms["advance_state"] == "scalar"
+    source, first = inspect.getsourcelines(cls.advance_state)
+    line = first + next(k for k, s in enumerate(source) if "raise" in s)
+    messages = {}
+    for backend in ("python", "numba"):
+        catalogue = arbor_pycat.build(cls, backend=backend)
+        with pytest.raises(RuntimeError) as info:
+            run(catalogue, [(cls.name, ["s"])], t_end=20.0)
+        messages[backend] = str(info.value)
+        assert text in messages[backend], messages[backend]
+        assert f"compiler_mechanisms.py{'' if backend == 'python' else ':'}" in messages[backend]
+    assert f"compiler_mechanisms.py:{line}" in messages["numba"], messages["numba"]
+    assert f"line {line}" in messages["python"]

@@ -203,6 +203,9 @@ class EntryWriter:
             bit = self._layout_bit(array)
             is_range = f"((_key >> {bit}) & 1) == 1" if bit is not None else f"__pc_is_range({array})"
             o(1, f"_whole = _whole and {is_range}")
+        raises = getattr(kernel, "raises", False)
+        if raises:
+            o(1, "_status = 0")
         o(1, "_start = 0")
         o(1, "while _start < _width:")
         o(2, "_stop = _width")
@@ -216,6 +219,9 @@ class EntryWriter:
         self._scalar_loop(o, 2, "range(_start, _stop)")
         o(2, "_start = _stop")
         self.contiguous = False
+        if raises:
+            o(1, "if _status != 0:")
+            o(2, "return _status")
         self._multiplicity(o)
         o(1, "return 0")
         return o.text()
@@ -236,7 +242,10 @@ class EntryWriter:
                 o(depth + 1, f"_f_{f.name} = {value}")
         args = ", ".join(["_f_" + f.name for f in self.fields] + [p for _, _, p in kernel.uniform_reads])
         o(depth + 1, f"_r = {kernel.name}({args})")
-        results = {name: f"_r[{j}]" for j, name in enumerate(kernel.outputs)}
+        first = 1 if getattr(kernel, "raises", False) else 0     # _r[0] is the status
+        if first:
+            o(depth + 1, "_status = max(_status, _r[0])")
+        results = {name: f"_r[{j + first}]" for j, name in enumerate(kernel.outputs)}
         self._scalar_numeric_conductance(o, results, depth + 1)
         for lhs, op, coeff, value in self._write_ops(results):
             o(depth + 1, f"{lhs} {op} {coeff}({value})")
@@ -274,7 +283,8 @@ class EntryWriter:
         o(depth, f"_r2 = {self.kernel.name}({args})")
         outputs = self.kernel.outputs
         first = " + ".join(results[n] for n in currents)
-        second = " + ".join(f"_r2[{outputs.index(n)}]" for n in currents)
+        first = 1 if getattr(self.kernel, "raises", False) else 0
+        second = " + ".join(f"_r2[{outputs.index(n) + first}]" for n in currents)
         o(depth, f"_g = (({second}) - ({first})) / __pc_DV")
         results["conductance"] = "_g"
 

@@ -53,6 +53,8 @@ def _texts(method, key):
     if key == "raised":
         return ("an exception was raised in compiled code (for example an index out of range); "
                 "run it with backend='python' to see the Python traceback")
+    if key.startswith("raise:"):
+        return key[len("raise:"):]
     if key.startswith("index:"):
         _, name, index = key.split(":")
         return f"pp.{name}[{index}] is out of range (IndexError in the python backend)"

@@ -174,6 +174,8 @@ class Lowering:
         self.first_line = 1
         self.instance_loop = None                   # name of the loop index inside `for k in range(pp.width)`
         self.mask_context = None                    # the mask of the masked assignment being evaluated
+        self.code_for = None                        # message key -> status code (see generate._Messages)
+        self.raises = False                         # some path sets the status (a raise)
 
     # -- naming and errors --------------------------------------------------------
     def fresh(self, hint="t"):
@@ -226,6 +228,9 @@ class Lowering:
         self.block(tree.body, env, top=True)
         outputs = sorted(self.written)
         returns = ast.Tuple([_name(self.fields[name].var) for name in outputs], ast.Load())
+        if self.raises:    # (status, outputs...): the entry reports the largest status
+            self.body.insert(0, ast.Assign([_store(PREFIX + "status")], ast.Constant(0)))
+            returns.elts.insert(0, _name(PREFIX + "status"))
         self.emit(ast.Return(returns))
         params = sorted(self.field_params)
         uniform = sorted(self.uniform_reads.items(), key=lambda item: item[1])
@@ -239,7 +244,7 @@ class Lowering:
         function_def = _Arithmetic().visit(function_def)
         ast.fix_missing_locations(function_def)
         return LoweredKernel(self.kernel_name, ast.unparse(function_def), params, outputs,
-                             [(f, i, p) for (f, i), p in uniform], dict(self.namespace))
+                             [(f, i, p) for (f, i), p in uniform], dict(self.namespace), self.raises)
 
     def _locate(self, function):
         code = getattr(function, "__code__", None)
@@ -278,7 +283,8 @@ class Lowering:
                 if statement.value is not None:
                     self.fail(statement, "the method returns a value (Arbor ignores it)")
                 continue
-            self.statement(statement, env)
+            if self.statement(statement, env):
+                break           # after a raise: dead code
 
     def statement(self, node, env):
         if isinstance(node, ast.Expr):
@@ -317,8 +323,35 @@ class Lowering:
             self.for_statement(node, env)
             return
         if isinstance(node, ast.Raise):
-            self.fail(node, "raises an exception")
+            self.raise_statement(node, env)
+            return True
         self.fail(node, f"{type(node).__name__} statements are not element-wise code")
+
+    def raise_statement(self, node, env):
+        """``raise E("text")``: the kernel sets a status code; the shim then raises
+        E's name and text (with the file and line) from sim.run(), as the python backend
+        raises E. Code after it still runs for this instance (the run fails anyway)."""
+        if node.exc is None or node.cause is not None or self.code_for is None:
+            self.fail(node, "a bare raise or raise ... from ...")
+        exc = node.exc
+        func, args = (exc.func, exc.args) if isinstance(exc, ast.Call) else (exc, [])
+        if isinstance(exc, ast.Call) and exc.keywords:
+            self.fail(node, "raise with keyword arguments")
+        cls = self.expr(func, env)
+        if not (isinstance(cls, Ref) and isinstance(cls.value, type) and issubclass(cls.value, BaseException)):
+            self.fail(node, "raise of something that is not an exception class")
+        values = [self.expr(a, env) for a in args]
+        if not all(isinstance(v, Const) for v in values):
+            self.fail(node, "raise with a message that is not a constant (the compiled code cannot format it)")
+        try:
+            text = str(cls.value(*[v.value for v in values]))
+        except Exception:
+            self.fail(node, "raise of an exception that cannot be made with these arguments")
+        line = self.first_line + node.lineno - 1
+        message = f"{cls.value.__name__}: {text} (raised at {self.where_file}:{line})"
+        code = self.code_for("raise:" + message)
+        self.raises = True
+        self.assign(PREFIX + "status", ast.Constant(code))
 
     def bind(self, target, value, env, node):
         """Python's assignment ``target = value``."""
@@ -576,6 +609,15 @@ class Lowering:
 
     # -- control flow ---------------------------------------------------------------
     def if_statement(self, node, env):
+        any_of = self._any_test(node)
+        if any_of is not None:
+            # ``if np.any(c): raise ...``: raised if c holds for some instance, so per instance.
+            cond = self.expr(any_of, env)
+            saved, self.body = self.body, []
+            self.raise_statement(node.body[0], env)
+            self.body, body = saved, self.body
+            self.emit(ast.If(self.bool_node(cond, node.test), body, []))
+            return
         cond = self.expr(node.test, env)
         inst, array, boolean = self.info(cond)
         if inst and array:
@@ -624,6 +666,23 @@ class Lowering:
         env.update(merged_env)
         self.emit(ast.If(test, bodies[0] + tails[0] or [ast.Pass()], bodies[1] + tails[1] or []))
 
+    def _any_test(self, node):
+        """The argument of ``if np.any(x): raise ...`` / ``if x.any(): raise ...``, else None."""
+        if node.orelse or len(node.body) != 1 or not isinstance(node.body[0], ast.Raise):
+            return None
+        test = node.test
+        if not (isinstance(test, ast.Call) and not test.keywords and isinstance(test.func, ast.Attribute)
+                and test.func.attr == "any"):
+            return None
+        if len(test.args) == 1 and isinstance(test.func.value, ast.Name):
+            owner = self.lookup(test.func.value.id, {}, test) if test.func.value.id not in ("self",) else None
+            if isinstance(owner, Ref) and owner.value is np:
+                return test.args[0]
+            return None
+        if not test.args:
+            return test.func.value
+        return None
+
     def merge(self, a, b, name, tails, node, field=None, before=None):
         if isinstance(a, Const) and _is_number(a.value):
             a = Expr(_const_node(a.value), False, False, isinstance(a.value, (bool, np.bool_)))
@@ -656,7 +715,8 @@ class Lowering:
         for statement in statements:
             if isinstance(statement, ast.Return):
                 self.fail(statement, "a return inside a branch of the method")
-            self.statement(statement, env)
+            if self.statement(statement, env):
+                break           # after a raise: dead code
 
     def for_statement(self, node, env):
         if node.orelse:
@@ -689,7 +749,8 @@ class Lowering:
                     self.fail(statement, "break/continue in a loop")
                 if isinstance(statement, ast.Return):
                     self.fail(statement, "a return inside a loop")
-                self.statement(statement, env)
+                if self.statement(statement, env):
+                    break
 
     def _is_instance_range(self, iterable, env):
         if not (isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name)
@@ -727,7 +788,8 @@ class Lowering:
         for statement in node.body:
             if isinstance(statement, (ast.Break, ast.Continue, ast.Return)):
                 self.fail(statement, f"{type(statement).__name__.lower()} in the loop over instances")
-            self.statement(statement, env)
+            if self.statement(statement, env):
+                break
         self.instance_loop = None
         for name in list(env):
             if name not in before:
@@ -1439,7 +1501,8 @@ class Lowering:
                 return Const(None) if statement.value is None else self.expr(statement.value, env)
             if last and isinstance(statement, ast.If) and _ends_with_return(statement):
                 return self.returning_if(statement, env, function)
-            self.statement(statement, env)
+            if self.statement(statement, env):
+                return Const(0.0)     # raised: the value is never used
         return None
 
     def returning_if(self, node, env, function):
@@ -1508,6 +1571,7 @@ class LoweredKernel:
     outputs: list         # field names it returns, in order
     uniform_reads: list   # (field, index, parameter name): pp.x[index], read before the loop
     namespace: dict       # globals it needs
+    raises: bool = False  # it returns (status, outputs...): a raise sets the status
 
 
 def _same_value(a, b):
@@ -1670,10 +1734,12 @@ class _Arithmetic(ast.NodeTransformer):
         return ast.copy_location(ast.Call(_name(PREFIX + "fast_pow"), [node.left, node.right], []), node)
 
 
-def lower(spec, method, plan, kernel_name):
-    """The scalar kernel of ``method``, or :class:`CannotCompile` with the reason."""
+def lower(spec, method, plan, kernel_name, code_for=None):
+    """The scalar kernel of ``method``, or :class:`CannotCompile` with the reason.
+    ``code_for(key)`` gives the status code of a message (for ``raise``)."""
     if method.access.tree is None:
         raise CannotCompile(f"{method.name}: its source code is not available")
     lowering = Lowering(spec, method, plan, kernel_name)
+    lowering.code_for = code_for
     lowering._namespace_stack = [_resolver(method.function)]
     return lowering.lower()

@@ -65,6 +65,8 @@ class Kernel:
         self.globals = globals_     # {name: object} the code needs
         self.mode = mode
         self.uniform_reads = []     # scalar form: (field, index, parameter) read once before the loop
+        self.raises = False         # scalar form: returns (status, outputs...)
+        self.events_only = False    # apply_events does nothing without events
 
 
 def _resolver(function):
@@ -628,10 +630,11 @@ def translate(spec, method, plan, mode, code_for):
         if method.name in ("apply_events", "post_event"):
             raise CannotCompile("not element-wise")
         from .lower import lower
-        lowered = lower(spec, method, plan, f"{PREFIX}kernel_{method.name}_scalar")
+        lowered = lower(spec, method, plan, f"{PREFIX}kernel_{method.name}_scalar", code_for)
         kernel = Kernel(lowered.name, lowered.source, lowered.params, lowered.outputs, {},
                         lowered.namespace, mode)
         kernel.uniform_reads = lowered.uniform_reads
+        kernel.raises = lowered.raises
         return kernel
     if access.opaque:
         raise CannotCompile(f"{method.name}: {access.why_opaque}")
