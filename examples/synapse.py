@@ -33,7 +33,7 @@ class ExpSyn(CustomMechanism):
         pp.i = pp.g * (pp.v - pp.e)          # nA
         pp.conductance = pp.g                # uS
 
-    def apply_events(self, pp, events):
+    def apply_events(self, pp, events):          # NET_RECEIVE(weight) { g = g + weight }
         for target, weight in events:
             pp.g[target] += weight
 

@@ -1,6 +1,8 @@
-"""A voltage mechanism (kind="voltage"): a voltage-clamp step protocol on an hh cell.
+"""A voltage mechanism (kind="voltage"): voltage clamps of an hh cell.
 
-The clamp holds the membrane at ``v_hold`` and steps it to ``v_step`` between
+First a port of Arbor's ``v_clamp``, ``my_clamp``, holds the cell at its
+global ``v0``, set in the mechanism's name (``"my_clamp/v0=-50"``). Then a
+step protocol: the clamp holds the membrane at ``v_hold`` and steps it to ``v_step`` between
 ``t_on`` and ``t_off``; a state ``t`` counts time. Its ``compute_currents``
 runs after Arbor's cable solve and sets ``pp.v`` of the CVs it covers. Probes
 record the sodium and potassium current densities of Arbor's ``hh``. Look at:
@@ -17,6 +19,16 @@ from arbor import units as U
 
 import arbor_pycat
 from arbor_pycat import CustomMechanism
+
+
+@arbor_pycat.register
+class Clamp(CustomMechanism):
+    name = "my_clamp"
+    kind = "voltage"
+    globals = [("v0", "mV", -60.0)]
+
+    def compute_currents(self, pp):
+        pp.v = pp.v0
 
 
 @arbor_pycat.register
@@ -40,7 +52,8 @@ class StepClamp(CustomMechanism):
 
 
 class Recipe(arbor.recipe):
-    """One hh soma under step_clamp (painted on the whole cell: one CV)."""
+    """One hh soma under a clamp painted on the whole cell (one CV): my_clamp at
+    -50 mV when ``v_step`` is None, else step_clamp."""
 
     def __init__(self, catalogue, v_step):
         super().__init__()
@@ -63,8 +76,11 @@ class Recipe(arbor.recipe):
         tree.append(arbor.mnpos, arbor.mpoint(-10, 0, 0, 10), arbor.mpoint(10, 0, 0, 10), tag=1)
         decor = arbor.decor()
         decor.paint("(all)", arbor.density("hh"))
-        clamp = arbor.mechanism("step_clamp", {"v_hold": -70.0, "v_step": self.v_step})
-        decor.paint("(all)", arbor.voltage_process(clamp))
+        if self.v_step is None:
+            decor.paint("(all)", arbor.voltage_process("my_clamp/v0=-50"))
+        else:
+            clamp = arbor.mechanism("step_clamp", {"v_hold": -70.0, "v_step": self.v_step})
+            decor.paint("(all)", arbor.voltage_process(clamp))
         cell = arbor.cable_cell(tree, decor, arbor.label_dict())
         self.cells[gid] = cell
         return cell
@@ -85,6 +101,12 @@ def main(argv=None):
 
     catalogue = arbor_pycat.build(backend=args.backend)
     print(f"backend: {arbor_pycat.builder.last_backends['step_clamp']}")
+    sim = arbor.simulation(Recipe(catalogue, None))
+    handle = sim.sample((0, "v"), arbor.regular_schedule(0.1 * U.ms))
+    sim.run(args.duration * U.ms, 0.025 * U.ms)
+    held = sim.samples(handle)[0][0]
+    after = held[held[:, 0] > 0, 1]              # t = 0: the initial -65 mV, before any step
+    print(f"my_clamp/v0=-50: v from {after.min():.3f} to {after.max():.3f} mV after t = 0")
     results = {}
     for v_step in (-40.0, -20.0, 0.0, 20.0):
         sim = arbor.simulation(Recipe(catalogue, v_step))
