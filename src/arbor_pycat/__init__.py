@@ -13,7 +13,7 @@ Write a subclass of :class:`CustomMechanism`, decorate it with
 
     cat = arbor_pycat.build()
 """
-from .builder import build
+from .builder import build, build_report
 from .compat import SUPPORTED_TEXT as SUPPORTED_ARBOR, UnsupportedArborError
 from .declarations import CustomMechanism, IonInfo, register
 from .errors import MechanismError, MechanismRuntimeError, last_error
@@ -27,6 +27,6 @@ def compare(*args, **kwargs):
 
 
 __version__ = "0.1.0"
-__all__ = ["CustomMechanism", "IonInfo", "register", "build", "compare", "cnexp", "cnexp_linear", "exprelr",
+__all__ = ["CustomMechanism", "IonInfo", "register", "build", "build_report", "compare", "cnexp", "cnexp_linear", "exprelr",
            "MechanismError", "MechanismRuntimeError", "UnsupportedArborError", "last_error",
            "SUPPORTED_ARBOR"]

@@ -1,6 +1,7 @@
 """What users write: :class:`CustomMechanism`, :class:`IonInfo`, :func:`register`."""
 from dataclasses import dataclass
 
+from .errors import MechanismError, _for_user
 from .spec import make_spec
 
 
@@ -57,7 +58,10 @@ def register(cls):
     :class:`~arbor_pycat.MechanismError` for a malformed declaration.
     A class with the name of an earlier one replaces it in later builds.
     """
-    spec = make_spec(cls)
+    try:
+        spec = make_spec(cls)
+    except MechanismError as error:
+        raise _for_user(error) from None        # the traceback ends at your code
     cls.__pycat_spec__ = spec
     _registry.pop(spec.name, None)
     _registry[spec.name] = cls
