@@ -115,9 +115,12 @@ def _is_item_write(tree, attribute):
 
 def suggestion(name, candidates):
     """' (did you mean 'gnabar'?)'-style text, or '' when nothing is close."""
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
-    if not close:
+    scored = sorted((difflib.SequenceMatcher(None, name, c).ratio(), c) for c in set(candidates))
+    scored = [(score, c) for score, c in reversed(scored) if score >= 0.6]
+    if not scored:
         return ""
+    # only the best ones: 'gnbar' suggests 'gnabar', not also 'gkbar'
+    close = [c for score, c in scored if score >= scored[0][0] - 0.05][:3]
     if len(close) == 1:
         return f"did you mean {close[0]!r}?"
     return "did you mean " + ", ".join(repr(c) for c in close[:-1]) + f" or {close[-1]!r}?"
