@@ -13,17 +13,13 @@ Write a subclass of :class:`CustomMechanism`, decorate it with
 
     cat = arbor_pycat.build()
 """
+from . import comparison
 from .builder import build, build_report
+from .comparison import Comparison, compare
 from .compat import SUPPORTED_TEXT as SUPPORTED_ARBOR, UnsupportedArborError
 from .declarations import CustomMechanism, IonInfo, register
 from .errors import MechanismError, MechanismRuntimeError, last_error
 from .helpers import cnexp, cnexp_linear, exprelr
-
-
-def compare(*args, **kwargs):
-    """See :func:`arbor_pycat.comparison.compare`."""
-    from .comparison import compare as _compare
-    return _compare(*args, **kwargs)
 
 
 __version__ = "0.1.0"
