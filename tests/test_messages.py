@@ -214,3 +214,99 @@ def test_fast_builds_are_quiet(capsys):
     arbor_pycat.build(Quick, backend="numba")             # maybe compiled: not interactive
     arbor_pycat.build(Quick, backend="numba", progress=True)   # from memory: fast
     assert capsys.readouterr().err == ""
+
+
+# --- a rebuilt catalogue and long-lived properties ------------------------------------------
+
+def test_extending_properties_twice_explains_what_to_do():
+    import arbor
+    from arbor_pycat import models
+    properties = arbor.neuron_cable_properties()
+    arbor_pycat.extend(properties, arbor_pycat.build(models.Pas, backend="python"))
+    rebuilt = arbor_pycat.build(models.Pas, backend="python")
+    with pytest.raises(arbor_pycat.MechanismError) as info:
+        arbor_pycat.extend(properties, rebuilt)
+    text = str(info.value)
+    assert "cannot add mechanism 'py_pas'" in text and "Arbor cannot replace a mechanism" in text
+    assert "arbor_pycat.cable_properties(catalogue)" in text and "prefix='v2_'" in text
+    assert "already exists" in str(info.value.__cause__)           # Arbor's own message
+    arbor_pycat.extend(properties, rebuilt, prefix="v2_")
+    assert "v2_py_pas" in properties.catalogue
+    fresh = arbor_pycat.cable_properties(rebuilt)
+    assert "py_pas" in fresh.catalogue and "hh" in fresh.catalogue
+
+
+# --- what Arbor reports about a mechanism ---------------------------------------------------
+
+@pytest.mark.parametrize("declared, arbor_text", [
+    ("S/cm2", "S / cm2"), ("mA/cm2", "mA / cm2"), ("1/ms", "1 / ms"), ("/ms", "/ ms"),
+    ("m2/s", "m2 / s"), ("uS/um2/ms", "uS / um2 / ms"), ("mV ms", "mV ms"), ("mV", "mV"), ("", "")])
+def test_units_are_written_as_modcc_writes_them(declared, arbor_text):
+    """modcc's output for these units (PARAMETER { a = 1 (S/cm2) ... }, measured)."""
+    from arbor_pycat.bridge import arbor_units
+    assert arbor_units(declared) == arbor_text
+
+
+def test_catalogue_metadata_matches_arbors_hh():
+    import arbor
+    from arbor_pycat import models
+    ours = arbor_pycat.build(models.HH, backend="python")["py_hh"]
+    theirs = arbor.default_catalogue()["hh"]
+    assert ours.kind == theirs.kind and ours.linear == theirs.linear is False
+    assert set(ours.parameters) == set(theirs.parameters)
+    for name, field in theirs.parameters.items():
+        mine = ours.parameters[name]
+        assert (mine.units, mine.default, mine.min, mine.max) == (field.units, field.default,
+                                                                  field.min, field.max), name
+    assert set(ours.state) == set(theirs.state)
+    for name, field in theirs.state.items():
+        assert (ours.state[name].units, ours.state[name].min, ours.state[name].max) == \
+            (field.units, field.min, field.max)
+    # documented difference: modcc reports NaN, arbor_pycat the declared default, which
+    # Arbor writes into the state before init_mechanism (see the next test)
+    assert np.isnan(theirs.state["q10"].default) and ours.state["q10"].default == 1.0
+
+
+def test_declared_state_default_is_the_value_before_init():
+    import arbor
+    from arbor import units as U
+    from pycat_cell import OneCell
+
+    class Keeps(arbor_pycat.CustomMechanism):
+        name = "keeps_default"
+        state_vars = [("s", "", 3.0)]
+
+        def advance_state(self, pp):
+            pp.s = pp.s * 1.0
+
+    class Recipe(OneCell):
+        def probes(self, gid):
+            return [arbor.cable_probe_density_state("(location 0 0.5)", "keeps_default", "s", "s")]
+
+    recipe = Recipe(arbor_pycat.build(Keeps, backend="python"), paint=["keeps_default"], clamp=0)
+    sim = arbor.simulation(recipe)
+    handle = sim.sample((0, "s"), arbor.regular_schedule(0.1 * U.ms))
+    sim.run(0.5 * U.ms, 0.025 * U.ms)
+    assert np.all(sim.samples(handle)[0][0][:, 1] == 3.0)
+
+
+def test_help_shows_the_docstring_and_the_units_table():
+    import pydoc
+
+    @arbor_pycat.register
+    class Documented(arbor_pycat.CustomMechanism):
+        """A leak conductance."""
+        name = "documented"
+        parameters = [("gbar", "S/cm2", 0.001), ("e", "mV", -65.0)]
+        state_vars = [("x", "", 0.5)]
+
+        def compute_currents(self, pp):
+            pp.i = pp.gbar * (pp.v - pp.e)
+
+    arbor_pycat.register(Documented)           # registering again does not repeat the table
+    text = pydoc.render_doc(Documented, renderer=pydoc.plaintext)
+    assert "A leak conductance." in text and "arbor_pycat mechanism 'documented' (kind 'density')" in text
+    assert text.count("arbor_pycat mechanism 'documented'") == 1
+    rows = [" ".join(line.replace("|", "").split()) for line in text.splitlines()]
+    assert "parameter gbar S / cm2 0.001" in rows and "parameter e mV -65" in rows
+    assert "state x - 0.5" in rows

@@ -20,9 +20,11 @@ from .compat import SUPPORTED_TEXT as SUPPORTED_ARBOR, UnsupportedArborError
 from .declarations import CustomMechanism, IonInfo, register
 from .errors import MechanismError, MechanismRuntimeError, last_error
 from .helpers import cnexp, cnexp_linear, exprelr
+from .properties import cable_properties, extend
 
 
 __version__ = "0.1.0"
-__all__ = ["CustomMechanism", "IonInfo", "register", "build", "build_report", "compare", "cnexp", "cnexp_linear", "exprelr",
+__all__ = ["CustomMechanism", "IonInfo", "register", "build", "build_report", "compare", "Comparison",
+           "cable_properties", "extend", "cnexp", "cnexp_linear", "exprelr",
            "MechanismError", "MechanismRuntimeError", "UnsupportedArborError", "last_error",
            "SUPPORTED_ARBOR"]

@@ -81,6 +81,30 @@ def _ion_text(ion):
     return text + ")"
 
 
+def doc_table(spec):
+    """The text ``register`` appends to a mechanism class's docstring: kind, name and
+    every declared field with its units and default, as ``help(cls)`` shows them."""
+    from .bridge import arbor_units
+    lines = [f"arbor_pycat mechanism {spec.name!r} (kind {spec.kind!r}).", ""]
+    rows = [(what, e.name, arbor_units(e.units) or "-", f"{e.default:g}")
+            for what, entries in (("parameter", spec.parameters), ("state", spec.state_vars),
+                                  ("global", spec.globals)) for e in entries]
+    rows += [("random", r.name, "-", "N(0, 1) per step") for r in spec.random]
+    if rows:
+        widths = [max(len(row[k]) for row in rows + [("field", "name", "units", "default")])
+                  for k in range(4)]
+        header = ("field", "name", "units", "default")
+        lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+        lines.append("  ".join("-" * w for w in widths))
+        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    else:
+        lines.append("No parameters, states or globals.")
+    if spec.ions:
+        lines += ["", "Ions: " + ", ".join(_ion_text(ion) for ion in spec.ions) + "."]
+    lines += ["", "Methods: " + (", ".join(spec.methods) or "none") + "."]
+    return "\n".join(lines)
+
+
 def translation_forms(spec):
     """{method: (form, why)} from the numba translation alone (no compilation)."""
     from . import fields as F
