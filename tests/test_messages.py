@@ -310,3 +310,36 @@ def test_help_shows_the_docstring_and_the_units_table():
     rows = [" ".join(line.replace("|", "").split()) for line in text.splitlines()]
     assert "parameter gbar S / cm2 0.001" in rows and "parameter e mV -65" in rows
     assert "state x - 0.5" in rows
+
+
+def test_a_method_arbor_never_calls_points_at_its_def():
+    with pytest.raises(arbor_pycat.MechanismError) as info:
+        @arbor_pycat.register
+        class Never(arbor_pycat.CustomMechanism):
+            name = "never"
+
+            def apply_events(self, pp, events):  # never called
+                pass
+    assert info.value.lineno == line_of("never called")
+    assert "which Arbor never calls on a density mechanism" in str(info.value)
+
+
+def read_gnbar(pp):
+    return pp.gnbar
+
+
+def test_python_backend_suggests_at_run_time():
+    """An access the static check cannot see (pp passed to a function) fails when it runs."""
+    from pycat_cell import OneCell, failure_text
+
+    class Opaque(arbor_pycat.CustomMechanism):
+        name = "opaque_typo"
+        parameters = [("gnabar", "S/cm2", 0.12)]
+
+        def compute_currents(self, pp):
+            pp.i = read_gnbar(pp) * (pp.v + 65.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # 'cannot see every pp access'
+        catalogue = arbor_pycat.build(Opaque, backend="python")
+    text = failure_text(OneCell(catalogue, paint=["opaque_typo"]))
+    assert "pp.gnbar is not a field here; did you mean 'gnabar'?" in text

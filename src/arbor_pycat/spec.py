@@ -265,7 +265,8 @@ def make_spec(cls):
     ignored = sorted(set(methods) & F.NEVER_CALLED.get(kind, set()))
     if ignored:
         _fail(cls, f"defines {', '.join(ignored)}, which Arbor never calls on a {kind} mechanism "
-                   f"({F.NEVER_CALLED_WHY[kind]})")
+                   f"({F.NEVER_CALLED_WHY[kind]})",
+              locations.of_function(methods[ignored[0]].function, cls, ignored[0]))
     spec = MechanismSpec(cls, name, kind, parameters, state_vars, globals_, ions, random, backend, methods)
     _check_accesses(spec)
     return spec
