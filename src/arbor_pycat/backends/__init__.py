@@ -33,6 +33,9 @@ class CannotCompile(Exception):
         self.method, self.lineno, self.detail = method, lineno, detail
 
 
+_warned = {}      # the registry of the fallback warnings issued at users' lines
+
+
 def _reason_location(spec, reason):
     """(method name, Location) that a CannotCompile is about, or (None, None)."""
     import re
@@ -85,7 +88,8 @@ def compile_mechanism(spec, shim, default="auto", verbose=False):
                                  + _verbose_hint(reason, verbose), location=where) from None
         text = f"{spec.label}: falling back to the python backend: {reason}" + _verbose_hint(reason, verbose)
         if where is not None:   # the warning names the user's line, not build()'s
-            warnings.warn_explicit(text, UserWarning, where.filename, where.lineno)
+            warnings.warn_explicit(text, UserWarning, where.filename, where.lineno,
+                                   registry=_warned)   # once per text and line, as warnings.warn does
         else:
             warnings.warn(text, stacklevel=3)
         from . import python
