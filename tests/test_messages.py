@@ -343,3 +343,25 @@ def test_python_backend_suggests_at_run_time():
         catalogue = arbor_pycat.build(Opaque, backend="python")
     text = failure_text(OneCell(catalogue, paint=["opaque_typo"]))
     assert "pp.gnbar is not a field here; did you mean 'gnabar'?" in text
+
+
+class _Opaque:
+    value = 2.0
+
+
+_settings = _Opaque()
+
+
+class UsesAnObject(arbor_pycat.CustomMechanism):
+    name = "uses_an_object"
+    parameters = [("g", "S/cm2", 0.001)]
+
+    def compute_currents(self, pp):
+        x = pp.g * 2.0
+        pp.i = x * (pp.v + 65.0) * _settings.value  # an object numba cannot type
+
+
+def test_fallback_for_a_global_object_names_its_line():
+    warning = fallback_warning(UsesAnObject)
+    assert "uses '_settings'" in str(warning.message)
+    assert (Path(warning.filename), warning.lineno) == (HERE, line_of("an object numba cannot type"))

@@ -49,11 +49,29 @@ def _reason_location(spec, reason):
     lineno = reason.lineno
     if lineno is None:
         found = re.search(r"\(line (\d+)\)", text)      # translate()'s messages: lines of the file
-        lineno = int(found.group(1)) if found else None
+        lineno = int(found.group(1)) if found else _line_of_name(method_spec, text)
     where = locations.of_function(method_spec.function, spec.cls, method)
     if where is not None and lineno is not None:
         where = locations.Location(where.filename, lineno, where.function)
     return method, where
+
+
+def _line_of_name(method_spec, text):
+    """The first line of the method that uses a name the message quotes ('foo', foo())."""
+    import ast
+    import re
+    tree = method_spec.access.tree
+    if tree is None:
+        return None
+    names = re.findall(r"'([A-Za-z_]\w*)'|([A-Za-z_]\w*)\(\)", text.split(":", 1)[-1])
+    wanted = [a or b for a, b in names if (a or b) not in ("self", "pp")]
+    for name in wanted:
+        lines = [node.lineno for node in ast.walk(tree)
+                 if (isinstance(node, ast.Name) and node.id == name)
+                 or (isinstance(node, ast.Attribute) and node.attr == name)]
+        if lines:
+            return min(lines)
+    return None
 
 
 def _verbose_hint(reason, verbose):
