@@ -203,9 +203,9 @@ def test_progress_of_a_slow_build(capsys, caplog, monkeypatch):
     with caplog.at_level(logging.INFO, logger="arbor_pycat"):
         arbor_pycat.build(Quick, backend="numba", progress=True)
     err = capsys.readouterr().err
-    assert "arbor_pycat: compiling mechanism 'quick_leak' (class Quick)..." in err
+    assert "arbor_pycat: building mechanism 'quick_leak' (class Quick)..." in err
     assert "mechanism 'quick_leak' (class Quick): " in err and " s" in err.splitlines()[-1]
-    assert any("compiling mechanism 'quick_leak'" in r.getMessage() for r in caplog.records)
+    assert any("building mechanism 'quick_leak'" in r.getMessage() for r in caplog.records)
     arbor_pycat.build(Quick, backend="numba", progress=False)
     assert capsys.readouterr().err == ""
 

@@ -186,7 +186,7 @@ class _Progress:
             if self.announced is None:
                 return
             self.announced = True
-        text = f"compiling {self.spec.label}..."
+        text = f"building {self.spec.label}..."
         logger.info(text)
         self._print(text)
 
