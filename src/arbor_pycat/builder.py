@@ -178,6 +178,7 @@ class _Progress:
         self.timer.daemon = True
 
     def __enter__(self):
+        self.start = time.perf_counter()
         self.timer.start()
         return self
 
@@ -205,10 +206,14 @@ class _Progress:
         logger.info(text)
         self._print(text)
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, value, traceback):
         self.timer.cancel()
         with self.lock:
-            self.announced = None
+            announced, self.announced = self.announced, None
+        if announced and kind is not None:
+            text = f"{self.spec.label}: failed after {time.perf_counter() - self.start:.1f} s"
+            logger.info(text)
+            self._print(text)
         return False
 
     def _print(self, text):
