@@ -137,7 +137,10 @@ def main(argv=None):
         import matplotlib.pyplot as plt
         fig, axes = plt.subplots(figsize=(6, 4))
         axes.axhline(0, color="grey", lw=0.5)
-        axes.plot(dts, predicted, "-", color="grey", label="Apre exp(-dt/taupre), Apost exp(dt/taupost)")
+        before, after = np.linspace(-42, -0.01, 200), np.linspace(0.01, 42, 200)
+        axes.plot(before, -0.01 * np.exp(before / 10.0), "-", color="grey",
+                  label="Apre exp(-dt/taupre), Apost exp(dt/taupost)")
+        axes.plot(after, 0.01 * np.exp(-after / 10.0), "-", color="grey")
         axes.plot(dts, measured, "o", label="my_expsyn_stdp")
         axes.set_xlabel("t_post - t_pre (ms)")
         axes.set_ylabel("weight change (uS)")
