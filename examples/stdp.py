@@ -120,14 +120,13 @@ def main(argv=None):
     sim.run(duration * U.ms, 0.025 * U.ms)
 
     t_post = {gid: float(time) for (gid, _), time in sim.spikes()}
-    measured, predicted = [], []
+    measured = []
     print("   dt (ms)   weight change (uS)   Apre exp(-dt/taupre) or Apost exp(dt/taupost)")
     for gid, timing in enumerate(TIMINGS):
         w = sim.samples(handles[gid])[0][0][-1, 1]
         dt = t_post[gid] - (T_POST - timing)            # with the measured spike time
         expected = 0.01 * np.exp(-dt / 10.0) if dt > 0 else -0.01 * np.exp(dt / 10.0)
         measured.append(w)
-        predicted.append(expected)
         print(f"{dt:+10.2f}   {w:+18.6f}   {expected:+18.6f}")
     dts = [t_post[gid] - (T_POST - timing) for gid, timing in enumerate(TIMINGS)]
 
