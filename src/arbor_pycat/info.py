@@ -143,8 +143,9 @@ def describe(cls, build=True, backend="auto"):
     except (OSError, TypeError):
         pass
     lines = [f"{cls.__qualname__} (module {cls.__module__}{where})"]
-    doc = inspect.getdoc(cls)
-    if doc and doc != inspect.getdoc(CustomMechanism):
+    doc = cls.__dict__["__pycat_doc__"] if "__pycat_doc__" in cls.__dict__ else cls.__dict__.get("__doc__")
+    doc = inspect.cleandoc(doc) if doc else ""      # the user's own docstring, not register's table
+    if doc:
         lines.append(f"  {doc.splitlines()[0]}")
     lines += [
         f"  name {spec.name!r}, kind {spec.kind}" + (f", backend {spec.backend!r}" if spec.backend else ""),
