@@ -13,20 +13,18 @@ Write a subclass of :class:`CustomMechanism`, decorate it with
 
     cat = arbor_pycat.build()
 """
-from .builder import build
+from . import comparison
+from .builder import build, build_report
+from .comparison import Comparison, compare
 from .compat import SUPPORTED_TEXT as SUPPORTED_ARBOR, UnsupportedArborError
 from .declarations import CustomMechanism, IonInfo, register
 from .errors import MechanismError, MechanismRuntimeError, last_error
 from .helpers import cnexp, cnexp_linear, exprelr
-
-
-def compare(*args, **kwargs):
-    """See :func:`arbor_pycat.comparison.compare`."""
-    from .comparison import compare as _compare
-    return _compare(*args, **kwargs)
+from .properties import cable_properties, extend
 
 
 __version__ = "0.1.0"
-__all__ = ["CustomMechanism", "IonInfo", "register", "build", "compare", "cnexp", "cnexp_linear", "exprelr",
+__all__ = ["CustomMechanism", "IonInfo", "register", "build", "build_report", "compare", "Comparison",
+           "cable_properties", "extend", "cnexp", "cnexp_linear", "exprelr",
            "MechanismError", "MechanismRuntimeError", "UnsupportedArborError", "last_error",
            "SUPPORTED_ARBOR"]

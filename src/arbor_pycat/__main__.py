@@ -1,4 +1,4 @@
-"""Command line: ``python -m arbor_pycat demo [--out FILE]``."""
+"""Command line: ``python -m arbor_pycat demo [--out FILE]``, ``info MODULE_OR_FILE``, ``version``."""
 import argparse
 import sys
 
@@ -13,9 +13,16 @@ def main(argv=None):
         description=demo.DESCRIPTION)
     demo.add_arguments(demo_parser)
     commands.add_parser("version", help="print the versions of arbor_pycat and arbor")
+    from . import info
+    info_parser = commands.add_parser(
+        "info", help="describe the mechanism classes of a file or module: declarations, "
+                     "backend and form of each method, and why", description=info.DESCRIPTION)
+    info.add_arguments(info_parser)
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo.run_from_arguments(args)
+    if args.command == "info":
+        return info.run_from_arguments(args)
     if args.command == "version":
         import arbor
         import arbor_pycat

@@ -12,9 +12,9 @@ and its temporary folder when the process exits.
 import atexit
 import ctypes
 import importlib.machinery
-import math
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -80,14 +80,24 @@ def _load_shim(path):
     return lib
 
 
+def arbor_units(units):
+    """Units as modcc writes them into Arbor's field tables: 'S/cm2' -> 'S / cm2',
+    '/ms' -> '/ ms', 'mV ms' unchanged."""
+    import re
+    return re.sub(r"\s*/\s*", " / ", " ".join(units.split())).strip()
+
+
 def _fields(entries):
+    # Ranges as modcc writes them (the largest finite doubles). State defaults
+    # stay as declared, where modcc writes NaN: Arbor fills the state arrays
+    # with them before init_mechanism, which is what the declared default means.
     table = (abi.FieldInfo * max(1, len(entries)))()
     for row, entry in zip(table, entries):
         row.name = entry.name.encode()
-        row.unit = entry.units.encode()
+        row.unit = arbor_units(entry.units).encode()
         row.default_value = entry.default
-        row.range_low = -math.inf
-        row.range_high = math.inf
+        row.range_low = -sys.float_info.max
+        row.range_high = sys.float_info.max
     return table
 
 

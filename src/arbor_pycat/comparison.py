@@ -124,11 +124,13 @@ class Comparison:
         """The one-paragraph summary that ``str()`` prints."""
         n_ref, n_py = self.spike_counts
         where = f"{self.cells} cells" if self.cells > 1 else "1 cell"
+        # every figure names its run: the reference by name, ours by name and the backend that ran it
+        ref, ours = f"'{self.reference}'", f"'{self.mechanism}', {self.backend}"
         text = (f"{self.kind} mechanism '{self.mechanism}' ({self.backend} backend) vs compiled "
                 f"'{self.reference}' on {where} of {self.cvs} CV{'s' if self.cvs != 1 else ''}, "
                 f"{self.duration:g} ms at dt={self.dt:g} ms, {self.threads} thread"
                 f"{'s' if self.threads != 1 else ''}: max |dV| = {self.max_dv:.3g} mV; "
-                f"spikes {n_ref} (reference) vs {n_py} (python)")
+                f"spikes {n_ref} ({ref}) vs {n_py} ({ours})")
         if n_ref and n_py:
             text += f", max spike-time difference {self.max_spike_time_difference:.3g} ms"
         text += "."
@@ -139,8 +141,8 @@ class Comparison:
             parts = ", ".join(f"{k} {v:.3g}" for k, v in sorted(self.ion_differences.items()))
             text += f" Max ion differences: {parts}."
         if self.seconds_reference > 0:
-            text += (f" Run time {self.seconds_python:.3g} s vs {self.seconds_reference:.3g} s "
-                     f"({self.speed_ratio:.3g}x).")
+            text += (f" Run time {self.seconds_reference:.3g} s ({ref}) vs {self.seconds_python:.3g} s "
+                     f"({ours}): {self.speed_ratio:.3g}x.")
         verdict = "agree" if self.agrees() else "DISAGREE"
         text += (f" The runs {verdict} (criteria: max |dV| < 1e-3 mV, equal spike counts, "
                  "states and ion quantities within 1e-6 relative).")
@@ -162,12 +164,13 @@ class Comparison:
         top.plot(self.time, self.v_reference[:, column], lw=2.5, alpha=0.5,
                  label=f"{self.reference} (compiled)")
         top.plot(self.time, self.v_python[:, column], lw=1, ls="--",
-                 label=f"{self.mechanism} ({self.backend})")
+                 label=f"{self.mechanism} ({self.backend} backend)")
         top.set_ylabel("V (mV)")
         top.legend(loc="upper right")
-        top.set_title(f"{self.mechanism} vs {self.reference}: max |dV| = {self.max_dv:.2g} mV")
+        top.set_title(f"{self.mechanism} ({self.backend}) vs compiled {self.reference}: "
+                      f"max |dV| = {self.max_dv:.2g} mV")
         bottom.plot(self.time, self.v_python[:, column] - self.v_reference[:, column], lw=1)
-        bottom.set_ylabel("dV (mV)")
+        bottom.set_ylabel(f"V {self.backend} - compiled (mV)")
         bottom.set_xlabel("t (ms)")
         fig.tight_layout()
         fig.savefig(path, dpi=100)

@@ -1,6 +1,8 @@
 """What users write: :class:`CustomMechanism`, :class:`IonInfo`, :func:`register`."""
+import inspect
 from dataclasses import dataclass
 
+from .errors import MechanismError, _for_user
 from .spec import make_spec
 
 
@@ -58,11 +60,26 @@ def register(cls):
     :class:`~arbor_pycat.MechanismError` for a malformed declaration.
     A class with the name of an earlier one replaces it in later builds.
     """
-    spec = make_spec(cls)
+    try:
+        spec = make_spec(cls)
+    except MechanismError as error:
+        raise _for_user(error) from None        # the traceback ends at your code
     cls.__pycat_spec__ = spec
+    _document(cls, spec)
     _registry.pop(spec.name, None)
     _registry[spec.name] = cls
     return cls
+
+
+def _document(cls, spec):
+    """Append the declarations (units, defaults) to the class's docstring, for help(cls)."""
+    from .info import doc_table
+    original = cls.__dict__.get("__pycat_doc__", cls.__dict__.get("__doc__"))
+    try:
+        cls.__pycat_doc__ = original
+        cls.__doc__ = (inspect.cleandoc(original) + "\n\n" if original else "") + doc_table(spec)
+    except (AttributeError, TypeError):     # a class whose __doc__ cannot be set
+        pass
 
 
 def spec_of(cls):

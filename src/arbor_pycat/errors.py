@@ -4,8 +4,35 @@
 class MechanismError(ValueError):
     """A mechanism class is malformed, or a mechanism used ``pp`` wrongly.
 
-    Messages name the mechanism class and the offending field or method.
+    Messages name the mechanism class and the offending field or method; for a
+    method, they end with the file, line and text of the offending expression
+    (``location``, a :class:`arbor_pycat.locations.Location`, also gives them as
+    ``filename`` and ``lineno``). Raised by ``register`` and ``build()``, the
+    error's traceback stops at your code; the same error with arbor_pycat's own
+    frames is kept as its ``__context__``.
     """
+
+    def __init__(self, message, *, location=None):
+        super().__init__(f"{message}\n{location}" if location is not None else message)
+        self.location = location
+
+    @property
+    def filename(self):
+        return self.location.filename if self.location is not None else None
+
+    @property
+    def lineno(self):
+        return self.location.lineno if self.location is not None else None
+
+
+def _for_user(error):
+    """A copy of ``error`` to raise ``from None`` in an ``except`` block of a public
+    function: its traceback then ends there, and ``__context__`` keeps the
+    original with arbor_pycat's frames."""
+    import copy
+    clean = copy.copy(error)
+    clean.__traceback__ = None
+    return clean
 
 
 class MechanismRuntimeError(RuntimeError):
@@ -16,6 +43,9 @@ class MechanismRuntimeError(RuntimeError):
     exception and its traceback). The last such error of the process, with the
     original exception as ``__cause__``, is kept in :func:`last_error`.
     """
+
+
+MechanismError.__module__ = MechanismRuntimeError.__module__ = "arbor_pycat"   # as users import them
 
 
 _last_error = None       # (time.monotonic_ns(), error) from the python backend

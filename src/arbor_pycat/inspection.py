@@ -26,15 +26,22 @@ class MethodAccess:
 
 
 def function_tree(function):
-    """The ``ast.FunctionDef`` of ``function`` and its source, or (None, None)."""
+    """The ``ast.FunctionDef`` of ``function`` and its (dedented) source, or (None, None).
+
+    The nodes' ``lineno`` are line numbers in the function's file, so that
+    messages can name the user's line (columns stay those of the dedented source).
+    """
     try:
-        source = textwrap.dedent(inspect.getsource(function))
+        lines, first = inspect.getsourcelines(function)
+        source = textwrap.dedent("".join(lines))
     except (OSError, TypeError):
         return None, None
     try:
         module = ast.parse(source)
     except SyntaxError:
         return None, None
+    if first > 1:
+        ast.increment_lineno(module, first - 1)
     for node in module.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return node, source

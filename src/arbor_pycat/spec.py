@@ -10,6 +10,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from . import fields as F
+from . import locations
 from .errors import MechanismError
 from .inspection import MethodAccess, analyse
 
@@ -92,8 +93,8 @@ class MechanismSpec:
         return bool(m.access.writes & currents) and "conductance" not in m.access.writes
 
 
-def _fail(cls, message):
-    raise MechanismError(f"{cls.__qualname__}: {message}")
+def _fail(cls, message, location=None):
+    raise MechanismError(f"{cls.__qualname__}: {message}", location=location)
 
 
 def _identifier(cls, what, name):
@@ -164,7 +165,7 @@ def _methods(cls):
         varargs = any(p.kind == p.VAR_POSITIONAL for p in params)
         if len(required) > len(expected) or (len(positional) < len(expected) and not varargs):
             _fail(cls, f"{name} must have the signature {name}({', '.join(expected)}), "
-                       f"not {name}{signature}")
+                       f"not {name}{signature}", locations.of_function(function, cls, name))
         out[name] = MethodSpec(name, function, analyse(function))
     return out
 
@@ -214,8 +215,9 @@ def _ions(cls, declared, methods):
             expected_valence=int(entry.expected_valence or 0),
         )
         if not spec.use_diff_concentration and (n + "d") in (reads | writes):
+            user = next(m for m in methods.values() if (n + "d") in (m.access.reads | m.access.writes))
             _fail(cls, f"uses pp.{n}d but IonInfo({n!r}) does not set use_diff_concentration=True "
-                       "(it is never assumed)")
+                       "(it is never assumed)", locations.for_method(cls, user, n + "d"))
         out.append(spec)
     if opaque:
         key = (cls.__module__, cls.__qualname__)
@@ -264,7 +266,8 @@ def make_spec(cls):
     ignored = sorted(set(methods) & F.NEVER_CALLED.get(kind, set()))
     if ignored:
         _fail(cls, f"defines {', '.join(ignored)}, which Arbor never calls on a {kind} mechanism "
-                   f"({F.NEVER_CALLED_WHY[kind]})")
+                   f"({F.NEVER_CALLED_WHY[kind]})",
+              locations.of_function(methods[ignored[0]].function, cls, ignored[0]))
     linear = getattr(cls, "linear", False)
     if not isinstance(linear, bool):
         _fail(cls, f"linear must be True or False, not {linear!r}")
@@ -282,16 +285,22 @@ def _check_accesses(spec):
         plans = F.plan(spec, method.name)
         for name in sorted(method.access.reads | method.access.writes):
             if name not in plans:
+                hint = locations.suggestion(name, plans)
                 _fail(cls, f"{method.name} uses pp.{name}, which is not a field here: "
-                           + _why_missing(spec, method.name, name))
+                           + _why_missing(spec, method.name, name) + (f"; {hint}" if hint else ""),
+                      locations.for_method(spec, method, name))
         for name in sorted(method.access.writes):
             if plans[name].write is None:
                 _fail(cls, f"{method.name} writes pp.{name}, which is read-only here: "
-                           + _why_readonly(spec, method.name, name))
+                           + _why_readonly(spec, method.name, name),
+                      locations.for_method(spec, method, name, store=True))
     if rev_writes:
         if spec.kind != "reversal_potential":
+            writer = next((m for m in spec.methods.values() if set(rev_writes) & m.access.writes), None)
             _fail(cls, f"writes the reversal potential {', '.join(rev_writes)}: such a mechanism must "
-                       "have kind='reversal_potential' (attach it with set_ion(..., method=...))")
+                       "have kind='reversal_potential' (attach it with set_ion(..., method=...))",
+                  None if writer is None else locations.for_method(
+                      spec, writer, sorted(set(rev_writes) & writer.access.writes)[0], store=True))
         others = {"i", "conductance"}
         for ion in spec.ions:
             others |= {"i" + ion.name, ion.name + "i", ion.name + "o", ion.name + "d"}
@@ -299,7 +308,8 @@ def _check_accesses(spec):
             bad = sorted(method.access.writes & others)
             if bad:
                 _fail(cls, f"{method.name} writes pp.{bad[0]}: a mechanism that writes a reversal "
-                           "potential cannot write currents or concentrations (Arbor's rule)")
+                           "potential cannot write currents or concentrations (Arbor's rule)",
+                      locations.for_method(spec, method, bad[0], store=True))
     elif spec.kind == "reversal_potential" and spec.ions and not any(
             ion.write_rev_potential for ion in spec.ions):
         _fail(cls, "kind='reversal_potential' but it writes no reversal potential "

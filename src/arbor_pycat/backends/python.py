@@ -152,8 +152,11 @@ class PPBase:
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
-        raise MechanismError(f"{self._label}: pp.{name} is not a field here "
-                             f"(fields: {', '.join(sorted(self._plan))})")
+        from ..locations import suggestion
+        hint = suggestion(name, self._plan)
+        raise MechanismError(f"{self._label}: pp.{name} is not a field here"
+                             + (f"; {hint}" if hint else "")
+                             + f" (fields: {', '.join(sorted(self._plan))})")
 
     def __delattr__(self, name):
         raise MechanismError(f"{self._label}: pp.{name} cannot be deleted")

@@ -4,6 +4,7 @@ import hashlib
 import importlib.util
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 
@@ -266,15 +267,23 @@ def _tune_llvm():
 
 
 def build(spec):
-    """Compile every method of ``spec``; raise CannotCompile with numba's reason."""
+    """Compile every method of ``spec``; raise CannotCompile with numba's reason.
+
+    The result also tells how it was obtained: ``cache`` is ``"memory"`` (built
+    before in this process), ``"disk"`` (numba's cache of an earlier process) or
+    ``"compiled"``, and ``seconds`` the time it took.
+    """
+    import time
     import warnings
     from numba.core.errors import NumbaWarning
+    start = time.perf_counter()
     _tune_llvm()
     forced_array = set()
     while True:
         messages = _Messages(spec)
         source, modes, namespace = _source_for(spec, messages, frozenset(forced_array))
         digest = _fingerprint(source, namespace)
+        in_memory = getattr(sys.modules.get(f"arbor_pycat_generated_{digest}"), "_pycat_cfuncs", None) is not None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NumbaWarning)
             module = _load(source, namespace, digest)
@@ -283,10 +292,106 @@ def build(spec):
             break
         method, exc = failed
         if modes[method] != "scalar":
-            raise CannotCompile(_with_scalar_reason(f"{method}: {_first_lines(exc)}", messages, method))
+            reason, lineno = _numba_reason(spec, method, exc, module)
+            raise CannotCompile(_with_scalar_reason(f"{method}: {reason}", messages, method),
+                                method=method, lineno=lineno, detail=str(exc).strip())
         forced_array.add(method)     # numba could not type the scalar form: retry as array code
     callbacks = {method: compiled.address for method, compiled in module._pycat_cfuncs.items()}
-    return NumbaMechanism(spec, callbacks, messages.messages, module, modes)
+    mechanism = NumbaMechanism(spec, callbacks, messages.messages, module, modes)
+    cfuncs = module._pycat_cfuncs.values()
+    mechanism.cache = ("memory" if in_memory else
+                       "disk" if cfuncs and all(c.cache_hits for c in cfuncs) else "compiled")
+    mechanism.seconds = time.perf_counter() - start
+    return mechanism
+
+
+# The line of numba's message that says what went wrong, in order of preference.
+_NUMBA_KEYS = ("No implementation of function", "Cannot unify", "Unknown attribute",
+               "Untyped global name", "NameError", "Invalid use of", "Use of unsupported",
+               "Cannot determine Numba type", "Unsupported", "non-precise type", "Cannot type")
+
+
+def _numba_reason(spec, method, exc, module):
+    """(one line saying why numba failed, the line of the user's file it is about or None)."""
+    import re
+    from ... import locations
+    text = str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    key = next((line for prefix in _NUMBA_KEYS for line in lines if line.startswith(prefix)), None)
+    if key is None:
+        reason = _first_lines(exc, limit=1)
+    else:
+        reason = key
+        if key.startswith("No implementation of function"):
+            signature = next((line[3:].strip() for line in lines[lines.index(key):]
+                              if line.startswith(">>>")), "")
+            reason = f"no implementation of {signature}" if signature else key
+        reason = re.sub(r"Function\(<(?:built-in )?function (\w+)[^>]*>\)", r"\1", reason)
+        reason = re.sub(r"<iv=[^>]*>", "", reason).rstrip(":")
+        reason = f"numba: {reason}"
+    # the innermost place in the generated module, and the user's line it came from
+    generated = getattr(module, "__file__", None)
+    lineno = None
+    places = [int(n) for f, n in re.findall(r'File "([^"]+)", line (\d+):', text)
+              if generated and f.endswith(Path(generated).name)]
+    if places:
+        try:
+            code = Path(generated).read_text().splitlines()[places[0] - 1]
+        except (OSError, IndexError):
+            code = ""
+        assigned = re.search(r"__pc_assign_field\(__pc_f_(\w+),", code)
+        tree = spec.methods[method].access.tree
+        if assigned:
+            field = assigned.group(1)
+            node = locations.field_node(tree, field, store=True)
+            lineno = node.lineno if node is not None else None
+            call = re.search(r"assign_field\((.*)\)", reason)
+            arguments = _top_level_split(call.group(1)) if call else []
+            value = arguments[1] if len(arguments) == 2 else "this value"
+            reason = f"numba cannot assign {value} to pp.{field} (assign a number or a numpy array)"
+        else:
+            lineno = _matching_line(spec.methods[method].function, code)
+    return reason, lineno
+
+
+def _top_level_split(text):
+    """'array(float64, 1d, C), list(float64)' -> ['array(float64, 1d, C)', 'list(float64)']."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+            continue
+        depth += char in "([{"
+        depth -= char in ")]}"
+        current += char
+    return parts + [current.strip()] if current.strip() else parts
+
+
+def _matching_line(function, generated_line):
+    """The line of ``function``'s file whose code is ``generated_line`` once the
+    translation's renamings are undone, or None."""
+    import inspect
+    import re
+
+    def bare(line):
+        line = line.split("#", 1)[0]
+        for prefix in ("__pc_f_", "__pc_fast_", "_f_", "pp.", "_fast_", "np.", "numpy.", "math."):
+            line = line.replace(prefix, "")
+        return "".join(line.split())
+    target = bare(generated_line)
+    if not target:
+        return None
+    try:
+        lines, first = inspect.getsourcelines(function)
+    except (OSError, TypeError):
+        return None
+    matches = [first + k for k, line in enumerate(lines) if bare(line) == target]
+    if not matches and re.match(r"(?:__pc_)?_?t\d+=", target):    # a value computed into a temporary
+        value = target.split("=", 1)[1]
+        matches = [first + k for k, line in enumerate(lines)
+                   if "=" in bare(line) and bare(line).split("=", 1)[1] == value]
+    return matches[0] if len(matches) == 1 else None
 
 
 def _compile_entries(spec, module):

@@ -44,6 +44,7 @@ import numpy as np
 
 from .. import CannotCompile
 from ...helpers import cnexp, cnexp_linear, exprelr
+from ...inspection import function_tree
 
 PREFIX = "__pc_"
 _MAX_INLINE_DEPTH = 32
@@ -171,7 +172,6 @@ class Lowering:
         self.global_ids: dict[int, str] = {}
         self.stack: list[object] = []               # functions being inlined (recursion check)
         self.where_file = ""
-        self.first_line = 1
         self.instance_loop = None                   # name of the loop index inside `for k in range(pp.width)`
         self.mask_context = None                    # the mask of the masked assignment being evaluated
         self.code_for = None                        # message key -> status code (see generate._Messages)
@@ -185,7 +185,7 @@ class Lowering:
 
     def fail(self, node, text):
         line = getattr(node, "lineno", None)
-        where = f"{self.where_file}:{self.first_line + line - 1}" if line and self.where_file else ""
+        where = f"{self.where_file}:{line}" if line and self.where_file else ""
         raise CannotCompile(f"{text}{f' ({where})' if where else ''}")
 
     def emit(self, statement):
@@ -247,9 +247,9 @@ class Lowering:
                              [(f, i, p) for (f, i), p in uniform], dict(self.namespace), self.raises)
 
     def _locate(self, function):
+        """Messages name ``function``'s file (the trees' line numbers are the file's)."""
         code = getattr(function, "__code__", None)
         self.where_file = code.co_filename if code else ""
-        self.first_line = code.co_firstlineno if code else 1
 
     # -- fields ----------------------------------------------------------------------
     def field_obj(self, name, node):
@@ -347,8 +347,7 @@ class Lowering:
             text = str(cls.value(*[v.value for v in values]))
         except Exception:
             self.fail(node, "raise of an exception that cannot be made with these arguments")
-        line = self.first_line + node.lineno - 1
-        message = f"{cls.value.__name__}: {text} (raised at {self.where_file}:{line})"
+        message = f"{cls.value.__name__}: {text} (raised at {self.where_file}:{node.lineno})"
         code = self.code_for("raise:" + message)
         self.raises = True
         self.assign(PREFIX + "status", ast.Constant(code))
@@ -1468,7 +1467,7 @@ class Lowering:
                 local[name] = self.materialise(value, name)
         self.stack.append(function)
         self._namespace_stack.append(_resolver(function))
-        saved_location = self.where_file, self.first_line
+        saved_location = self.where_file
         self._locate(function)
         try:
             if isinstance(tree, ast.Lambda):
@@ -1477,7 +1476,7 @@ class Lowering:
         finally:
             self.stack.pop()
             self._namespace_stack.pop()
-            self.where_file, self.first_line = saved_location
+            self.where_file = saved_location
 
     def classify_default(self, value, name, node):
         value = self.classify(value, name, node)
@@ -1632,33 +1631,20 @@ def _structure_returns(statements):
 
 
 def _function_tree(function):
+    """The function's (or lambda's) tree, its line numbers those of its file."""
+    if function.__name__ != "<lambda>":
+        return function_tree(function)[0]
     try:
-        source = textwrap.dedent(inspect.getsource(function))
-    except (OSError, TypeError):
+        lines, first = inspect.getsourcelines(function)
+        module = ast.parse(textwrap.dedent("".join(lines)))
+    except (OSError, TypeError, SyntaxError):
         return None
-    if function.__name__ == "<lambda>":
-        return _lambda_tree(function, source)
-    try:
-        module = ast.parse(source)
-    except SyntaxError:
-        return None
-    for node in module.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            return node
-    return None
-
-
-def _lambda_tree(function, source):
-    try:
-        module = ast.parse(source)
-    except SyntaxError:
-        return None
+    ast.increment_lineno(module, first - 1)
     lambdas = [n for n in ast.walk(module) if isinstance(n, ast.Lambda)]
     code = function.__code__
     matches = [n for n in lambdas if [a.arg for a in n.args.args] == list(code.co_varnames[:code.co_argcount])]
     if len(matches) != 1:
         return None
-    # Line numbers inside the lambda are relative to its source's first line.
     return matches[0]
 
 

@@ -292,9 +292,10 @@ def _check_truth_tests(tree, pp, plan, method):
 
 
 def _file_line(function, node):
+    """``file:line`` of ``node`` (the method trees' line numbers are the file's)."""
     code = getattr(function, "__code__", None)
     line = getattr(node, "lineno", 1)
-    return f"{code.co_filename}:{code.co_firstlineno + line - 1}" if code else str(line)
+    return f"{code.co_filename}:{line}" if code else str(line)
 
 
 def _writes_field_directly(tree, pp, field):
