@@ -315,3 +315,54 @@ def test_raise_in_compiled_code_gives_the_users_message(cls, text):
         assert f"compiler_mechanisms.py{'' if backend == 'python' else ':'}" in messages[backend]
     assert f"compiler_mechanisms.py:{line}" in messages["numba"], messages["numba"]
     assert f"line {line}" in messages["python"]
+
+
+# -- linear point mechanisms: Arbor merges identical synapses --------------------------
+class Synapses(CableRecipe):
+    """One soma with ``count`` identical synapses of ``mech`` on one CV, events to three."""
+
+    def __init__(self, catalogue, mech, count=6):
+        super().__init__(catalogue)
+        self.mech, self.count = mech, count
+
+    def probes(self, gid):
+        return [arbor.cable_probe_membrane_voltage("(location 0 0.5)", "v")]
+
+    def event_generators(self, gid):
+        return [arbor.event_generator(f"s{k}", 0.01 * (k + 1), arbor.explicit_schedule(
+            [t * U.ms for t in (2.0 + k, 9.0, 15.0 + 2 * k)])) for k in range(3)]
+
+    def make_cell(self, gid):
+        tree = arbor.segment_tree()
+        tree.append(arbor.mnpos, arbor.mpoint(-3, 0, 0, 3), arbor.mpoint(3, 0, 0, 3), tag=1)
+        decor = arbor.decor().set_property(Vm=-65 * U.mV).paint("(all)", arbor.density("pas"))
+        for k in range(self.count):
+            decor.place("(location 0 0.5)", arbor.synapse(self.mech), f"s{k}")
+        return arbor.cable_cell(tree, decor, arbor.label_dict())
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_linear_synapses_are_merged_and_exact(backend):
+    from arbor_pycat import models
+    catalogue = arbor_pycat.build(models.ExpSyn, backend=backend)
+    assert catalogue["py_expsyn"].linear is True and arbor.default_catalogue()["expsyn"].linear
+    traces = {}
+    for mech, cat in (("expsyn", None), ("py_expsyn", catalogue)):
+        sim = arbor.simulation(Synapses(cat, mech))
+        handle = sim.sample((0, "v"), arbor.regular_schedule(0.1 * U.ms))
+        sim.run(30 * U.ms, 0.025 * U.ms)
+        traces[mech] = sim.samples(handle)[0][0][:, 1]
+    assert np.ptp(traces["expsyn"]) > 1.0           # the events moved v
+    np.testing.assert_allclose(traces["py_expsyn"], traces["expsyn"], rtol=0, atol=1e-9)
+
+
+def test_linear_must_be_a_bool():
+    class Bad(arbor_pycat.CustomMechanism):
+        name = "cm_bad_linear"
+        kind = "point"
+        linear = "yes"
+
+        def compute_currents(self, pp):
+            pp.i = 0.0 * pp.v
+    with pytest.raises(MechanismError, match="linear must be True or False"):
+        arbor_pycat.build(Bad)
