@@ -68,9 +68,9 @@ class Ca(arbor_pycat.CustomMechanism):
     ions = [arbor_pycat.IonInfo("ca")]
 
     def advance_state(self, pp):
-        pp.s = np.sum(pp.cai) + self.offset
+        pp.s = np.sum(pp.cai) + self.offset[0]
 
-    offset = 0.0
+    offset = [0.0]
 '''
 
 

@@ -42,12 +42,12 @@ class _Messages:
 
 
 def _with_scalar_reason(text, messages, method):
-    """The array form's failure, led by why the scalar form did not take the method
-    (usually the message that helps: it names the user's line)."""
+    """The array form's failure, followed by why the scalar form did not take the method."""
     reason = messages.scalar_reasons.get(method)
     if not reason:
         return text
-    return f"{method}: {reason}; the array form failed too: {text}"
+    reason = reason[len(method) + 2:] if reason.startswith(method + ": ") else reason
+    return f"{text} (and not element-wise: {reason})"
 
 
 def _texts(method, key):

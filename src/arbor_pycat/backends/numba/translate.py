@@ -175,6 +175,25 @@ class _FastMath(ast.NodeTransformer):
         return node
 
 
+class _ClassConstants(ast.NodeTransformer):
+    """``self.NAME`` → its value, for numbers defined on the class (not set in ``__init__``)."""
+
+    def __init__(self, self_name, cls):
+        self.self_name, self.cls = self_name, cls
+
+    def visit_Attribute(self, node):
+        self.generic_visit(node)
+        if isinstance(node.value, ast.Name) and node.value.id == self.self_name \
+                and isinstance(node.ctx, ast.Load):
+            try:
+                value = inspect.getattr_static(self.cls, node.attr)
+            except AttributeError:
+                return node
+            if isinstance(value, (bool, int, float)) and not isinstance(value, type):
+                return ast.copy_location(ast.Constant(value), node)
+        return node
+
+
 def _mutated_parameters(function, seen=None):
     """Positions of the parameters that ``function`` (a user's helper) writes into:
     ``x[...] = ``, ``x += ``, ``out=x``, or passing ``x`` on to a helper that does."""
@@ -653,6 +672,7 @@ def translate(spec, method, plan, mode, code_for):
                                 f"starting with {PREFIX!r} are the library's")
     _check_readonly_writes(tree, pp, plan, _resolver(method.function), method.name)
     _check_truth_tests(tree, pp, plan, method)
+    tree = _ClassConstants(self_name, spec.cls).visit(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id == self_name:
             raise CannotCompile(f"{method.name} uses '{self_name}' (line {node.lineno}); numba "
