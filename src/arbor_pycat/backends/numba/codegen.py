@@ -283,8 +283,8 @@ class EntryWriter:
         o(depth, f"_r2 = {self.kernel.name}({args})")
         outputs = self.kernel.outputs
         first = " + ".join(results[n] for n in currents)
-        first = 1 if getattr(self.kernel, "raises", False) else 0
-        second = " + ".join(f"_r2[{outputs.index(n) + first}]" for n in currents)
+        offset = 1 if getattr(self.kernel, "raises", False) else 0     # _r2[0]: the status
+        second = " + ".join(f"_r2[{outputs.index(n) + offset}]" for n in currents)
         o(depth, f"_g = (({second}) - ({first})) / __pc_DV")
         results["conductance"] = "_g"
 

@@ -196,6 +196,11 @@ def _runtime_globals():
         "fast_log": mathlib.fast_log, "fast_pow": mathlib.fast_pow,
         "fast_tanh": mathlib.fast_tanh, "fast_log1p": mathlib.fast_log1p,
         "exprelr": exprelr, "cnexp": cnexp, "cnexp_linear": cnexp_linear,
+        # the scalar kernels call the scalar implementations directly (typing an
+        # overload at every call site is what makes numba slow to compile)
+        "s_exp": mathlib._exp_scalar, "s_expm1": mathlib._expm1_scalar, "s_log": mathlib._log_scalar,
+        "s_pow": mathlib._pow_scalar, "s_tanh": mathlib._tanh_scalar, "s_log1p": mathlib._log1p_scalar,
+        "s_exprelr": mathlib._exprelr_scalar,
         "np_maximum": mathlib.np_maximum, "np_minimum": mathlib.np_minimum,
         "np_fmax": mathlib.np_fmax, "np_fmin": mathlib.np_fmin, "np_sign": mathlib.np_sign,
         "np_clip_lo": mathlib.np_clip_lo, "np_clip_hi": mathlib.np_clip_hi,

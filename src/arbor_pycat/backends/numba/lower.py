@@ -1105,9 +1105,8 @@ class Lowering:
         if target is exprelr:
             self.no_kwargs(kwargs, node, "exprelr")
             return self.runtime_call("exprelr", args, node, 1)
-        if target in (cnexp, cnexp_linear):
-            self.no_kwargs(kwargs, node, target.__name__)
-            return self.runtime_call(target.__name__, args, node, 4)
+        if target in (cnexp, cnexp_linear):      # plain arithmetic: inlined like a helper
+            return self.inline(Func(target, where=target.__name__), args, kwargs, node)
         if isinstance(target, np.ufunc) or (callable(target) and getattr(target, "__module__", "")
                                             and str(getattr(target, "__module__", "")).startswith("numpy")):
             name = getattr(target, "__name__", "")
@@ -1167,6 +1166,11 @@ class Lowering:
         if len(args) != arity:
             self.fail(node, f"{name}() takes {arity} arguments")
         values = [self.value_node(a, node) for a in args]
+        scalar = {"fast_exp": "s_exp", "fast_expm1": "s_expm1", "fast_log": "s_log", "fast_pow": "s_pow",
+                  "fast_tanh": "s_tanh", "fast_log1p": "s_log1p", "exprelr": "s_exprelr"}.get(name)
+        if scalar is not None:      # the float implementation itself: args as floats
+            name = scalar
+            values = [ast.Call(ast.Name("float", ast.Load()), [v], []) for v in values]
         inst = any(self.info(a)[0] for a in args)
         array = any(self.info(a)[1] for a in args)
         return Expr(ast.Call(_name(self.runtime(name)), values, []), inst, array)
@@ -1717,7 +1721,8 @@ class _Arithmetic(ast.NodeTransformer):
         if value is not None and float(value).is_integer() and abs(value) <= 64:
             node.right = ast.copy_location(ast.Constant(int(value)), exponent)
             return node
-        return ast.copy_location(ast.Call(_name(PREFIX + "fast_pow"), [node.left, node.right], []), node)
+        args = [ast.Call(ast.Name("float", ast.Load()), [a], []) for a in (node.left, node.right)]
+        return ast.copy_location(ast.Call(_name(PREFIX + "s_pow"), args, []), node)
 
 
 def lower(spec, method, plan, kernel_name, code_for=None):
