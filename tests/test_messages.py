@@ -108,7 +108,10 @@ def test_build_of_an_unregistered_class_hides_library_frames_too():
 class UsesSelf(arbor_pycat.CustomMechanism):
     name = "uses_self"
     parameters = [("g", "S/cm2", 0.001)]
-    erev = -65.0
+
+    def __init__(self):          # an instance attribute: the compiler sees class attributes only
+        super().__init__()
+        self.erev = -65.0
 
     def compute_currents(self, pp):
         pp.i = pp.g * (pp.v - self.erev)  # self here

@@ -41,13 +41,16 @@ class _Messages:
         return self.codes[(method, key)]
 
 
-def _with_scalar_reason(text, messages, method):
-    """The array form's failure, followed by why the scalar form did not take the method."""
+def _with_scalar_reason(text, messages, method, lineno, detail=None):
+    """The CannotCompile of a method that neither form takes: the array form's reason,
+    and, where that names no line of the user's, why the scalar form did not take it
+    (which does)."""
     reason = messages.scalar_reasons.get(method)
-    if not reason:
-        return text
-    reason = reason[len(method) + 2:] if reason.startswith(method + ": ") else reason
-    return f"{text} (and not element-wise: {reason})"
+    if lineno is None and reason is not None and getattr(reason, "lineno", None) is not None:
+        why = str(reason)
+        why = why[len(method) + 2:] if why.startswith(method + ": ") else why
+        text, lineno = f"{text} (and not element-wise: {why})", reason.lineno
+    return CannotCompile(text, method=method, lineno=lineno, detail=detail)
 
 
 def _texts(method, key):
@@ -85,11 +88,11 @@ def _source_for(spec, messages, forced_array=frozenset()):
                 break
             except CannotCompile as reason:     # not element-wise: try the array form
                 if mode == "scalar":
-                    messages.scalar_reasons[name] = str(reason)
+                    messages.scalar_reasons[name] = reason
                     continue
                 text = str(reason)   # translate() may already name the method
                 text = text if text.startswith(name) else f"{name}: {text}"
-                raise CannotCompile(_with_scalar_reason(text, messages, name)) from None
+                raise _with_scalar_reason(text, messages, name, getattr(reason, "lineno", None)) from None
         writer = EntryWriter(spec, method, plan, kernel, numeric, error_code)
         entry = writer.scalar() if kernel.mode == "scalar" else writer.array()
         for helper, text in kernel.helpers.items():
@@ -298,8 +301,7 @@ def build(spec):
         method, exc = failed
         if modes[method] != "scalar":
             reason, lineno = _numba_reason(spec, method, exc, module)
-            raise CannotCompile(_with_scalar_reason(f"{method}: {reason}", messages, method),
-                                method=method, lineno=lineno, detail=str(exc).strip())
+            raise _with_scalar_reason(f"{method}: {reason}", messages, method, lineno, detail=str(exc).strip())
         forced_array.add(method)     # numba could not type the scalar form: retry as array code
     callbacks = {method: compiled.address for method, compiled in module._pycat_cfuncs.items()}
     mechanism = NumbaMechanism(spec, callbacks, messages.messages, module, modes)

@@ -186,7 +186,10 @@ class Lowering:
     def fail(self, node, text):
         line = getattr(node, "lineno", None)
         where = f"{self.where_file}:{line}" if line and self.where_file else ""
-        raise CannotCompile(f"{text}{f' ({where})' if where else ''}")
+        code = getattr(self.method.function, "__code__", None)
+        own_file = code is not None and code.co_filename == self.where_file
+        raise CannotCompile(f"{text}{f' ({where})' if where else ''}", method=self.method.name,
+                            lineno=line if own_file else None)
 
     def emit(self, statement):
         self.body.append(statement)
