@@ -250,7 +250,32 @@ class DefaultArguments(Base):
         pp.r = _combine(pp.v, 1.0)
 
 
-ELEMENTWISE = [Where, Select, IsClose, ClipMinMax, Ufuncs, Masks, Aliases, TupleLoop, Helpers,
+PARAMS = {"vshift": 5.0, "q10": 3.0}
+
+
+def gate_rates(v):
+    return {"alpha": 0.1 * exprelr(-0.1 * v - 4.0), "beta": 4.0 * np.exp(-(v + 65.0) / 18.0)}
+
+
+class Dicts(Base):
+    """Rates and parameters in dicts (the style of several channel libraries)."""
+    name = "cm_dicts"
+    constants = {"scale": 2.0}
+
+    def advance_state(self, pp):
+        rates = gate_rates(pp.v - PARAMS["vshift"])
+        scaled = {}
+        for key, value in rates.items():
+            scaled[key] = value * self.constants["scale"]
+        pp.s = scaled["alpha"] / (scaled["alpha"] + scaled["beta"]) + PARAMS.get("missing", 1.0)
+        pp.r = sum_of(*scaled.values()) * PARAMS["q10"]
+
+
+def sum_of(a, b):
+    return a + b
+
+
+ELEMENTWISE = [Dicts, Where, Select, IsClose, ClipMinMax, Ufuncs, Masks, Aliases, TupleLoop, Helpers,
                Methods, InstanceLoop, UniformBranches, Hygiene, Booleans, Decorated, DefaultArguments]
 
 

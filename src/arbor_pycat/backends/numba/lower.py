@@ -98,6 +98,14 @@ class Ref:
     value: object
 
 
+@dataclass
+class Dict:
+    """A dict with constant keys (a literal in the code, or a module's or class's dict of
+    numbers); ``frozen`` for module and class dicts (read when build() runs)."""
+    items: dict
+    frozen: bool = False
+
+
 class SelfRef:
     def __init__(self, cls):
         self.cls = cls
@@ -174,6 +182,7 @@ class Lowering:
         self.where_file = ""
         self.instance_loop = None                   # name of the loop index inside `for k in range(pp.width)`
         self.mask_context = None                    # the mask of the masked assignment being evaluated
+        self.branch_depth = 0                       # inside an if's branches
         self.code_for = None                        # message key -> status code (see generate._Messages)
         self.raises = False                         # some path sets the status (a raise)
 
@@ -381,7 +390,7 @@ class Lowering:
 
     def hold(self, value, hint):
         """What a name bound to ``value`` refers to (objects are shared, not copied)."""
-        if isinstance(value, (Obj, Tup, Func, Const, Ref)):
+        if isinstance(value, (Obj, Tup, Func, Const, Ref, Dict)):
             return value
         if isinstance(value, Expr):
             return self.materialise(value, hint)
@@ -531,6 +540,16 @@ class Lowering:
     def subscript_store(self, target, value, env, node=None):
         node = node or target
         obj = self.expr(target.value, env)
+        if isinstance(obj, Dict):
+            key = self.expr(target.slice, env)
+            if obj.frozen:
+                self.fail(node, "assigns into a module's or class's dict (it is read when build() runs)")
+            if self.branch_depth:
+                self.fail(node, "assigns into a dict inside an if")
+            if not isinstance(key, Const):
+                self.fail(node, "a dict key that is not a constant")
+            obj.items[key.value] = self.hold(value, "item") if isinstance(value, Expr) else value
+            return
         if isinstance(target.value, ast.Attribute):
             node._pc_direct = True
         index = target.slice
@@ -631,6 +650,7 @@ class Lowering:
         test = self.truth(cond, node.test)
         saved = self.body
         envs, bodies = [], []
+        self.branch_depth += 1
         for branch in (node.body, node.orelse):
             self.body = []
             branch_env = dict(env)
@@ -639,6 +659,7 @@ class Lowering:
             envs.append((branch_env, dict(self.fields)))
             self.fields = fields_before
             bodies.append(self.body)
+        self.branch_depth -= 1
         self.body = saved
         # Names (and current fields) bound to different objects in the two branches
         # get one merged variable.
@@ -845,6 +866,8 @@ class Lowering:
             return Const(tuple(value))
         if isinstance(value, str) or value is None:
             return Const(value)
+        if isinstance(value, dict) and all(isinstance(k, (str, int)) for k in value):
+            return Dict({k: self.classify(v, name, node) for k, v in value.items()}, frozen=True)
         if isinstance(value, types.FunctionType):
             if getattr(value, "__module__", "") and value.__module__.startswith(("numpy", "math")):
                 return Ref(value)
@@ -906,6 +929,34 @@ class Lowering:
         return Tup(items)
 
     expr_List = expr_Tuple
+
+    def expr_Dict(self, node, env):
+        items = {}
+        for key, value in zip(node.keys, node.values):
+            if key is None:
+                self.fail(node, "** in a dict literal")
+            k = self.expr(key, env)
+            if not isinstance(k, Const) or not isinstance(k.value, (str, int, float, bool)):
+                self.fail(key, "a dict key that is not a constant")
+            v = self.expr(value, env)
+            items[k.value] = self.hold(v, "item") if isinstance(v, Expr) else v
+        return Dict(items)
+
+    def dict_item(self, obj, index, node):
+        if not isinstance(index, Const) or index.value not in obj.items:
+            self.fail(node, f"a dict key the compiler cannot find ({getattr(index, 'value', '?')!r})")
+        return obj.items[index.value]
+
+    def dict_method(self, obj, name, args, kwargs, node):
+        if name in ("items", "keys", "values") and not args and not kwargs:
+            if name == "items":
+                return Tup([Tup([Const(k), v]) for k, v in obj.items.items()])
+            return Tup([Const(k) for k in obj.items] if name == "keys" else list(obj.items.values()))
+        if name == "get" and not kwargs and len(args) in (1, 2):
+            if isinstance(args[0], Const) and args[0].value in obj.items:
+                return obj.items[args[0].value]
+            return args[1] if len(args) == 2 else Const(None)
+        self.fail(node, f"the dict method .{name}()")
 
     def unpack_all(self, value, node):
         if isinstance(value, Tup):
@@ -1032,6 +1083,8 @@ class Lowering:
             return obj
         if kind == "constant" and isinstance(obj, Obj) and obj.field is not None:
             return self.uniform_read(obj, node, env)
+        if isinstance(obj, Dict):
+            return self.dict_item(obj, self.expr(node.slice, env), node)
         if isinstance(obj, Tup) or (isinstance(obj, Const) and isinstance(obj.value, tuple)):
             index = self.expr(node.slice, env)
             items = obj.items if isinstance(obj, Tup) else [Const(v) for v in obj.value]
@@ -1067,6 +1120,10 @@ class Lowering:
     def call(self, node, env, statement=False):
         if isinstance(node.func, ast.Attribute):
             owner = self.expr(node.func.value, env)
+            if isinstance(owner, Dict):
+                args = [self.expr(a, env) for a in node.args]
+                kwargs = {k.arg: self.expr(k.value, env) for k in node.keywords if k.arg is not None}
+                return self.dict_method(owner, node.func.attr, args, kwargs, node)
             if isinstance(owner, (Obj, Expr)):      # a method of an array: x.copy(), x.clip(lo, hi)
                 args = [self.expr(a, env) for a in node.args]
                 kwargs = {k.arg: self.expr(k.value, env) for k in node.keywords if k.arg is not None}
@@ -1522,6 +1579,7 @@ class Lowering:
         test = self.truth(cond, node.test)
         saved = self.body
         results, bodies = [], []
+        self.branch_depth += 1
         for branch in (node.body, node.orelse):
             self.body = []
             branch_env = dict(env)
@@ -1531,6 +1589,7 @@ class Lowering:
                 self.fail(node, f"{function.__name__}() writes pp fields in a branch")
             results.append(value)
             bodies.append(self.body)
+        self.branch_depth -= 1
         self.body = saved
         a, b = results
         if isinstance(a, Tup) and isinstance(b, Tup) and len(a.items) == len(b.items):
