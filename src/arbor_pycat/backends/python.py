@@ -31,7 +31,11 @@ class PythonMechanism:
 
     def __init__(self, spec, shim):
         self.spec = spec
-        self.instance = spec.cls()
+        try:
+            self.instance = spec.cls()
+        except Exception as exc:
+            raise MechanismError(f"{spec.label}: creating the mechanism object "
+                                 f"{spec.cls.__qualname__}() failed: {type(exc).__name__}: {exc}") from exc
         self.messages = {}
         self.callbacks = {}
         # The shim calls each runner through Python's C API with
