@@ -9,6 +9,9 @@ method writes is scattered back.
 """
 import ctypes
 import functools
+import gc
+import sys
+import threading
 import traceback
 import warnings
 
@@ -57,6 +60,7 @@ class MethodRunner:
         self.invocations = {}
 
     def __call__(self, address, events_address, key):
+        invocation = None
         try:
             invocation = self.invocations.get(key)
             if invocation is None:
@@ -67,6 +71,8 @@ class MethodRunner:
             invocation.run(events_address)
             return 0
         except BaseException as exc:   # never let an exception cross into Arbor
+            if invocation is not None and invocation.dead:
+                self.invocations.pop(key, None)
             return self.fail(exc)
 
     def fail(self, exc):
@@ -90,9 +96,65 @@ def _view(pointer, count, ctype=abi.value_t):
     return _view_at(ctypes.cast(pointer, ctypes.c_void_p).value, count, ctype)
 
 
+_roots = threading.local()     # .made: arrays over Arbor's memory made by the Invocation being set up
+
+
 def _view_at(address, count, ctype=abi.value_t):
-    """A numpy array over ``count`` elements at an integer address."""
-    return np.ctypeslib.as_array((ctype * count).from_address(address))
+    """A numpy array over ``count`` elements at an integer address.
+
+    Every view or copy-free derivative of it (a slice, a reshape, a read-only
+    view) references it as its ``base``, so its reference count tells whether
+    anything still holds Arbor's memory after a call (see Invocation.check_kept)."""
+    array = np.ctypeslib.as_array((ctype * count).from_address(address))
+    made = getattr(_roots, "made", None)
+    if made is not None:
+        made.append((array, getattr(_roots, "field", None)))
+    return array
+
+
+class RawPPack:
+    """``pp.raw``: a read-only look at Arbor's ppack.
+
+    Scalars are plain numbers; the arrays whose length is known are read-only
+    numpy views; nothing here can write Arbor's memory or reach past it."""
+    _SCALARS = ("width", "n_detectors", "dt", "mechanism_id")
+    _PER_INSTANCE = {"node_index": abi.index_t, "peer_index": abi.index_t,
+                     "multiplicity": abi.index_t, "weight": abi.value_t}
+    _PER_CV = {"vec_v": abi.value_t, "vec_i": abi.value_t, "vec_g": abi.value_t,
+               "temperature_degC": abi.value_t, "diam_um": abi.value_t, "area_um2": abi.value_t,
+               "vec_ci": abi.index_t}
+
+    def __init__(self, pp, n_cv, label):
+        values = {name: getattr(pp, name) for name in self._SCALARS}
+        for name, ctype in self._PER_INSTANCE.items():
+            array = _view(getattr(pp, name), pp.width, ctype)
+            values[name] = _readonly(array) if array is not None else None
+        for name, ctype in self._PER_CV.items():
+            array = _view(getattr(pp, name), n_cv, ctype)
+            values[name] = _readonly(array) if array is not None else None
+        object.__setattr__(self, "_values", values)
+        object.__setattr__(self, "_label", label)
+
+    def __getattr__(self, name):
+        values = self.__dict__["_values"]
+        if name in values:
+            return values[name]
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise MechanismError(f"{self._label}: pp.raw.{name} is not available (pp.raw shows "
+                             f"{', '.join(sorted(values))}); use the pp fields instead")
+
+    def __setattr__(self, name, value):
+        raise MechanismError(f"{self._label}: pp.raw is read-only (cannot set pp.raw.{name})")
+
+    def __delattr__(self, name):
+        raise MechanismError(f"{self._label}: pp.raw is read-only (cannot delete pp.raw.{name})")
+
+    def __dir__(self):
+        return sorted(self._values)
+
+    def __repr__(self):
+        return f"<read-only ppack of {self._label}: width={self._values['width']}>"
 
 
 def _readonly(array):
@@ -197,14 +259,105 @@ class Events:
         return f"Events(mech_index={self.mech_index!r}, weight={self.weight!r})"
 
 
+_CV_FIELD = {"vec_v": "v", "vec_i": "i", "vec_g": "conductance", "temperature_degC": "temperature",
+             "diam_um": "diam", "area_um2": "area"}
 _NO_EVENTS = Events(np.zeros(0, dtype=np.int64), np.zeros(0))
 _float32_warned = set()
 
 
 class Invocation:
     """One method on one ppack: cached views, the ``pp`` object, the scatter steps."""
+    dead = False
 
     def __init__(self, runner, address):
+        made = _roots.made = []
+        try:
+            self._setup(runner, address)
+        finally:
+            _roots.made = None
+            _roots.field = None
+        self.tracked = self._tracked(made)
+        del made
+        self.counts = self._counts()
+
+    # -- what may not outlive a call -----------------------------------------
+    def _tracked(self, made):
+        """(object, field name) for everything over Arbor's memory: the arrays made
+        over it (any view derived from one references it) and the views handed out
+        as pp fields, plus pp and pp.raw themselves."""
+        roots = {id(array) for array, _ in made}
+        tracked = [(array, field) for array, field in made]
+        handed = []
+        for name, value in self.fields.items():
+            if isinstance(value, RawPPack):
+                tracked.append((value, name))
+                handed += [(item, f"{name}.{key}") for key, item in value._values.items()
+                           if isinstance(item, np.ndarray)]
+            elif isinstance(value, np.ndarray):
+                handed.append((value, name))
+        tracked += [(value, name) for value, name in handed
+                    if id(value) not in roots and value.base is not None and id(value.base) in roots]
+        tracked.append((self.pp, None))
+        return tracked
+
+    def _counts(self):
+        return [sys.getrefcount(item) for item, _ in self.tracked]
+
+    def _disarm(self):
+        """Make what was kept harmless: every array this call handed out (or made
+        over Arbor's memory) becomes an empty read-only array, and pp an empty
+        shell, so that a kept one can no longer reach Arbor's memory. (A slice a
+        method made itself cannot be found: the error says to keep none.)"""
+        self.dead = True
+        for item, _ in self.tracked:
+            if isinstance(item, np.ndarray):
+                try:
+                    item.__setstate__((1, (0,), item.dtype, False, b""))
+                    item.flags.writeable = False
+                except Exception:
+                    pass
+            elif isinstance(item, RawPPack):
+                item._values.clear()
+        self.pp.__dict__.clear()
+        type(self.pp)._plan = {}
+        type(self.pp)._writers = {}
+        type(self.pp)._label = f"{self.label} (a pp kept after its call: no longer valid)"
+        self.tracked, self.counts = [], []
+
+    def check_kept(self):
+        """Raise if anything over Arbor's memory is still referenced after the call.
+
+        Arbor frees these arrays when its simulation goes, and a kept view would
+        then read or write freed memory: refuse it at the first call that keeps one."""
+        for (item, _), count in zip(self.tracked, self.counts):
+            if sys.getrefcount(item) > count:
+                break
+        else:
+            for name, _ in self.random:
+                view = self.fields.get(name)
+                if view is not None and (sys.getrefcount(view) > 3 or sys.getrefcount(view.base) > 4):
+                    break
+            else:
+                return
+        gc.collect()        # a reference cycle may hold a view only until it is collected
+        kept = [name for (item, name), count in zip(self.tracked, self.counts)
+                if sys.getrefcount(item) > count]
+        for name, _ in self.random:
+            view = self.fields.get(name)
+            if view is not None and (sys.getrefcount(view) > 3 or sys.getrefcount(view.base) > 4):
+                kept.append(name)
+        if not kept:
+            return
+        self._disarm()
+        names = sorted({name for name in kept if name is not None})
+        what = (", ".join(f"pp.{name}" for name in names) + " (or a view of it)") if names else "pp"
+        raise MechanismError(
+            f"{self.label}: {what} is still referenced after the method returned (kept on self, "
+            "in a global or a closure?). pp and its arrays are Arbor's memory, valid only during "
+            "the call; Arbor frees them when the simulation ends, and a kept array would then read "
+            "or write freed memory. Keep a copy instead, e.g. np.array(pp.<field>)")
+
+    def _setup(self, runner, address):
         spec = runner.spec
         self.spec = spec
         self.method = runner.method
@@ -226,7 +379,9 @@ class Invocation:
         if self.weight is None:
             self.weight = np.zeros(0)
         self.cv = {}
+        self.n_cv = n_cv
         for attribute in ("vec_v", "vec_i", "vec_g", "temperature_degC", "diam_um", "area_um2"):
+            _roots.field = _CV_FIELD[attribute]
             array = _view(getattr(pp, attribute), n_cv)
             self.cv[attribute] = Gather(array, self.node_index) if array is not None else None
         self.owned = {}          # current/conductance name -> the buffer installed for it
@@ -240,6 +395,7 @@ class Invocation:
             if name not in plan:
                 continue
             field = plan[name]
+            _roots.field = name
             value, writer = self._prepare(field, pp)
             attributes[name] = value
             if writer is not None:
@@ -307,7 +463,7 @@ class Invocation:
             return float(pp.globals[key]), None
         if source == "raw":
             if key == "ppack":
-                return pp, None
+                return RawPPack(pp, self.n_cv, self.label), None
             array = _view(getattr(pp, key), width, abi.value_t if key == "weight" else abi.index_t)
             return (_readonly(array) if array is not None else None), None
         if source == "cv":
@@ -377,18 +533,22 @@ class Invocation:
         raise AssertionError(f"unknown field source {source!r}")
 
     def _writable_gather(self, name, gather, mode):
-        """A writable per-instance copy, scattered back after the call if written."""
+        """A writable per-instance copy, scattered back after the call if written.
+
+        Written means assigned (``pp.x = ...``, ``pp.x[...] = ...``) or changed
+        through any other name for the same array (``x = pp.x; x[:] = ...``):
+        the copy is compared with what it held before the call, so that every
+        write reaches Arbor, as it does where the copy is a view of Arbor's memory."""
         if mode == "assign" and gather.contiguous:
             view = gather.values    # writes go straight to Arbor's memory: that is assignment
             return view, self._writer(name, view, mark=False)
         values = np.empty(len(gather.index))
-        old = np.empty(len(gather.index)) if mode == "blend" else None
+        old = np.empty(len(gather.index))
 
         def refresh():
             gather.refresh()
             values[...] = gather.values
-            if old is not None:
-                old[...] = values
+            old[...] = values
         self.refreshers.append(refresh)
         weights = self._ion_write_weights()
 
@@ -401,7 +561,10 @@ class Invocation:
         else:                     # modcc in write_ions: x += w * new (Arbor reset x before)
             def finish():
                 gather.add(weights * values)
-        self.finishers.append((name, finish))
+
+        def changed():
+            return not np.array_equal(values, old, equal_nan=True)
+        self.finishers.append((name, finish, changed))
         return values, self._writer(name, values)
 
     def _ion_write_weights(self):
@@ -442,11 +605,11 @@ class Invocation:
             before.append(functools.partial(self._reset_currents, [name for name, _, _, _ in written]))
         if written or self.numeric_conductance:
             after.append(self._scatter_step(written))
-        for name, finish in self.finishers:
+        for name, finish, changed in self.finishers:
             if name in self.static_writes:
                 after.append(finish)
-            elif opaque:
-                after.append(functools.partial(self._finish_if_written, name, finish))
+            else:       # assigned where analysis cannot see it, or written through an alias
+                after.append(functools.partial(self._finish_if_written, name, finish, changed))
         if self.multiplicity is not None:
             after.append(self._apply_multiplicity)
         self.before, self.after = tuple(before), tuple(after)
@@ -459,8 +622,8 @@ class Invocation:
             buffer.fill(0.0)
             fields[name] = buffer
 
-    def _finish_if_written(self, name, finish):
-        if name in self.dynamic_writes:
+    def _finish_if_written(self, name, finish, changed):
+        if name in self.dynamic_writes or changed():
             finish()
 
     def _apply_multiplicity(self):
@@ -539,17 +702,19 @@ class Invocation:
             self.call(self.pp)
         for step in self.after:
             step()
+        self.check_kept()
 
     def _refresh_random(self):
         pp = self.ppack
         for name, k in self.random:
             address = ctypes.cast(pp.random_numbers[k], ctypes.c_void_p).value
-            view = self.random_cache.get(address)
-            if view is None:
+            root = self.random_cache.get(address)
+            if root is None:
                 if len(self.random_cache) > 256:
                     self.random_cache.clear()
-                view = self.random_cache[address] = _readonly(_view_at(address, self.width))
-            self.pp.__dict__[name] = view
+                root = self.random_cache[address] = _view_at(address, self.width)
+            # A fresh view each call: one kept from an earlier call shows in root's count.
+            self.pp.__dict__[name] = _readonly(root)
 
     def _events(self, address):
         if not address:
@@ -625,7 +790,48 @@ def _fused_scatter():
     return _FUSED
 
 
+_REAL_KINDS = frozenset("fiub")
+
+
+def _check_real(value, label, name):
+    """Refuse values that numpy would turn into NaN (None) or cut (complex) silently."""
+    kind = None
+    if value is None:
+        kind = "None"
+    elif isinstance(value, np.ndarray):
+        if value.dtype.kind not in _REAL_KINDS:
+            kind = value.dtype
+    elif isinstance(value, (complex, np.complexfloating)):
+        kind = "complex"
+    elif not isinstance(value, (bool, int, float, np.number, np.bool_)):
+        try:
+            dtype = np.asarray(value).dtype
+        except Exception:
+            return          # numpy's own error follows, with the shapes
+        if dtype.kind not in _REAL_KINDS:
+            kind = "None" if dtype.kind == "O" and _has_none(value) else dtype
+    if kind is None:
+        return
+    if kind == "None":
+        why = "None (numpy would store NaN)"
+    elif kind == "complex" or getattr(kind, "kind", "") == "c":
+        why = "complex values (numpy would keep the real part only)"
+    else:
+        why = f"values of type {kind}, which are not real numbers"
+    raise MechanismError(f"{label}: pp.{name} was assigned {why}: assign real numbers "
+                         "(one per instance, or a scalar)")
+
+
+def _has_none(value):
+    try:
+        return any(item is None for item in np.asarray(value, dtype=object).ravel())
+    except Exception:
+        return False
+
+
 def _assign(target, value, label, name):
+    if type(value) is not float:
+        _check_real(value, label, name)
     dtype = getattr(value, "dtype", None)
     if dtype is not None and dtype == np.float32:
         key = (label, name)
