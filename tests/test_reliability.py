@@ -7,6 +7,7 @@ instead of killing pytest.
 """
 import abc
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -347,3 +348,250 @@ assert abs(traces[False][0] - (-65.0)) > 10.0, traces[False][:3]     # the write
 assert np.array_equal(traces[True], traces[False]), (traces[True][:5], traces[False][:5])
 print("OK")
 """)
+
+
+# -- the numba backend's disk cache (each step in a fresh interpreter) ---------------
+
+def _mechanism(name, value, extra=""):
+    """A numba mechanism that sets v to ``value`` at init: the first sample shows
+    which compiled code ran."""
+    return f"""
+{extra}
+@register
+class M_{name}(CustomMechanism):
+    name = "{name}"
+    state_vars = [("s", "", 0.0)]
+
+    def init_mechanism(self, pp):
+        pp.v = {value}
+        pp.s = 1.0
+
+    def advance_state(self, pp):
+        pp.s = pp.s * 1.0
+"""
+
+
+def _first_sample(name):
+    return f"""
+cat = arbor_pycat.build(M_{name}, backend="numba")
+assert arbor_pycat.builder.last_backends["{name}"] == "numba", arbor_pycat.builder.last_backends
+trace, _, _ = simulate(OneCell(cat, paint=["{name}"], clamp=0.0), t_end=0.2)
+print("FIRST", "{name}", round(float(trace[0]), 6))
+"""
+
+
+def _cached_run(body, cache, env=None, check=True):
+    environment = {"ARBOR_PYCAT_CACHE_DIR": str(cache), "PYTHONWARNINGS": "default"}
+    environment.update(env or {})
+    result = run_snippet(PRELUDE + body, env=environment, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def _firsts(result):
+    return {line.split()[1]: float(line.split()[2]) for line in result.stdout.splitlines()
+            if line.startswith("FIRST")}
+
+
+def _entries(cache):
+    return sorted(cache.glob("arbor_pycat_generated_*.py"))
+
+
+def test_garbage_in_a_cached_module_is_discarded_and_rebuilt(tmp_path):
+    cache = tmp_path / "cache"
+    body = _mechanism("garbled", -30.0) + _first_sample("garbled")
+    assert _firsts(_cached_run(body, cache)) == {"garbled": -30.0}
+    [entry] = _entries(cache)
+    entry.write_bytes(b"\xff\xfe\x00garbage\x9c" * 50)
+    again = _cached_run(body, cache)
+    assert _firsts(again) == {"garbled": -30.0}
+    assert "discarded the corrupt cache entry" in again.stderr, again.stderr
+    third = _cached_run(body, cache)          # rebuilt: no warning any more
+    assert _firsts(third) == {"garbled": -30.0} and "discarded" not in third.stderr, third.stderr
+
+
+def test_garbage_in_numbas_cache_files_is_discarded_and_rebuilt(tmp_path):
+    cache = tmp_path / "cache"
+    body = _mechanism("garbled_nbc", -31.0) + _first_sample("garbled_nbc")
+    _cached_run(body, cache)
+    data = sorted((cache / "__pycache__").glob("*.nbc")) + sorted((cache / "__pycache__").glob("*.nbi"))
+    assert data
+    for f in data:
+        f.write_bytes(b"\x80\x04garbage" * 10)
+    again = _cached_run(body, cache)
+    assert _firsts(again) == {"garbled_nbc": -31.0}
+    assert "discarded the corrupt cache entry" in again.stderr, again.stderr
+
+
+def test_swapped_cache_entries_are_detected(tmp_path):
+    """Two valid entries' compiled files swapped: each is verified against its
+    key before use, and rebuilt, never run as the other mechanism's code."""
+    cache = tmp_path / "cache"
+    body = (_mechanism("swap_a", -32.0) + _mechanism("swap_b", -48.0)
+            + _first_sample("swap_a") + _first_sample("swap_b"))
+    assert _firsts(_cached_run(body, cache)) == {"swap_a": -32.0, "swap_b": -48.0}
+    a, b = _entries(cache)
+    pycache = cache / "__pycache__"
+    for fa in sorted(pycache.glob(a.stem + ".*")):
+        fb = pycache / fa.name.replace(a.stem, b.stem)
+        assert fb.exists(), fb
+        da, db = fa.read_bytes(), fb.read_bytes()
+        fa.write_bytes(db)
+        fb.write_bytes(da)
+    again = _cached_run(body, cache)
+    assert _firsts(again) == {"swap_a": -32.0, "swap_b": -48.0}, again.stdout
+    assert "discarded the corrupt cache entry" in again.stderr, again.stderr
+
+
+def test_the_key_follows_helpers_through_modules(tmp_path):
+    """A helper calling inner.f(v) and reading consts.K: editing either module
+    gives a new key, never the old compiled code."""
+    cache = tmp_path / "cache"
+    package = tmp_path / "lib"
+    package.mkdir()
+    (package / "consts.py").write_text("K = 2.0\n")
+    (package / "inner.py").write_text("from numba import njit\n\n@njit\ndef f(x):\n    return 3.0 * x\n")
+    (package / "helper.py").write_text(
+        "from numba import njit\nimport consts\nimport inner\n\n"
+        "@njit\ndef offset(x):\n    return inner.f(x) + consts.K\n")
+    body = _mechanism("through_modules", "-60.0 + helper.offset(1.0)", extra="import helper") \
+        + _first_sample("through_modules")
+    env = {"PYTHONPATH": f"{package}{__import__('os').pathsep}{Path(__file__).parent}"}
+    assert _firsts(_cached_run(body, cache, env)) == {"through_modules": -55.0}
+    (package / "consts.py").write_text("K = 4.0\n")
+    assert _firsts(_cached_run(body, cache, env)) == {"through_modules": -53.0}
+    (package / "inner.py").write_text("from numba import njit\n\n@njit\ndef f(x):\n    return 10.0 * x\n")
+    assert _firsts(_cached_run(body, cache, env)) == {"through_modules": -46.0}
+
+
+def test_a_helper_edited_on_disk_after_import_is_refused(tmp_path):
+    """Rebuilding in the same process after the helper's file changed: the source
+    on disk is not the code Python runs, so numba refuses instead of mixing them."""
+    cache = tmp_path / "cache"
+    package = tmp_path / "lib"
+    package.mkdir()
+    rates = package / "rates.py"
+    rates.write_text("def rate(x):\n    return 2.0 * x\n")
+    body = _mechanism("edited_helper", "-60.0 + rates.rate(1.0)", extra="import rates") + f"""
+{_first_sample("edited_helper")}
+import pathlib, time
+time.sleep(0.01)
+pathlib.Path({str(rates)!r}).write_text("def other(x):\\n    return 100.0 * x\\n\\ndef rate(x):\\n    return 5.0 * x\\n")
+try:
+    arbor_pycat.build(M_edited_helper, backend="numba")
+except arbor_pycat.MechanismError as exc:
+    print("REFUSED", exc)
+import warnings
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    cat = arbor_pycat.build(M_edited_helper, backend="auto")     # auto: the python backend runs the imported code
+trace, _, _ = simulate(OneCell(cat, paint=["edited_helper"], clamp=0.0), t_end=0.2)
+print("AUTO", arbor_pycat.builder.last_backends["edited_helper"], round(float(trace[0]), 6))
+print("WARNED", any("has changed since it was imported" in str(w.message) for w in caught))
+"""
+    env = {"PYTHONPATH": f"{package}{__import__('os').pathsep}{Path(__file__).parent}"}
+    result = _cached_run(body, cache, env)
+    assert _firsts(result) == {"edited_helper": -58.0}
+    refused = [line for line in result.stdout.splitlines() if line.startswith("REFUSED")]
+    assert refused and "rate" in refused[0] and "has changed since it was imported" in refused[0], result.stdout
+    assert "AUTO python -58.0" in result.stdout and "WARNED True" in result.stdout, result.stdout
+
+
+def test_unwritable_cache_folder_uses_a_private_fallback(tmp_path):
+    """The cache path is unusable and a file sits at the old predictable fallback:
+    a private temporary folder (mode 0700) with a warning, not FileExistsError."""
+    import os
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    if hasattr(os, "getuid"):
+        (tmp / f"arbor_pycat_cache_{os.getuid()}").write_text("planted")
+    body = _mechanism("fallback", -33.0) + _first_sample("fallback") + """
+from arbor_pycat.backends.numba import generate
+import os, stat
+folder = generate._fallback_dir
+print("FALLBACK", folder.name.startswith("arbor_pycat_cache_"), oct(stat.S_IMODE(os.stat(folder).st_mode)),
+      folder.parent == __import__("pathlib").Path(os.environ["TMPDIR"]))
+"""
+    result = _cached_run(body, blocker / "cache", env={"TMPDIR": str(tmp)})
+    assert _firsts(result) == {"fallback": -33.0}
+    assert "FALLBACK True 0o700 True" in result.stdout, result.stdout
+    assert "not using the cache folder" in result.stderr and "private folder" in result.stderr, result.stderr
+
+
+def test_a_cache_folder_others_can_write_is_not_used(tmp_path):
+    cache = tmp_path / "shared"
+    cache.mkdir()
+    cache.chmod(0o777)
+    planted = cache / "arbor_pycat_generated_planted.py"
+    planted.write_text("raise SystemExit('planted code ran')\n")
+    result = _cached_run(_mechanism("guarded", -34.0) + _first_sample("guarded"), cache)
+    assert _firsts(result) == {"guarded": -34.0}
+    assert "others can write it" in result.stderr and "chmod go-w" in result.stderr, result.stderr
+    assert _entries(cache) == [planted]           # nothing written to, or loaded from, it
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "getuid") or __import__("os").getuid() != 0,
+                    reason="needs root to give the folder to another user")
+def test_a_cache_folder_of_another_user_is_not_used(tmp_path):
+    import os
+    cache = tmp_path / "theirs"
+    cache.mkdir(mode=0o755)
+    os.chown(cache, 65534, 65534)
+    result = _cached_run(_mechanism("not_mine", -35.0) + _first_sample("not_mine"), cache)
+    assert _firsts(result) == {"not_mine": -35.0}
+    assert "belongs to another user" in result.stderr, result.stderr
+
+
+def test_concurrent_builds_share_one_cache_folder(tmp_path):
+    """Four processes build the same mechanism into one empty cache folder at the
+    same moment (a cluster job's ranks): all succeed with the same result, and
+    one valid entry remains, which a fifth process loads without a warning."""
+    import os
+    import subprocess
+    import sys
+    import time
+    cache = tmp_path / "cache"
+    start = time.time() + 3.0
+    body = PRELUDE + _mechanism("concurrent", -36.0) + f"""
+import time
+time.sleep(max(0.0, {start} - time.time()))      # start together
+""" + _first_sample("concurrent")
+    script = tmp_path / "rank.py"
+    script.write_text(body)
+    env = dict(os.environ, ARBOR_PYCAT_CACHE_DIR=str(cache), PYTHONWARNINGS="default",
+               PYTHONPATH=str(Path(__file__).parent))
+    ranks = [subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env, cwd=tmp_path) for _ in range(4)]
+    outputs = [rank.communicate(timeout=300) for rank in ranks]
+    for rank, (out, err) in zip(ranks, outputs):
+        assert rank.returncode == 0, out + err
+        assert _firsts(type("R", (), {"stdout": out})) == {"concurrent": -36.0}, out + err
+        assert "discarded" not in err and "Traceback" not in err, err
+    [entry] = _entries(cache)
+    assert entry.with_suffix(".sums").exists()
+    assert not list(cache.glob(".*.tmp")), list(cache.iterdir())
+    fifth = _cached_run(_mechanism("concurrent", -36.0) + _first_sample("concurrent"), cache)
+    assert _firsts(fifth) == {"concurrent": -36.0} and "discarded" not in fifth.stderr, fifth.stderr
+
+
+def test_a_placeholder_method_under_numba_says_it_always_raises():
+    @register
+    class Placeholder(CustomMechanism):
+        name = "placeholder"
+        state_vars = ["s"]
+
+        def init_mechanism(self, pp):
+            pp.s = 0.0
+
+        def advance_state(self, pp):
+            """To do."""
+            raise NotImplementedError("not written yet")
+
+    with pytest.raises(MechanismError) as info:
+        arbor_pycat.build(Placeholder, backend="numba")
+    message = str(info.value)
+    assert "placeholder" in message and "advance_state always raises NotImplementedError" in message, message
+    assert "line" in message
