@@ -595,3 +595,89 @@ def test_a_placeholder_method_under_numba_says_it_always_raises():
     message = str(info.value)
     assert "placeholder" in message and "advance_state always raises NotImplementedError" in message, message
     assert "line" in message
+
+
+# -- Ctrl-C -----------------------------------------------------------------------------
+
+INTERRUPTED = PRELUDE + """
+import sys, time
+backend, threads = sys.argv[1], int(sys.argv[2])
+N = 200 if backend == "python" else 200000
+
+
+@register
+class Busy(CustomMechanism):
+    name = "busy"
+    state_vars = [("s", "", 0.0)]
+
+    def advance_state(self, pp):
+        x = 0.0
+        for k in range(N):
+            x += k * 1e-9
+        pp.s = pp.s + x
+
+
+class Cells(OneCell):
+    def num_cells(self):
+        return 8
+
+
+catalogue = arbor_pycat.build(Busy, backend=backend)
+sim = arbor.simulation(Cells(catalogue, paint=["busy"]), arbor.context(threads=threads))
+print("READY", flush=True)
+outcome = {}
+try:
+    try:
+        sim.run(5000 * arbor.units.ms, 0.025 * arbor.units.ms)
+        print("FINISHED", flush=True)
+    except RuntimeError as exc:
+        outcome["stopped"] = time.monotonic()
+        outcome["error"] = str(exc)
+        time.sleep(1.0)                 # the KeyboardInterrupt itself follows
+except KeyboardInterrupt as interrupt:
+    outcome.setdefault("stopped", time.monotonic())
+    outcome["keyboard"] = True
+    outcome.setdefault("error", str(interrupt.__context__))
+print("STOPPED", outcome["stopped"], flush=True)
+print("ERROR", outcome.get("error"), flush=True)
+print("KEYBOARD", outcome.get("keyboard"), flush=True)
+# A Ctrl-C handled earlier must not stop the next run.
+again = arbor.simulation(Cells(catalogue, paint=["busy"]), arbor.context(threads=threads))
+again.run(0.25 * arbor.units.ms, 0.025 * arbor.units.ms)
+print("AGAIN OK", flush=True)
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_ctrl_c_stops_a_run_promptly_and_says_where(backend, threads, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    script = tmp_path / "interrupted.py"
+    script.write_text(INTERRUPTED)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))
+    child = subprocess.Popen([sys.executable, str(script), backend, str(threads)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        assert child.stdout.readline().startswith("READY"), child.stderr.read()
+        time.sleep(1.0)                  # well inside the run (it takes far longer)
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, out + err
+    lines = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+    assert "FINISHED" not in out, out
+    reaction = float(lines["STOPPED"]) - sent
+    print(f"{backend}, threads={threads}: sim.run() stopped {reaction:.3f} s after SIGINT")
+    # about a second at most is the goal; the bound leaves room for a loaded machine
+    assert reaction < 2.0, f"{reaction:.2f} s\n{out}"
+    assert ("KeyboardInterrupt (Ctrl-C): the simulation was interrupted while mechanism 'busy' "
+            "ran advance_state") in lines["ERROR"], out
+    assert lines["KEYBOARD"] == "True", out
+    assert "AGAIN OK" in out, out + err

@@ -13,8 +13,10 @@ def build(*classes, backend="auto"):
     (``"auto"``, ``"numba"`` or ``"python"``) applies to classes that do not
     set one themselves.
     """
+    from .bridge import check_map_budget, install_interrupt_handler
     from .compat import check_arbor
     check_arbor()
+    check_map_budget()
     classes = classes or tuple(registered())
     specs = [spec_of(cls) for cls in classes]
     names = [spec.name for spec in specs]
@@ -22,13 +24,14 @@ def build(*classes, backend="auto"):
     if duplicates:
         raise MechanismError(f"build(): two classes are named {duplicates[0]!r}; "
                              "names must be unique in a catalogue")
-    shim = Shim()
+    shim = Shim(len(specs))
     chosen = {}
     for spec in specs:
         compiled = compile_mechanism(spec, shim, backend)
         shim.add(spec, compiled)
         chosen[spec.name] = compiled.backend
     catalogue = shim.load()
+    install_interrupt_handler()
     last_backends.clear()
     last_backends.update(chosen)
     return catalogue

@@ -77,8 +77,19 @@ class MethodRunner:
 
     def fail(self, exc):
         details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        message = (f"arbor_pycat: {self.spec.label} failed in {self.method.name}: "
-                   f"{type(exc).__name__}: {exc}\n\nOriginal traceback:\n{details}")
+        if isinstance(exc, KeyboardInterrupt):
+            # Ctrl-C reached Python inside the method: say so as the shim does
+            # when it stops a run, and raise KeyboardInterrupt again in the main
+            # thread once sim.run() has returned.
+            message = (f"arbor_pycat: KeyboardInterrupt (Ctrl-C): the simulation was interrupted "
+                       f"while {self.spec.label} ran {self.method.name}\n\nOriginal traceback:\n{details}")
+            import _thread
+            from .. import bridge
+            bridge._interrupted_in_python[0] = True
+            _thread.interrupt_main()
+        else:
+            message = (f"arbor_pycat: {self.spec.label} failed in {self.method.name}: "
+                       f"{type(exc).__name__}: {exc}\n\nOriginal traceback:\n{details}")
         error = MechanismRuntimeError(message)
         error.__cause__ = exc
         _remember(error)
