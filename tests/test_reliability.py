@@ -681,3 +681,69 @@ def test_ctrl_c_stops_a_run_promptly_and_says_where(backend, threads, tmp_path):
             "ran advance_state") in lines["ERROR"], out
     assert lines["KEYBOARD"] == "True", out
     assert "AGAIN OK" in out, out + err
+
+
+# -- many builds in one process ---------------------------------------------------------
+
+def test_many_builds_cost_few_memory_maps_and_little_memory():
+    """Thousands of build() calls once exhausted the kernel's memory maps (6 a
+    build) and aborted the process. Now a copy of the shim serves many builds;
+    the first catalogue still works at the end."""
+    _snippet("""
+def maps():
+    with open("/proc/self/maps", "rb") as f:
+        return f.read().count(b"\\n")
+
+def rss_kb():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+
+@register
+class Leak(CustomMechanism):
+    name = "leak_many"
+    parameters = [("g", "S/cm2", 1e-3), ("e", "mV", -70.0)]
+
+    def compute_currents(self, pp):
+        pp.i = pp.g * (pp.v - pp.e)
+        pp.conductance = pp.g
+
+first = arbor_pycat.build(Leak, backend="python")
+for backend, n in (("python", 3000), ("numba", 200)):
+    arbor_pycat.build(Leak, backend=backend)
+    m0, r0 = maps(), rss_kb()
+    for _ in range(n):
+        arbor_pycat.build(Leak, backend=backend)
+    per_build = (maps() - m0) / n, (rss_kb() - r0) / n
+    print("PER BUILD", backend, per_build)
+    assert per_build[0] < 0.05, per_build          # was 6
+    assert per_build[1] < 60, per_build            # kB; was about 200
+trace, _, _ = simulate(OneCell(first, paint=["leak_many"], clamp=0.0), t_end=5.0)
+assert np.allclose(trace[-1], -70.0, atol=0.5), trace[-5:]
+print("OK")
+""", timeout=300)
+
+
+def test_a_clear_error_before_the_memory_map_limit():
+    _snippet("""
+from arbor_pycat import bridge, MechanismError
+
+@register
+class Leak(CustomMechanism):
+    name = "leak_limit"
+    parameters = [("g", "S/cm2", 1e-3)]
+
+    def compute_currents(self, pp):
+        pp.i = pp.g * (pp.v + 65.0)
+        pp.conductance = pp.g
+
+arbor_pycat.build(Leak, backend="python")
+bridge._map_limit = lambda: bridge._map_count() + 10     # as if the kernel allowed 10 more
+try:
+    arbor_pycat.build(Leak, backend="python")
+except MechanismError as exc:
+    message = str(exc)
+else:
+    raise AssertionError("no error")
+assert "memory maps" in message and "vm.max_map_count" in message and "reuse" in message, message
+print("OK")
+""")
