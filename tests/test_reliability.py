@@ -230,13 +230,18 @@ KEEPER = """
 class Keeper(CustomMechanism):
     name = "keeper"
     state_vars = [("m", "", 0.5)]
+    random = ["w"]
     how = {how!r}
     kept = []
 
     def advance_state(self, pp):
         if self.kept and Keeper.how != "slice":   # a later simulation: write what was kept
             target = self.kept[0]
-            if isinstance(target, np.ndarray):
+            if isinstance(target, float):
+                pass
+            elif isinstance(target, np.ndarray) and Keeper.how == "random":
+                float(target.sum())
+            elif isinstance(target, np.ndarray):
                 target[:] = 123.0
             else:
                 target.m[:] = 123.0
@@ -248,6 +253,10 @@ class Keeper(CustomMechanism):
             self.kept.append(pp)
         elif Keeper.how == "v":
             self.kept.append(pp.v)
+        elif Keeper.how == "random":
+            self.kept.append(pp.w)
+        elif Keeper.how == "read":
+            self.kept[:] = [float(pp.w[0] + pp.v[0] + pp.m[0])]
         elif Keeper.how == "copy":
             self.kept[:] = [np.array(pp.m)]
         pp.m[:] = pp.m + 0.0
@@ -267,7 +276,7 @@ print("OK")
 
 
 @pytest.mark.parametrize("how, field", [("view", "pp.m"), ("slice", "pp.m"), ("pp", "pp"),
-                                        ("v", "pp.v")])
+                                        ("v", "pp.v"), ("random", "pp.w")])
 def test_a_view_kept_after_the_call_is_refused(how, field):
     """Keeping pp.m (or a view of it, or pp) beyond the call: a clear error at that call,
     every time; what was kept is disarmed, so that writing it in a later simulation is
@@ -280,8 +289,9 @@ def test_a_view_kept_after_the_call_is_refused(how, field):
     assert f"{field} " in lines[0] and "keeper" in lines[0] and "advance_state" in lines[0], lines[0]
 
 
-def test_a_copy_kept_after_the_call_is_fine():
-    result = _snippet(KEEPER.format(how="copy"))
+@pytest.mark.parametrize("how", ["copy", "read"])
+def test_a_copy_kept_after_the_call_is_fine(how):
+    result = _snippet(KEEPER.format(how=how))
     assert "RAN 0" in result.stdout and "RAN 2" in result.stdout, result.stdout
 
 

@@ -107,6 +107,9 @@ def _view(pointer, count, ctype=abi.value_t):
     return _view_at(ctypes.cast(pointer, ctypes.c_void_p).value, count, ctype)
 
 
+# Reference counts in _kept_random: the view (pp's dict, the local name, the
+# argument); its array (the cache, the view's base, the argument).
+_VIEW_REFS, _ROOT_REFS = 3, 3
 _roots = threading.local()     # .made: arrays over Arbor's memory made by the Invocation being set up
 
 
@@ -127,7 +130,8 @@ class RawPPack:
     """``pp.raw``: a read-only look at Arbor's ppack.
 
     Scalars are plain numbers; the arrays whose length is known are read-only
-    numpy views; nothing here can write Arbor's memory or reach past it."""
+    copies (the per-CV ones copied afresh at each access, so always current):
+    nothing here can write Arbor's memory, reach past it, or outlive it."""
     _SCALARS = ("width", "n_detectors", "dt", "mechanism_id")
     _PER_INSTANCE = {"node_index": abi.index_t, "peer_index": abi.index_t,
                      "multiplicity": abi.index_t, "weight": abi.value_t}
@@ -138,22 +142,23 @@ class RawPPack:
     def __init__(self, pp, n_cv, label):
         values = {name: getattr(pp, name) for name in self._SCALARS}
         for name, ctype in self._PER_INSTANCE.items():
-            array = _view(getattr(pp, name), pp.width, ctype)
-            values[name] = _readonly(array) if array is not None else None
-        for name, ctype in self._PER_CV.items():
-            array = _view(getattr(pp, name), n_cv, ctype)
-            values[name] = _readonly(array) if array is not None else None
+            values[name] = _frozen_copy(_view(getattr(pp, name), pp.width, ctype))
+        live = {name: _view(getattr(pp, name), n_cv, ctype) for name, ctype in self._PER_CV.items()}
         object.__setattr__(self, "_values", values)
+        object.__setattr__(self, "_current", lambda name: _frozen_copy(live[name]))
         object.__setattr__(self, "_label", label)
 
     def __getattr__(self, name):
         values = self.__dict__["_values"]
         if name in values:
             return values[name]
+        if name in self._PER_CV:
+            return self._current(name)
         if name.startswith("__"):
             raise AttributeError(name)
         raise MechanismError(f"{self._label}: pp.raw.{name} is not available (pp.raw shows "
-                             f"{', '.join(sorted(values))}); use the pp fields instead")
+                             f"{', '.join(sorted(set(values) | set(self._PER_CV)))}); "
+                             "use the pp fields instead")
 
     def __setattr__(self, name, value):
         raise MechanismError(f"{self._label}: pp.raw is read-only (cannot set pp.raw.{name})")
@@ -162,7 +167,7 @@ class RawPPack:
         raise MechanismError(f"{self._label}: pp.raw is read-only (cannot delete pp.raw.{name})")
 
     def __dir__(self):
-        return sorted(self._values)
+        return sorted(set(self._values) | set(self._PER_CV))
 
     def __repr__(self):
         return f"<read-only ppack of {self._label}: width={self._values['width']}>"
@@ -172,6 +177,14 @@ def _readonly(array):
     view = array.view()
     view.flags.writeable = False
     return view
+
+
+def _frozen_copy(array):
+    if array is None:
+        return None
+    copy = array.copy()
+    copy.flags.writeable = False
+    return copy
 
 
 class Gather:
@@ -293,26 +306,36 @@ class Invocation:
 
     # -- what may not outlive a call -----------------------------------------
     def _tracked(self, made):
-        """(object, field name) for everything over Arbor's memory: the arrays made
-        over it (any view derived from one references it) and the views handed out
-        as pp fields, plus pp and pp.raw themselves."""
-        roots = {id(array) for array, _ in made}
-        tracked = [(array, field) for array, field in made]
+        """(object, field name) for what a method can reach of Arbor's memory: the
+        arrays handed out as pp fields that are over it, the arrays they are
+        views of (any view derived from one references it, so its reference
+        count shows a kept slice too), and pp itself (pp.raw holds copies only)."""
+        roots = {id(array): field for array, field in made}
         handed = []
+        tracked = []
         for name, value in self.fields.items():
-            if isinstance(value, RawPPack):
-                tracked.append((value, name))
-                handed += [(item, f"{name}.{key}") for key, item in value._values.items()
-                           if isinstance(item, np.ndarray)]
-            elif isinstance(value, np.ndarray):
+            if isinstance(value, np.ndarray):
                 handed.append((value, name))
-        tracked += [(value, name) for value, name in handed
-                    if id(value) not in roots and value.base is not None and id(value.base) in roots]
+        seen = set()
+        for value, name in handed:
+            if id(value) in roots:
+                over = (value,)
+            elif value.base is not None and id(value.base) in roots:
+                over = (value, value.base)
+            else:
+                continue        # a per-instance copy of ours, not Arbor's memory
+            for item in over:
+                if id(item) not in seen:
+                    seen.add(id(item))
+                    tracked.append((item, name))
         tracked.append((self.pp, None))
         return tracked
 
     def _counts(self):
-        return [sys.getrefcount(item) for item, _ in self.tracked]
+        self.kept_items = tuple(item for item, _ in self.tracked)
+        counts = tuple(map(sys.getrefcount, self.kept_items))
+        self.count_sum = sum(counts)
+        return counts
 
     def _disarm(self):
         """Make what was kept harmless: every array this call handed out (or made
@@ -327,36 +350,38 @@ class Invocation:
                     item.flags.writeable = False
                 except Exception:
                     pass
-            elif isinstance(item, RawPPack):
-                item._values.clear()
         self.pp.__dict__.clear()
         type(self.pp)._plan = {}
         type(self.pp)._writers = {}
         type(self.pp)._label = f"{self.label} (a pp kept after its call: no longer valid)"
-        self.tracked, self.counts = [], []
+        self.tracked, self.counts, self.kept_items, self.count_sum = [], (), (), 0
+
+    def _kept_random(self):
+        """Random-number fields still referenced: each call hands out a fresh view
+        (held by pp alone) of a cached array (held by the cache and that view)."""
+        kept = []
+        for name, _ in self.random:
+            view = self.fields.get(name)
+            if view is not None and (sys.getrefcount(view) > _VIEW_REFS
+                                     or sys.getrefcount(view.base) > _ROOT_REFS):
+                kept.append(name)
+        return kept
 
     def check_kept(self):
         """Raise if anything over Arbor's memory is still referenced after the call.
 
         Arbor frees these arrays when its simulation goes, and a kept view would
         then read or write freed memory: refuse it at the first call that keeps one."""
-        for (item, _), count in zip(self.tracked, self.counts):
-            if sys.getrefcount(item) > count:
-                break
-        else:
-            for name, _ in self.random:
-                view = self.fields.get(name)
-                if view is not None and (sys.getrefcount(view) > 3 or sys.getrefcount(view.base) > 4):
-                    break
-            else:
-                return
+        # Fast path, every call: these counts never drop below their baseline
+        # (pp's dict and this object hold each item), so an unchanged sum means
+        # nothing more refers to any of them.
+        if sum(map(sys.getrefcount, self.kept_items)) <= self.count_sum and (
+                not self.random or not self._kept_random()):
+            return
         gc.collect()        # a reference cycle may hold a view only until it is collected
-        kept = [name for (item, name), count in zip(self.tracked, self.counts)
-                if sys.getrefcount(item) > count]
-        for name, _ in self.random:
-            view = self.fields.get(name)
-            if view is not None and (sys.getrefcount(view) > 3 or sys.getrefcount(view.base) > 4):
-                kept.append(name)
+        now = tuple(map(sys.getrefcount, self.kept_items))
+        kept = [name for (_, name), count, before in zip(self.tracked, now, self.counts) if count > before]
+        kept += self._kept_random()
         if not kept:
             return
         self._disarm()
