@@ -144,23 +144,25 @@ def test_init_that_raises_is_a_mechanism_error_at_build():
     assert "InitFails" in message and "no licence" in message, message
 
 
-def test_declared_names_are_normalised_like_python_identifiers():
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_declared_names_are_normalised_like_python_identifiers(backend):
     """'tau_µ' (micro sign) in a declaration is 'tau_μ' (Greek mu) in source code."""
     micro = "tau_\u00b5"
 
     @register
     class Micro(CustomMechanism):
         name = "micro_sign"
-        parameters = [(micro, "ms", 2.0)]
-        state_vars = [("s", "", 0.0)]
+        parameters = [(micro, "ms", 5.0)]
 
         def init_mechanism(self, pp):
-            pp.s[:] = pp.tau_µ      # the parser turns this into tau_μ
+            pp.v = -60.0 + pp.tau_µ      # the parser turns this into tau_μ
 
     spec = arbor_pycat.declarations.spec_of(Micro)
     assert spec.parameters[0].name == "tau_\u03bc"
-    catalogue = arbor_pycat.build(Micro, backend="python")
-    assert "micro_sign" in set(catalogue)
+    catalogue = arbor_pycat.build(Micro, backend=backend)
+    assert arbor_pycat.builder.last_backends["micro_sign"] == backend
+    trace, _, _ = simulate(OneCell(catalogue, paint=["micro_sign"], clamp=0.0), t_end=0.2)
+    assert trace[0] == pytest.approx(-55.0)
 
 
 def test_names_equal_after_normalisation_are_duplicates():
