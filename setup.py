@@ -24,7 +24,11 @@ setup(
             "arbor_pycat._shim",
             sources=["src/arbor_pycat/_shim.cpp"],
             include_dirs=[arbor_include_dir()],
-            extra_compile_args=["-std=c++17", "-O2", "-fvisibility=hidden"],
+            # No debug information (it was 1.1 MB of a 1.5 MB object, copied
+            # for every catalogue), and code and read-only data in one segment:
+            # fewer memory maps per loaded copy.
+            extra_compile_args=["-std=c++17", "-O2", "-fvisibility=hidden", "-g0"],
+            extra_link_args=["-Wl,--strip-all", "-Wl,-z,noseparate-code"],
             language="c++",
         )
     ]

@@ -1,10 +1,13 @@
 // The bridge between Arbor's mechanism ABI and arbor_pycat.
 //
-// This shared object is compiled once, when the package is built. Every call
-// of arbor_pycat.build() copies it to a fresh file, so that each catalogue
-// gets its own copy of the tables below (dlopen caches by path), fills the
-// tables through the pycat_* functions (ctypes), and hands the file to
-// arbor.load_catalogue().
+// This shared object is compiled once, when the package is built. arbor_pycat
+// copies it to a fresh file (dlopen caches by path), fills slots of the
+// tables below through the pycat_* functions (ctypes) and hands the file to
+// arbor.load_catalogue(). One copy serves many catalogues: each build() takes
+// the next unused slots of the current copy (its "window", which
+// get_catalogue() returns), and only when they run out is a new copy made, so
+// that a process can build many catalogues at a small, bounded cost in
+// memory maps and memory. A slot is never reused: Arbor keeps calling it.
 //
 // The shim knows nothing about a mechanism's fields: it stores the
 // arb_mechanism_type that Python built, and forwards each interface call to
@@ -16,6 +19,8 @@
 #include <Python.h>
 
 #include <arbor/mechanism_abi.h>
+
+#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -36,7 +41,7 @@ namespace {
 // above them, what was assigned for a shape error (see describe_value()).
 using pycat_callback = std::int64_t (*)(arb_mechanism_ppack*, arb_deliverable_event_stream*, std::uint64_t);
 
-constexpr int max_mechanisms = 128;
+constexpr int max_mechanisms = 1024;   // slots per copy, shared by its catalogues
 constexpr int n_methods = 6;  // init, compute_currents, apply_events, advance_state, write_ions, post_event
 constexpr int max_messages = 64;
 
@@ -64,7 +69,8 @@ struct slot {
 
 slot slots[max_mechanisms];
 arb_mechanism catalogue[max_mechanisms];
-int n_slots = 0;
+bool catalogue_filled = false;
+int window_first = 0, window_count = 0;   // the slots get_catalogue() returns
 
 thread_local std::string error_message;
 
@@ -197,9 +203,43 @@ void record_failure(const std::string& message) {
     throw std::runtime_error(message);
 }
 
+// Ctrl-C. Python's own SIGINT handler only marks the signal, and Python acts
+// on it in the main thread when that thread next runs Python code: never,
+// while Arbor's threads run a simulation (and never at all with compiled
+// callbacks). So the shim chains its own handler in front of Python's: it sets
+// a flag that every trampoline checks (one relaxed load), and each that sees
+// it throws, on every thread, which stops sim.run(). Python's handler
+// (arbor_pycat wraps it) clears the flag when Python handles the
+// KeyboardInterrupt outside a mechanism's method (after sim.run() returned,
+// or with no simulation running), so a Ctrl-C does not stop the next run. All copies of the shim
+// share the first copy's flag (pycat_share_interrupt).
+std::atomic<int> own_interrupt{0};
+std::atomic<int>* interrupt_flag = &own_interrupt;
+struct sigaction previous_sigint;
+
+const char* const method_names[n_methods] = {"init_mechanism", "compute_currents", "apply_events",
+                                             "advance_state", "write_ions", "post_event"};
+
+void on_sigint(int signal, siginfo_t* info, void* context) {
+    interrupt_flag->store(1, std::memory_order_relaxed);
+    if (previous_sigint.sa_flags & SA_SIGINFO) {
+        if (previous_sigint.sa_sigaction) previous_sigint.sa_sigaction(signal, info, context);
+    }
+    else if (previous_sigint.sa_handler != SIG_DFL && previous_sigint.sa_handler != SIG_IGN) {
+        previous_sigint.sa_handler(signal);
+    }
+}
+
+std::string interruption_message(const slot& s, int M) {
+    return std::string("arbor_pycat: KeyboardInterrupt (Ctrl-C): the simulation was interrupted while "
+                       "mechanism '") + s.type.name + "' ran " + method_names[M];
+}
+
+[[noreturn]] void interrupted(const slot& s, int M) { throw std::runtime_error(interruption_message(s, M)); }
+
 // Call a Python callable f(ppack address, events address, fingerprint) -> int.
 // Cheaper than a ctypes callback: no argument conversion layer.
-int call_python(PyObject* f, arb_mechanism_ppack* pp, arb_deliverable_event_stream* events, std::uint64_t key) {
+int call_python(const slot& s, int M, PyObject* f, arb_mechanism_ppack* pp, arb_deliverable_event_stream* events, std::uint64_t key) {
     PyGILState_STATE gil = PyGILState_Ensure();
     PyObject* args[3] = {PyLong_FromVoidPtr(pp), PyLong_FromVoidPtr(events), PyLong_FromUnsignedLongLong(key)};
     int rc = -1;
@@ -212,7 +252,15 @@ int call_python(PyObject* f, arb_mechanism_ppack* pp, arb_deliverable_event_stre
     }
     for (PyObject* a: args) Py_XDECREF(a);
     if (PyErr_Occurred()) {   // the callable itself guards against this; never leave an error set
-        if (error_message.empty()) error_message = "arbor_pycat: a Python callback failed unexpectedly";
+        if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+            // Ctrl-C reached Python between the call and the method: stop the
+            // run as the flag does, and raise KeyboardInterrupt again afterwards.
+            error_message = interruption_message(s, M);
+            interrupt_flag->store(1, std::memory_order_relaxed);
+            PyErr_Clear();
+            PyErr_SetInterrupt();
+        }
+        else if (error_message.empty()) error_message = "arbor_pycat: a Python callback failed unexpectedly";
         PyErr_Clear();
         rc = -1;
     }
@@ -220,12 +268,12 @@ int call_python(PyObject* f, arb_mechanism_ppack* pp, arb_deliverable_event_stre
     return rc;
 }
 
-template <int K, int M>
-void call(arb_mechanism_ppack* pp, arb_deliverable_event_stream* events) {
-    slot& s = slots[K];
+// Not inlined into the per-slot trampolines: they stay a few bytes each.
+[[gnu::noinline]] void dispatch(slot& s, int M, arb_mechanism_ppack* pp, arb_deliverable_event_stream* events) {
+    if (interrupt_flag->load(std::memory_order_relaxed)) interrupted(s, M);
     if (M == 0) s.generation.fetch_add(1, std::memory_order_relaxed);
     if (PyObject* py = s.python_callbacks[M]) {
-        int rc = call_python(py, pp, events, fingerprint(s, pp));
+        int rc = call_python(s, M, py, pp, events, fingerprint(s, pp));
         if (rc != 0) fail(s, rc, pp, false);
         return;
     }
@@ -234,6 +282,9 @@ void call(arb_mechanism_ppack* pp, arb_deliverable_event_stream* events) {
     std::int64_t rc = f(pp, events, layout(s, pp));
     if (rc != 0) fail(s, rc, pp, true);
 }
+
+template <int K, int M>
+void call(arb_mechanism_ppack* pp, arb_deliverable_event_stream* events) { dispatch(slots[K], M, pp, events); }
 
 template <int K> void init_mechanism(arb_mechanism_ppack* pp) { call<K, 0>(pp, nullptr); }
 template <int K> void compute_currents(arb_mechanism_ppack* pp) { call<K, 1>(pp, nullptr); }
@@ -249,20 +300,28 @@ template <int K> arb_mechanism_type get_type() { return slots[K].type; }
 
 // Unused slots are plain no-ops: Arbor calls write_ions of every mechanism
 // every step.
-template <int K> arb_mechanism_interface* get_interface() {
-    slot& s = slots[K];
+template <int K> arb_mechanism_interface* get_interface();
+
+[[gnu::noinline]] arb_mechanism_interface* fill_interface(slot& s, void (*init)(arb_mechanism_ppack*),
+        void (*currents)(arb_mechanism_ppack*), void (*events)(arb_mechanism_ppack*, arb_deliverable_event_stream*),
+        void (*advance)(arb_mechanism_ppack*), void (*ions)(arb_mechanism_ppack*), void (*post)(arb_mechanism_ppack*)) {
     arb_mechanism_interface& i = s.interface;
     i.backend = arb_backend_kind_cpu;
     i.partition_width = 1;
     i.alignment = 64;   // bytes: cache-line aligned arrays for vectorised kernels
     auto set = [&s](int m) { return s.callbacks[m] || s.python_callbacks[m]; };
-    i.init_mechanism   = init_mechanism<K>;   // always: it bumps the generation that caches depend on
-    i.compute_currents = set(1) ? compute_currents<K> : noop;
-    i.apply_events     = set(2) ? apply_events<K>     : noop_events;
-    i.advance_state    = set(3) ? advance_state<K>    : noop;
-    i.write_ions       = set(4) ? write_ions<K>       : noop;
-    i.post_event       = set(5) ? post_event<K>       : noop;
+    i.init_mechanism   = init;   // always: it bumps the generation that caches depend on
+    i.compute_currents = set(1) ? currents : noop;
+    i.apply_events     = set(2) ? events   : noop_events;
+    i.advance_state    = set(3) ? advance  : noop;
+    i.write_ions       = set(4) ? ions     : noop;
+    i.post_event       = set(5) ? post     : noop;
     return &i;
+}
+
+template <int K> arb_mechanism_interface* get_interface() {
+    return fill_interface(slots[K], init_mechanism<K>, compute_currents<K>, apply_events<K>,
+                          advance_state<K>, write_ions<K>, post_event<K>);
 }
 
 // Arbor calls i_gpu() unconditionally: it must be a function returning null.
@@ -314,7 +373,6 @@ extern "C" {
     slots[k].type = *type;
     // modcc leaves this to the header's macro; so do we, whatever Python sent.
     slots[k].type.abi_version = ARB_MECH_ABI_VERSION;
-    if (k >= n_slots) n_slots = k + 1;
     return 0;
 }
 
@@ -354,11 +412,46 @@ extern "C" {
     return last_failure.size();
 }
 
+// Put on_sigint in front of the process's SIGINT handler, unless it is there
+// already or SIGINT is ignored or has its default action (then nothing
+// handles Ctrl-C in Python either). Returns 1 if it is in place.
+[[gnu::visibility("default")]] int pycat_chain_sigint() {
+    struct sigaction current;
+    if (sigaction(SIGINT, nullptr, &current) != 0) return 0;
+    const bool ours = (current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_sigint;
+    if (ours) return 1;
+    if (!(current.sa_flags & SA_SIGINFO) && (current.sa_handler == SIG_DFL || current.sa_handler == SIG_IGN)) return 0;
+    struct sigaction mine = current;
+    mine.sa_sigaction = on_sigint;
+    mine.sa_flags = (current.sa_flags | SA_SIGINFO) & ~SA_RESETHAND;
+    previous_sigint = current;
+    if (sigaction(SIGINT, &mine, nullptr) != 0) return 0;
+    return 1;
+}
+
+[[gnu::visibility("default")]] void* pycat_interrupt_flag() { return interrupt_flag; }
+[[gnu::visibility("default")]] void pycat_share_interrupt(void* flag) {
+    interrupt_flag = static_cast<std::atomic<int>*>(flag);
+}
+[[gnu::visibility("default")]] void pycat_clear_interrupt() { interrupt_flag->store(0); }
+[[gnu::visibility("default")]] int pycat_interrupt_pending() { return interrupt_flag->load(); }
+
+// The slots of the catalogue that get_catalogue() returns next.
+[[gnu::visibility("default")]] int pycat_set_window(int first, int count) {
+    if (first < 0 || count < 0 || first + count > max_mechanisms) return 1;
+    window_first = first;
+    window_count = count;
+    return 0;
+}
+
 // The entry point arbor.load_catalogue() looks for.
 [[gnu::visibility("default")]] const void* get_catalogue(int* n) {
-    fill_catalogue(std::make_integer_sequence<int, max_mechanisms>{});
-    *n = n_slots;
-    return catalogue;
+    if (!catalogue_filled) {
+        fill_catalogue(std::make_integer_sequence<int, max_mechanisms>{});
+        catalogue_filled = true;
+    }
+    *n = window_count;
+    return catalogue + window_first;
 }
 
 }  // extern "C"

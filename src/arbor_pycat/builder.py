@@ -34,8 +34,10 @@ def build(*classes, backend="auto", verbose=None, progress=None):
     ``progress=False`` (or ``ARBOR_PYCAT_PROGRESS=0``) silences the line,
     ``progress=True`` prints it even when not interactive.
     """
+    from .bridge import check_map_budget
     from .compat import check_arbor
     check_arbor()
+    check_map_budget()
     if verbose is None:
         verbose = _flag("ARBOR_PYCAT_VERBOSE", False)
     try:
@@ -59,7 +61,7 @@ def _build(classes, backend, verbose, progress):
     if duplicates:
         raise MechanismError(f"build(): two classes are named {duplicates[0]!r}; "
                              "names must be unique in a catalogue")
-    shim = Shim()
+    shim = Shim(len(specs))
     report = BuildReport()
     for spec in specs:
         start = time.perf_counter()
@@ -71,6 +73,8 @@ def _build(classes, backend, verbose, progress):
         shim.add(spec, compiled)
         report.mechanisms.append(entry)
     catalogue = shim.load()
+    from .bridge import install_interrupt_handler
+    install_interrupt_handler()
     return catalogue, report
 
 

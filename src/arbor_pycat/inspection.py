@@ -30,12 +30,14 @@ def function_tree(function):
 
     The nodes' ``lineno`` are line numbers in the function's file, so that
     messages can name the user's line (columns stay those of the dedented source).
-    """
+    Raises MechanismError when the source file no longer holds the code that
+    was imported (edited on disk since): analysing it would describe other code."""
     try:
         lines, first = inspect.getsourcelines(function)
         source = textwrap.dedent("".join(lines))
     except (OSError, TypeError):
         return None, None
+    check_source_current(function, source)
     try:
         module = ast.parse(source)
     except SyntaxError:
@@ -95,3 +97,192 @@ def analyse(function, pp_position=1):
 
 def _is_name(node, name):
     return isinstance(node, ast.Name) and node.id == name
+
+
+class SourceChanged(Exception):
+    """The source file of a function was edited after the function was imported."""
+
+
+def check_source_current(function, source=None):
+    """Raise MechanismError if ``function``'s source on disk is not the code it runs."""
+    from .errors import MechanismError
+    problem = source_mismatch(function, source)
+    if problem:
+        raise MechanismError(problem)
+
+
+def source_mismatch(function, source=None):
+    """Why the source text of ``function`` (read from its file now) is not the
+    code object it runs, or None (also None when the source cannot be read).
+
+    The text is compiled again (in a stand-in for its class and closure, so that
+    names resolve the same way) and its instructions, names and constants are
+    compared with the function's."""
+    function = getattr(function, "py_func", function)
+    try:
+        function = inspect.unwrap(function)     # what inspect.getsource shows
+    except ValueError:
+        return None
+    code = getattr(function, "__code__", None)
+    if code is None or code.co_name == "<lambda>":
+        return None
+    try:
+        lines, _ = inspect.getsourcelines(function)
+    except (OSError, TypeError):
+        return None
+    recompiled = _recompile(function, "".join(lines))
+    if recompiled is not None and _same_code(recompiled, code):
+        return None
+    where = f"{code.co_filename}, line {code.co_firstlineno}"
+    return (f"the source of {function.__qualname__} ({where}) has changed since it was imported: "
+            "the file no longer holds the code Python runs. Restart Python, or reload its module "
+            "(importlib.reload) and define the mechanism again, before building")
+
+
+def _recompile(function, source):
+    """The code object of ``source`` (as indented in its file) compiled in a
+    stand-in for its class (name mangling, ``__class__``) and its closure (free
+    variables), so that names resolve as they did; None if it does not compile."""
+    code = function.__code__
+    first = source.lstrip("\n")
+    depth = len(first) - len(first.lstrip(" \t"))
+    qualname = function.__qualname__.split(".")
+    owner = qualname[-2] if len(qualname) > 1 and qualname[-2] != "<locals>" else None
+    free = [name for name in code.co_freevars if name != "__class__"]
+    headers = []
+    if free:
+        headers.append("def __pycat_outer__():")
+        headers += [f" {name} = None" for name in free]
+    if owner is not None:
+        headers.append((" " if free else "") + f"class {owner}:")
+    needed = (1 if free else 0) + (1 if owner else 0)
+    if needed and depth <= needed - 1 or (not needed and depth):
+        source = textwrap.dedent(source)
+        if needed:
+            source = textwrap.indent(source, " " * (needed + 1))
+    text = "\n".join(headers + [source])
+    if free:
+        text += "\n" + "\n".join(f" {name}" for name in free)   # keep them cells of the outer function
+    try:
+        module = compile(text + "\n", code.co_filename, "exec", dont_inherit=True)
+    except SyntaxError:
+        return None
+    return _find_code(module, code.co_name)
+
+
+def _find_code(module, name):
+    """The first code object named ``name`` in ``module``, breadth first."""
+    pending = list(module.co_consts)
+    while pending:
+        item = pending.pop(0)
+        if isinstance(item, type(module)):
+            if item.co_name == name:
+                return item
+            pending.extend(item.co_consts)
+    return None
+
+
+_METHOD_LOADS = {"LOAD_METHOD": "LOAD_ATTR"}   # which one depends on the module's imports
+
+
+def _instructions(code):
+    """The instructions of ``code`` as (name, argument) pairs that do not depend
+    on line numbers, instruction sizes or how the enclosing module imported a name."""
+    import dis
+    jumps = set(dis.hasjrel) | set(dis.hasjabs)
+    out = []
+    for instruction in dis.get_instructions(code):
+        name = _METHOD_LOADS.get(instruction.opname, instruction.opname)
+        if name in ("CACHE", "EXTENDED_ARG", "NOP", "RESUME", "PUSH_NULL"):
+            continue
+        if instruction.opcode in jumps:
+            out.append((name,))
+        elif isinstance(instruction.argval, type(code)):
+            out.append((name, instruction.argval.co_name))
+        elif isinstance(instruction.argval, str) and "<locals>." in instruction.argval:
+            # a class body's __qualname__: it names the enclosing functions
+            out.append((name, instruction.argval.rsplit("<locals>.", 1)[1]))
+        else:
+            out.append((name, repr(instruction.argval)))
+    return out
+
+
+def _same_code(a, b):
+    if (a.co_varnames != b.co_varnames or a.co_argcount != b.co_argcount
+            or a.co_kwonlyargcount != b.co_kwonlyargcount
+            or [n for n in a.co_freevars if n != "__class__"] != [n for n in b.co_freevars if n != "__class__"]
+            or _instructions(a) != _instructions(b)):
+        return False
+    nested_a = [c for c in a.co_consts if isinstance(c, type(a))]
+    nested_b = [c for c in b.co_consts if isinstance(c, type(b))]
+    return len(nested_a) == len(nested_b) and all(_same_code(x, y) for x, y in zip(nested_a, nested_b))
+
+
+_LIBRARIES = frozenset({"numpy", "numba", "llvmlite", "scipy", "arbor", "arbor_pycat", "builtins"})
+
+
+def _library(module_name):
+    import sys
+    top = (module_name or "").partition(".")[0]
+    return top in _LIBRARIES or top in getattr(sys, "stdlib_module_names", ())
+
+
+def stale_source(functions):
+    """The first problem :func:`source_mismatch` finds in ``functions`` or in the
+    Python functions they use (globals, closures, module attributes such as
+    ``helpers.rate``, ``@njit`` functions), recursively; None if every one is current.
+    Compilers read helpers' source from disk: a helper edited after import would
+    otherwise be compiled from text that is not the code Python runs."""
+    import types
+    seen = set()
+    pending = list(functions)
+    while pending:
+        item = pending.pop()
+        function = getattr(item, "py_func", item)
+        if not isinstance(function, types.FunctionType) or id(function) in seen:
+            continue
+        seen.add(id(function))
+        if _library(function.__module__):
+            continue
+        problem = source_mismatch(function)
+        if problem:
+            return problem
+        names = set()
+        codes = [function.__code__]
+        while codes:
+            code = codes.pop()
+            names.update(code.co_names)
+            codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+        for name in names:
+            value = function.__globals__.get(name)
+            if isinstance(value, types.ModuleType):
+                if not _library(value.__name__):
+                    pending += [getattr(value, attr) for attr in names if attr in vars(value)]
+            elif value is not None:
+                pending.append(value)
+        for cell in function.__closure__ or ():
+            try:
+                pending.append(cell.cell_contents)
+            except ValueError:
+                pass
+    return None
+
+
+def always_raises(function):
+    """``(exception, line)`` when the body of ``function`` raises at its top level
+    (nothing after that line can run: a placeholder such as
+    ``raise NotImplementedError``), else None."""
+    tree, _ = function_tree(function)
+    if tree is None:
+        return None
+    first = getattr(getattr(function, "__code__", None), "co_firstlineno", 1)
+    offset = first - tree.lineno if tree.decorator_list == [] else first - min(
+        [tree.lineno] + [d.lineno for d in tree.decorator_list])
+    for statement in tree.body:
+        if isinstance(statement, ast.Raise):
+            exc = statement.exc
+            if isinstance(exc, ast.Call):
+                exc = exc.func
+            name = ast.unparse(exc) if exc is not None else "the exception being handled"
+            return name, statement.lineno + offset
+    return None

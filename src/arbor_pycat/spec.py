@@ -6,6 +6,8 @@ class and the offending entry.
 """
 import inspect
 import keyword
+import math
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 
@@ -103,6 +105,14 @@ def _identifier(cls, what, name):
     return name
 
 
+def _field_name(cls, what, name):
+    """A declared field name as ``pp.<name>`` spells it: Python normalises the
+    identifiers of source code to NFKC ('tau_\u00b5' with the micro sign is
+    'tau_\u03bc' with the Greek mu), so declared names are normalised the same way."""
+    _identifier(cls, what, name)
+    return unicodedata.normalize("NFKC", name)
+
+
 def _declarations(cls, attribute, values):
     """Normalise ``[(name, units, default), ...]``; a bare name means ('name', '', 0)."""
     if values is None:
@@ -116,13 +126,18 @@ def _declarations(cls, attribute, values):
         if not isinstance(entry, (tuple, list)) or len(entry) != 3:
             _fail(cls, f"{attribute} entry {entry!r} must be a (name, units, default) tuple")
         name, units, default = entry
-        _identifier(cls, f"{attribute} entry", name)
+        name = _field_name(cls, f"{attribute} entry", name)
         if not isinstance(units, str):
             _fail(cls, f"{attribute} entry {name!r}: units must be a string, not {units!r}")
+        if isinstance(default, complex):
+            _fail(cls, f"{attribute} entry {name!r}: default {default!r} is not a real number")
         try:
             default = float(default)
         except (TypeError, ValueError):
             _fail(cls, f"{attribute} entry {name!r}: default {default!r} is not a number")
+        if math.isnan(default):
+            _fail(cls, f"{attribute} entry {name!r}: default is NaN (every instance would start "
+                       "as NaN and the whole simulation would turn NaN); give a number")
         out.append(Declared(name, units, default))
     return tuple(out)
 
@@ -135,7 +150,7 @@ def _randoms(cls, values):
         if not isinstance(entry, (tuple, list)) or len(entry) != 2:
             _fail(cls, f"random entry {entry!r} must be a name or a (name, slot) tuple")
         name, slot = entry
-        _identifier(cls, "random entry", name)
+        name = _field_name(cls, "random entry", name)
         if not isinstance(slot, int) or isinstance(slot, bool) or slot < 0:
             _fail(cls, f"random entry {name!r}: slot {slot!r} must be a non-negative integer")
         out.append(RandomVariable(name, slot))
@@ -159,6 +174,7 @@ def _methods(cls):
         except (TypeError, ValueError):
             _fail(cls, f"{name}: cannot read its signature")
         params = list(signature.parameters.values())
+        _check_callable_kind(cls, name, function, params)
         required = [p for p in params if p.default is p.empty
                     and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -168,6 +184,47 @@ def _methods(cls):
                        f"not {name}{signature}", locations.of_function(function, cls, name))
         out[name] = MethodSpec(name, function, analyse(function))
     return out
+
+
+def _check_callable_kind(cls, name, function, params):
+    """Refuse methods Arbor could call but that would not run as written."""
+    plain = inspect.unwrap(function)
+    if inspect.iscoroutinefunction(plain) or inspect.isasyncgenfunction(plain):
+        _fail(cls, f"{name} is an 'async def' method: Arbor calls methods synchronously, so its "
+                   "body would never run (the python backend only makes a coroutine); use 'def'")
+    if inspect.isgeneratorfunction(plain):
+        _fail(cls, f"{name} is a generator (it contains 'yield'): calling it only creates a "
+                   "generator, so its body would never run; use 'return' instead of 'yield'")
+    keyword_only = [p.name for p in params if p.kind == p.KEYWORD_ONLY and p.default is p.empty]
+    if keyword_only:
+        _fail(cls, f"{name} has the keyword-only argument{'s' if len(keyword_only) > 1 else ''} "
+                   f"{', '.join(keyword_only)} without a default: Arbor passes only "
+                   f"({'pp, events' if name == 'apply_events' else 'pp'}); give "
+                   f"{'them' if len(keyword_only) > 1 else 'it'} a default or remove "
+                   f"{'them' if len(keyword_only) > 1 else 'it'}")
+
+
+def _check_instantiable(cls):
+    """The python backend creates one instance, ``cls()``: it must be possible."""
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
+        _fail(cls, f"is an abstract class (abstract methods: {missing}), which cannot be "
+                   "instantiated: register a concrete subclass that implements them")
+    init = cls.__init__
+    if init is object.__init__:
+        return
+    try:
+        signature = inspect.signature(init)
+    except (TypeError, ValueError):
+        return
+    params = list(signature.parameters.values())[1:]   # after self
+    required = [p.name for p in params if p.default is p.empty
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if required:
+        _fail(cls, f"__init__ needs the argument{'s' if len(required) > 1 else ''} "
+                   f"{', '.join(required)}, but arbor_pycat creates the mechanism object as "
+                   f"{cls.__name__}() with none: give {'them' if len(required) > 1 else 'it'} "
+                   "a default, or set values as class attributes")
 
 
 _OPAQUE_WARNED = set()
@@ -246,6 +303,7 @@ def make_spec(cls):
     globals_ = _declarations(cls, "globals", getattr(cls, "globals", ()))
     random = _randoms(cls, getattr(cls, "random", ()))
     methods = _methods(cls)
+    _check_instantiable(cls)
     ions = _ions(cls, getattr(cls, "ions", ()), methods)
 
     reserved = F.static_field_names()

@@ -9,6 +9,9 @@ method writes is scattered back.
 """
 import ctypes
 import functools
+import gc
+import sys
+import threading
 import traceback
 import warnings
 
@@ -31,7 +34,11 @@ class PythonMechanism:
 
     def __init__(self, spec, shim):
         self.spec = spec
-        self.instance = spec.cls()
+        try:
+            self.instance = spec.cls()
+        except Exception as exc:
+            raise MechanismError(f"{spec.label}: creating the mechanism object "
+                                 f"{spec.cls.__qualname__}() failed: {type(exc).__name__}: {exc}") from exc
         self.messages = {}
         self.callbacks = {}
         # The shim calls each runner through Python's C API with
@@ -53,6 +60,7 @@ class MethodRunner:
         self.invocations = {}
 
     def __call__(self, address, events_address, key):
+        invocation = None
         try:
             invocation = self.invocations.get(key)
             if invocation is None:
@@ -63,12 +71,25 @@ class MethodRunner:
             invocation.run(events_address)
             return 0
         except BaseException as exc:   # never let an exception cross into Arbor
+            if invocation is not None and invocation.dead:
+                self.invocations.pop(key, None)
             return self.fail(exc)
 
     def fail(self, exc):
         details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        message = (f"arbor_pycat: {self.spec.label} failed in {self.method.name}: "
-                   f"{type(exc).__name__}: {exc}\n\nOriginal traceback:\n{details}")
+        if isinstance(exc, KeyboardInterrupt):
+            # Ctrl-C reached Python inside the method: say so as the shim does
+            # when it stops a run, and raise KeyboardInterrupt again in the main
+            # thread once sim.run() has returned.
+            message = (f"arbor_pycat: KeyboardInterrupt (Ctrl-C): the simulation was interrupted "
+                       f"while {self.spec.label} ran {self.method.name}\n\nOriginal traceback:\n{details}")
+            import _thread
+            from .. import bridge
+            bridge._interrupted_in_python[0] = True
+            _thread.interrupt_main()
+        else:
+            message = (f"arbor_pycat: {self.spec.label} failed in {self.method.name}: "
+                       f"{type(exc).__name__}: {exc}\n\nOriginal traceback:\n{details}")
         error = MechanismRuntimeError(message)
         error.__cause__ = exc
         _remember(error)
@@ -86,15 +107,84 @@ def _view(pointer, count, ctype=abi.value_t):
     return _view_at(ctypes.cast(pointer, ctypes.c_void_p).value, count, ctype)
 
 
+# Reference counts in _kept_random: the view (pp's dict, the local name, the
+# argument); its array (the cache, the view's base, the argument).
+_VIEW_REFS, _ROOT_REFS = 3, 3
+_roots = threading.local()     # .made: arrays over Arbor's memory made by the Invocation being set up
+
+
 def _view_at(address, count, ctype=abi.value_t):
-    """A numpy array over ``count`` elements at an integer address."""
-    return np.ctypeslib.as_array((ctype * count).from_address(address))
+    """A numpy array over ``count`` elements at an integer address.
+
+    Every view or copy-free derivative of it (a slice, a reshape, a read-only
+    view) references it as its ``base``, so its reference count tells whether
+    anything still holds Arbor's memory after a call (see Invocation.check_kept)."""
+    array = np.ctypeslib.as_array((ctype * count).from_address(address))
+    made = getattr(_roots, "made", None)
+    if made is not None:
+        made.append((array, getattr(_roots, "field", None)))
+    return array
+
+
+class RawPPack:
+    """``pp.raw``: a read-only look at Arbor's ppack.
+
+    Scalars are plain numbers; the arrays whose length is known are read-only
+    copies (the per-CV ones copied afresh at each access, so always current):
+    nothing here can write Arbor's memory, reach past it, or outlive it."""
+    _SCALARS = ("width", "n_detectors", "dt", "mechanism_id")
+    _PER_INSTANCE = {"node_index": abi.index_t, "peer_index": abi.index_t,
+                     "multiplicity": abi.index_t, "weight": abi.value_t}
+    _PER_CV = {"vec_v": abi.value_t, "vec_i": abi.value_t, "vec_g": abi.value_t,
+               "temperature_degC": abi.value_t, "diam_um": abi.value_t, "area_um2": abi.value_t,
+               "vec_ci": abi.index_t}
+
+    def __init__(self, pp, n_cv, label):
+        values = {name: getattr(pp, name) for name in self._SCALARS}
+        for name, ctype in self._PER_INSTANCE.items():
+            values[name] = _frozen_copy(_view(getattr(pp, name), pp.width, ctype))
+        live = {name: _view(getattr(pp, name), n_cv, ctype) for name, ctype in self._PER_CV.items()}
+        object.__setattr__(self, "_values", values)
+        object.__setattr__(self, "_current", lambda name: _frozen_copy(live[name]))
+        object.__setattr__(self, "_label", label)
+
+    def __getattr__(self, name):
+        values = self.__dict__["_values"]
+        if name in values:
+            return values[name]
+        if name in self._PER_CV:
+            return self._current(name)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise MechanismError(f"{self._label}: pp.raw.{name} is not available (pp.raw shows "
+                             f"{', '.join(sorted(set(values) | set(self._PER_CV)))}); "
+                             "use the pp fields instead")
+
+    def __setattr__(self, name, value):
+        raise MechanismError(f"{self._label}: pp.raw is read-only (cannot set pp.raw.{name})")
+
+    def __delattr__(self, name):
+        raise MechanismError(f"{self._label}: pp.raw is read-only (cannot delete pp.raw.{name})")
+
+    def __dir__(self):
+        return sorted(set(self._values) | set(self._PER_CV))
+
+    def __repr__(self):
+        return f"<read-only ppack of {self._label}: width={self._values['width']}>"
 
 
 def _readonly(array):
     view = array.view()
     view.flags.writeable = False
     return view
+
+
+def _frozen_copy(array):
+    if array is None:
+        return None
+    copy = array.copy()
+    copy.flags.writeable = False
+    return copy
 
 
 class Gather:
@@ -196,14 +286,117 @@ class Events:
         return f"Events(mech_index={self.mech_index!r}, weight={self.weight!r})"
 
 
+_CV_FIELD = {"vec_v": "v", "vec_i": "i", "vec_g": "conductance", "temperature_degC": "temperature",
+             "diam_um": "diam", "area_um2": "area"}
 _NO_EVENTS = Events(np.zeros(0, dtype=np.int64), np.zeros(0))
 _float32_warned = set()
 
 
 class Invocation:
     """One method on one ppack: cached views, the ``pp`` object, the scatter steps."""
+    dead = False
 
     def __init__(self, runner, address):
+        made = _roots.made = []
+        try:
+            self._setup(runner, address)
+        finally:
+            _roots.made = None
+            _roots.field = None
+        self.tracked = self._tracked(made)
+        del made
+        self.counts = self._counts()
+
+    # -- what may not outlive a call -----------------------------------------
+    def _tracked(self, made):
+        """(object, field name) for what a method can reach of Arbor's memory: the
+        arrays handed out as pp fields that are over it, the arrays they are
+        views of (any view derived from one references it, so its reference
+        count shows a kept slice too), and pp itself (pp.raw holds copies only)."""
+        roots = {id(array): field for array, field in made}
+        handed = []
+        tracked = []
+        for name, value in self.fields.items():
+            if isinstance(value, np.ndarray):
+                handed.append((value, name))
+        seen = set()
+        for value, name in handed:
+            if id(value) in roots:
+                over = (value,)
+            elif value.base is not None and id(value.base) in roots:
+                over = (value, value.base)
+            else:
+                continue        # a per-instance copy of ours, not Arbor's memory
+            for item in over:
+                if id(item) not in seen:
+                    seen.add(id(item))
+                    tracked.append((item, name))
+        tracked.append((self.pp, None))
+        return tracked
+
+    def _counts(self):
+        self.kept_items = tuple(item for item, _ in self.tracked)
+        counts = tuple(map(sys.getrefcount, self.kept_items))
+        self.count_sum = sum(counts)
+        return counts
+
+    def _disarm(self):
+        """Make what was kept harmless: every array this call handed out (or made
+        over Arbor's memory) becomes an empty read-only array, and pp an empty
+        shell, so that a kept one can no longer reach Arbor's memory. (A slice a
+        method made itself cannot be found: the error says to keep none.)"""
+        self.dead = True
+        for item, _ in self.tracked:
+            if isinstance(item, np.ndarray):
+                try:
+                    item.__setstate__((1, (0,), item.dtype, False, b""))
+                    item.flags.writeable = False
+                except Exception:
+                    pass
+        self.pp.__dict__.clear()
+        type(self.pp)._plan = {}
+        type(self.pp)._writers = {}
+        type(self.pp)._label = f"{self.label} (a pp kept after its call: no longer valid)"
+        self.tracked, self.counts, self.kept_items, self.count_sum = [], (), (), 0
+
+    def _kept_random(self):
+        """Random-number fields still referenced: each call hands out a fresh view
+        (held by pp alone) of a cached array (held by the cache and that view)."""
+        kept = []
+        for name, _ in self.random:
+            view = self.fields.get(name)
+            if view is not None and (sys.getrefcount(view) > _VIEW_REFS
+                                     or sys.getrefcount(view.base) > _ROOT_REFS):
+                kept.append(name)
+        return kept
+
+    def check_kept(self):
+        """Raise if anything over Arbor's memory is still referenced after the call.
+
+        Arbor frees these arrays when its simulation goes, and a kept view would
+        then read or write freed memory: refuse it at the first call that keeps one."""
+        # Fast path, every call: these counts never drop below their baseline
+        # (pp's dict and this object hold each item), so an unchanged sum means
+        # nothing more refers to any of them.
+        if sum(map(sys.getrefcount, self.kept_items)) <= self.count_sum and (
+                not self.random or not self._kept_random()):
+            return
+        gc.collect()        # a reference cycle may hold a view only until it is collected
+        now = tuple(map(sys.getrefcount, self.kept_items))
+        kept = [name for (_, name), count, before in zip(self.tracked, now, self.counts) if count > before]
+        kept += self._kept_random()
+        if not kept:
+            return
+        self._disarm()
+        names = sorted({name for name in kept if name is not None})
+        what = (", ".join(f"pp.{name}" for name in names) + " (or a view of it)") if names else "pp"
+        raise MechanismError(
+            f"{self.label}: {what} is still referenced after the method returned (kept on self, "
+            "in a global or a closure?). pp and its arrays are Arbor's memory, valid only during "
+            "the call; Arbor frees them when the simulation ends, and a kept array would then read "
+            "or write freed memory. Keep a copy instead, e.g. np.array(pp.<field>)")
+
+    def _setup(self, runner, address):
         spec = runner.spec
         self.spec = spec
         self.method = runner.method
@@ -225,7 +418,9 @@ class Invocation:
         if self.weight is None:
             self.weight = np.zeros(0)
         self.cv = {}
+        self.n_cv = n_cv
         for attribute in ("vec_v", "vec_i", "vec_g", "temperature_degC", "diam_um", "area_um2"):
+            _roots.field = _CV_FIELD[attribute]
             array = _view(getattr(pp, attribute), n_cv)
             self.cv[attribute] = Gather(array, self.node_index) if array is not None else None
         self.owned = {}          # current/conductance name -> the buffer installed for it
@@ -239,6 +434,7 @@ class Invocation:
             if name not in plan:
                 continue
             field = plan[name]
+            _roots.field = name
             value, writer = self._prepare(field, pp)
             attributes[name] = value
             if writer is not None:
@@ -312,7 +508,7 @@ class Invocation:
             return float(pp.globals[key]), None
         if source == "raw":
             if key == "ppack":
-                return pp, None
+                return RawPPack(pp, self.n_cv, self.label), None
             array = _view(getattr(pp, key), width, abi.value_t if key == "weight" else abi.index_t)
             return (_readonly(array) if array is not None else None), None
         if source == "cv":
@@ -382,18 +578,22 @@ class Invocation:
         raise AssertionError(f"unknown field source {source!r}")
 
     def _writable_gather(self, name, gather, mode):
-        """A writable per-instance copy, scattered back after the call if written."""
+        """A writable per-instance copy, scattered back after the call if written.
+
+        Written means assigned (``pp.x = ...``, ``pp.x[...] = ...``) or changed
+        through any other name for the same array (``x = pp.x; x[:] = ...``):
+        the copy is compared with what it held before the call, so that every
+        write reaches Arbor, as it does where the copy is a view of Arbor's memory."""
         if mode == "assign" and gather.contiguous:
             view = gather.values    # writes go straight to Arbor's memory: that is assignment
             return view, self._writer(name, view, mark=False)
         values = np.empty(len(gather.index))
-        old = np.empty(len(gather.index)) if mode == "blend" else None
+        old = np.empty(len(gather.index))
 
         def refresh():
             gather.refresh()
             values[...] = gather.values
-            if old is not None:
-                old[...] = values
+            old[...] = values
         self.refreshers.append(refresh)
         weights = self._ion_write_weights()
 
@@ -406,7 +606,10 @@ class Invocation:
         else:                     # modcc in write_ions: x += w * new (Arbor reset x before)
             def finish():
                 gather.add(weights * values)
-        self.finishers.append((name, finish))
+
+        def changed():
+            return not np.array_equal(values, old, equal_nan=True)
+        self.finishers.append((name, finish, changed))
         return values, self._writer(name, values)
 
     def _ion_write_weights(self):
@@ -447,11 +650,11 @@ class Invocation:
             before.append(functools.partial(self._reset_currents, [name for name, _, _, _ in written]))
         if written or self.numeric_conductance:
             after.append(self._scatter_step(written))
-        for name, finish in self.finishers:
+        for name, finish, changed in self.finishers:
             if name in self.static_writes:
                 after.append(finish)
-            elif opaque:
-                after.append(functools.partial(self._finish_if_written, name, finish))
+            else:       # assigned where analysis cannot see it, or written through an alias
+                after.append(functools.partial(self._finish_if_written, name, finish, changed))
         if self.multiplicity is not None:
             after.append(self._apply_multiplicity)
         self.before, self.after = tuple(before), tuple(after)
@@ -464,8 +667,8 @@ class Invocation:
             buffer.fill(0.0)
             fields[name] = buffer
 
-    def _finish_if_written(self, name, finish):
-        if name in self.dynamic_writes:
+    def _finish_if_written(self, name, finish, changed):
+        if name in self.dynamic_writes or changed():
             finish()
 
     def _apply_multiplicity(self):
@@ -544,17 +747,19 @@ class Invocation:
             self.call(self.pp)
         for step in self.after:
             step()
+        self.check_kept()
 
     def _refresh_random(self):
         pp = self.ppack
         for name, k in self.random:
             address = ctypes.cast(pp.random_numbers[k], ctypes.c_void_p).value
-            view = self.random_cache.get(address)
-            if view is None:
+            root = self.random_cache.get(address)
+            if root is None:
                 if len(self.random_cache) > 256:
                     self.random_cache.clear()
-                view = self.random_cache[address] = _readonly(_view_at(address, self.width))
-            self.pp.__dict__[name] = view
+                root = self.random_cache[address] = _view_at(address, self.width)
+            # A fresh view each call: one kept from an earlier call shows in root's count.
+            self.pp.__dict__[name] = _readonly(root)
 
     def _events(self, address):
         if not address:
@@ -630,7 +835,48 @@ def _fused_scatter():
     return _FUSED
 
 
+_REAL_KINDS = frozenset("fiub")
+
+
+def _check_real(value, label, name):
+    """Refuse values that numpy would turn into NaN (None) or cut (complex) silently."""
+    kind = None
+    if value is None:
+        kind = "None"
+    elif isinstance(value, np.ndarray):
+        if value.dtype.kind not in _REAL_KINDS:
+            kind = value.dtype
+    elif isinstance(value, (complex, np.complexfloating)):
+        kind = "complex"
+    elif not isinstance(value, (bool, int, float, np.number, np.bool_)):
+        try:
+            dtype = np.asarray(value).dtype
+        except Exception:
+            return          # numpy's own error follows, with the shapes
+        if dtype.kind not in _REAL_KINDS:
+            kind = "None" if dtype.kind == "O" and _has_none(value) else dtype
+    if kind is None:
+        return
+    if kind == "None":
+        why = "None (numpy would store NaN)"
+    elif kind == "complex" or getattr(kind, "kind", "") == "c":
+        why = "complex values (numpy would keep the real part only)"
+    else:
+        why = f"values of type {kind}, which are not real numbers"
+    raise MechanismError(f"{label}: pp.{name} was assigned {why}: assign real numbers "
+                         "(one per instance, or a scalar)")
+
+
+def _has_none(value):
+    try:
+        return any(item is None for item in np.asarray(value, dtype=object).ravel())
+    except Exception:
+        return False
+
+
 def _assign(target, value, label, name):
+    if type(value) is not float:
+        _check_real(value, label, name)
     dtype = getattr(value, "dtype", None)
     if dtype is not None and dtype == np.float32:
         key = (label, name)

@@ -44,5 +44,15 @@ def compile(spec, shim=None):
     except ImportError as exc:   # pragma: no cover - numba is a dependency
         raise CannotCompile(f"numba is not available ({exc})") from None
     from . import generate
+    from ...inspection import always_raises, stale_source
+    problem = stale_source([method.function for method in spec.methods.values()])
+    if problem:
+        raise CannotCompile(problem)
+    for name, method in spec.methods.items():
+        raised = always_raises(method.function)
+        if raised:
+            raise CannotCompile(f"{name} always raises {raised[0]} (line {raised[1]}): Arbor calls "
+                                "every method a mechanism defines, so every simulation would stop "
+                                "there; implement it, or delete it while it is a placeholder")
     with _lock:
         return generate.build(spec)

@@ -133,17 +133,62 @@ def _fingerprint(source, namespace):
     h.update(f"{__version__}/{_VERSION}/{numba.__version__}/{np.__version__}\n".encode())
     h.update(_library_digest().encode())
     h.update(source.encode())
+    attributes = _attributes_used(source)
     seen = set()
     for name in sorted(namespace):
         h.update(name.encode())
-        _hash_value(namespace[name], h, seen)
+        _hash_value(namespace[name], h, seen, attributes.get(name, frozenset()))
     return h.hexdigest()[:24]
 
 
-def _hash_value(value, h, seen):
-    """Feed what ``value`` (a global of the generated code) means into ``h``."""
+def _attributes_used(source):
+    """{global name: attribute names read through it} in ``source``
+    (``consts.K`` and ``pkg.sub.K`` give consts: {K}, pkg: {sub, K})."""
+    import ast
+    out = {}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return out
+    for node in ast.walk(tree):
+        chain = []
+        while isinstance(node, ast.Attribute):
+            chain.append(node.attr)
+            node = node.value
+        if chain and isinstance(node, ast.Name):
+            out.setdefault(node.id, set()).update(chain)
+    return out
+
+
+# Modules whose content is keyed by their version (in the fingerprint) or
+# never changes: not hashed attribute by attribute.
+_LIBRARIES = frozenset({"numpy", "numba", "llvmlite", "math", "cmath", "builtins", "arbor_pycat",
+                        "scipy", "arbor"})
+
+
+def _is_library(module_name):
+    top = (module_name or "").partition(".")[0]
+    return top in _LIBRARIES or top in getattr(sys, "stdlib_module_names", ())
+
+
+def _hash_value(value, h, seen, attributes=frozenset()):
+    """Feed what ``value`` (a global of the generated code) means into ``h``.
+
+    For a module, what counts is what is used through it: each attribute in
+    ``attributes`` that it has (``inner.f``, ``consts.K``), hashed in turn."""
     if isinstance(value, types.ModuleType):
         h.update(b"module:" + value.__name__.encode())
+        if _is_library(value.__name__):
+            h.update(str(getattr(value, "__version__", "")).encode())
+            return
+        key = ("module", id(value), frozenset(attributes))
+        if key in seen:
+            return
+        seen.add(key)
+        for attribute in sorted(attributes):
+            if attribute in getattr(value, "__dict__", {}):
+                h.update(b"." + attribute.encode())
+                _hash_value(value.__dict__[attribute], h, seen, attributes)
     elif isinstance(value, np.ndarray):
         h.update(value.tobytes() + str(value.dtype).encode() + str(value.shape).encode())
     elif isinstance(value, (bool, int, float, complex, str, np.generic, type(None))):
@@ -160,13 +205,16 @@ def _hash_value(value, h, seen):
 
 def _hash_function(function, h, seen):
     """A function compiled as is (a user's own ``@njit`` function): its code and,
-    recursively, the globals and closure values it uses. numba's disk cache
-    only looks at the function's own source, not at what it calls."""
+    recursively, the globals and closure values it uses, through modules too
+    (``inner.f(v)``, ``consts.K``). numba's disk cache only looks at the
+    function's own source, not at what it calls."""
     if id(function) in seen:
         h.update(b"seen:" + function.__qualname__.encode())
         return
     seen.add(id(function))
     h.update(f"function:{function.__module__}.{function.__qualname__}".encode())
+    if _is_library(function.__module__):
+        return
     names = set()
 
     def code(c):
@@ -181,9 +229,13 @@ def _hash_function(function, h, seen):
     for name in sorted(names):
         if name in function.__globals__:
             h.update(name.encode())
-            _hash_value(function.__globals__[name], h, seen)
+            _hash_value(function.__globals__[name], h, seen, names)
     for cell in function.__closure__ or ():
-        _hash_value(cell.cell_contents, h, seen)
+        try:
+            contents = cell.cell_contents
+        except ValueError:       # an empty cell
+            continue
+        _hash_value(contents, h, seen, names)
 
 
 def _runtime_globals():
@@ -217,38 +269,193 @@ def _runtime_globals():
     return {PREFIX + name: value for name, value in names.items()}
 
 
-def _writable_cache_dir():
-    """The cache folder, or a private temporary one when it cannot be written."""
+_fallback_dir = None
+
+
+def _folder_problem(folder):
+    """Why ``folder`` may not hold code this process will run, or None.
+
+    It must be a folder owned by this user that nobody else can write:
+    numba's cache files are pickles, and loading one runs code."""
     import os
+    import stat
+    try:
+        info = os.stat(folder)
+    except OSError as exc:
+        return f"cannot read it ({exc})"
+    if not stat.S_ISDIR(info.st_mode):
+        return "it is not a folder"
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return f"it belongs to another user (uid {info.st_uid})"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return (f"others can write it (mode {stat.filemode(info.st_mode)}; "
+                f"'chmod go-w {folder}' makes it private)")
+    return None
+
+
+def _writable_cache_dir():
+    """The cache folder, or a private temporary one (once per process, with a
+    warning) when the cache folder cannot be written or is not safe to load code from."""
+    import atexit
+    import os
+    import shutil
     import tempfile
     import warnings
     from pathlib import Path
+    global _fallback_dir
     folder = cache_dir()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write_test_{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-        return folder
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        problem = _folder_problem(folder)
+        pycache = folder / "__pycache__"
+        if problem is None and pycache.exists():
+            problem = _folder_problem(pycache)
+            problem = problem and f"its __pycache__ folder: {problem}"
+        if problem is None:
+            probe = folder / f".write_test_{os.getpid()}_{os.urandom(4).hex()}"
+            probe.write_text("")
+            probe.unlink()
+            return folder
     except OSError as exc:
-        fallback = Path(tempfile.gettempdir()) / f"arbor_pycat_cache_{os.getuid()}"
-        fallback.mkdir(parents=True, exist_ok=True)
-        warnings.warn(f"arbor_pycat: cannot write the cache folder {folder} ({exc}); "
-                      f"using {fallback} (set ARBOR_PYCAT_CACHE_DIR to choose one)", stacklevel=5)
-        return fallback
+        problem = f"cannot write it ({exc})"
+    if _fallback_dir is None:
+        # Private and unpredictable (mkdtemp: mode 0700, a random name), for
+        # this process only, removed at exit.
+        _fallback_dir = Path(tempfile.mkdtemp(prefix="arbor_pycat_cache_"))
+        atexit.register(shutil.rmtree, _fallback_dir, ignore_errors=True)
+        warnings.warn(f"arbor_pycat: not using the cache folder {folder}: {problem}; compiled code "
+                      f"goes to the private folder {_fallback_dir} for this process only (set "
+                      "ARBOR_PYCAT_CACHE_DIR to a folder of yours)", stacklevel=5)
+    return _fallback_dir
 
 
-def _load(source, namespace, digest):
+class _Entry:
+    """One cache entry: the generated module ``<name>.py``, numba's files for it
+    and ``<name>.sums``, the SHA-256 of each of them, written once they are
+    complete. Processes sharing the folder take ``<name>.lock`` (an exclusive
+    ``flock``) around checking, compiling and recording an entry, so that none
+    reads a half-written one; every file is written to a private temporary
+    name and renamed into place."""
+
+    def __init__(self, digest):
+        self.name = f"arbor_pycat_generated_{digest}"
+        self.digest = digest
+        self.folder = _writable_cache_dir()
+        self.path = self.folder / f"{self.name}.py"
+        self.sums = self.folder / f"{self.name}.sums"
+        self.lock_file = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:     # not POSIX: no locking (atomic renames still hold)
+            return self
+        self.lock_file = open(self.folder / f"{self.name}.lock", "a")
+        fcntl.flock(self.lock_file.fileno(), fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self.lock_file is not None:
+            self.lock_file.close()      # releases the lock
+        return False
+
+    def write_atomically(self, path, data):
+        import os
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+    def numba_files(self, module):
+        """numba's index and data files for this module (wherever numba keeps them)."""
+        from pathlib import Path
+        folders = {Path(d._cache._cache_path) for d in _dispatchers(module)}
+        return sorted(f for folder in folders if folder.is_dir()
+                      for f in folder.glob(f"{self.name}.*") if f.suffix in (".nbi", ".nbc"))
+
+    def discard(self, module, why=None):
+        import warnings
+        for f in self.numba_files(module) + [self.sums]:
+            try:
+                f.unlink()
+            except FileNotFoundError:
+                pass
+        if why:
+            warnings.warn(f"arbor_pycat: discarded the corrupt cache entry {self.path.name} in "
+                          f"{self.folder} ({why}); compiling it again", stacklevel=6)
+
+    def prepare(self, source):
+        """Write the module if it is missing or not what it should be; True if rewritten."""
+        data = source.encode()
+        try:
+            found = self.path.read_bytes()
+        except FileNotFoundError:
+            found = None
+        if found == data:
+            return None
+        self.write_atomically(self.path, data)
+        return "missing" if found is None else "its module's source is not the one its name hashes"
+
+    def verify(self, module):
+        """Check numba's files against the sums recorded with them: discard them
+        all (numba then compiles afresh) if any differs, is missing or is unlisted."""
+        import json
+        files = self.numba_files(module)
+        try:
+            recorded = json.loads(self.sums.read_text())
+            listed = recorded["files"]
+        except FileNotFoundError:
+            if files:               # left by an interrupted build or another version
+                self.discard(module)
+            return
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            self.discard(module, f"unreadable checksums: {exc}")
+            return
+        if recorded.get("key") != self.digest or recorded.get("source") != _sha256(self.path.read_bytes()):
+            self.discard(module, "its checksums belong to another entry")
+            return
+        found = {f.name: f for f in files}
+        if set(found) != set(listed):
+            self.discard(module, "numba's files differ from those recorded")
+            return
+        for name, digest in listed.items():
+            if _sha256(found[name].read_bytes()) != digest:
+                self.discard(module, f"{name} does not match its checksum")
+                return
+
+    def record(self, module):
+        import json
+        files = {f.name: _sha256(f.read_bytes()) for f in self.numba_files(module)}
+        data = {"key": self.digest, "source": _sha256(self.path.read_bytes()), "files": files}
+        self.write_atomically(self.sums, json.dumps(data, indent=1, sort_keys=True).encode())
+
+
+def _sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _dispatchers(module):
+    """The numba functions of a generated module that keep a disk cache."""
+    out = [value for value in vars(module).values()
+           if getattr(getattr(value, "_cache", None), "_cache_path", None) is not None]
+    out += [c for c in (getattr(module, "_pycat_cfuncs", None) or {}).values()
+            if getattr(getattr(c, "_cache", None), "_cache_path", None) is not None]
+    return out
+
+
+def _load(source, namespace, digest, entry=None):
+    """The generated module of ``source`` (from this process, or the cache)."""
+    import warnings
     name = f"arbor_pycat_generated_{digest}"
     module = sys.modules.get(name)
     if module is not None:
         return module
-    folder = _writable_cache_dir()
-    path = folder / f"{name}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".tmp{id(source)}")
-        tmp.write_text(source)
-        tmp.replace(path)
+    entry = entry or _Entry(digest)
+    rewritten = entry.prepare(source)
+    path = entry.path
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     module.__dict__.update(_runtime_globals())
@@ -256,6 +463,14 @@ def _load(source, namespace, digest):
     # Run the module body with our globals in place (decorators need them).
     code = compile(source, str(path), "exec")
     exec(code, module.__dict__)
+    if rewritten and rewritten != "missing":
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            entry.discard(module, rewritten)
+    elif rewritten:
+        entry.discard(module)
+    else:
+        entry.verify(module)
     sys.modules[name] = module
     return module
 
@@ -292,10 +507,18 @@ def build(spec):
         source, modes, namespace = _source_for(spec, messages, frozenset(forced_array))
         digest = _fingerprint(source, namespace)
         in_memory = getattr(sys.modules.get(f"arbor_pycat_generated_{digest}"), "_pycat_cfuncs", None) is not None
+        cached = f"arbor_pycat_generated_{digest}" in sys.modules
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NumbaWarning)
-            module = _load(source, namespace, digest)
-            failed = _compile_entries(spec, module)
+            if cached:
+                module = _load(source, namespace, digest)
+                failed = _compile_entries(spec, module)
+            else:
+                with _Entry(digest) as entry:
+                    module = _load(source, namespace, digest, entry)
+                    failed = _compile_entries(spec, module)
+                    if failed is None:
+                        entry.record(module)
         if failed is None:
             break
         method, exc = failed
