@@ -144,8 +144,6 @@ def _recompile(function, source):
     stand-in for its class (name mangling, ``__class__``) and its closure (free
     variables), so that names resolve as they did; None if it does not compile."""
     code = function.__code__
-    first = source.lstrip("\n")
-    depth = len(first) - len(first.lstrip(" \t"))
     qualname = function.__qualname__.split(".")
     owner = qualname[-2] if len(qualname) > 1 and qualname[-2] != "<locals>" else None
     free = [name for name in code.co_freevars if name != "__class__"]
@@ -156,10 +154,8 @@ def _recompile(function, source):
     if owner is not None:
         headers.append((" " if free else "") + f"class {owner}:")
     needed = (1 if free else 0) + (1 if owner else 0)
-    if needed and depth <= needed - 1 or (not needed and depth):
-        source = textwrap.dedent(source)
-        if needed:
-            source = textwrap.indent(source, " " * (needed + 1))
+    # one space per stand-in level, whatever the file's indentation was
+    source = textwrap.indent(textwrap.dedent(source), " " * needed) if needed else textwrap.dedent(source)
     text = "\n".join(headers + [source])
     if free:
         text += "\n" + "\n".join(f" {name}" for name in free)   # keep them cells of the outer function
