@@ -1,0 +1,125 @@
+"""NMODL import: .mod files become editable Python mechanisms.
+
+- :func:`to_python` gives the source of a :class:`~arbor_pycat.CustomMechanism`
+  subclass, readable and editable;
+- :func:`load` writes it into a file (under the cache folder) and imports it,
+  returning the class (its ``name`` is the .mod's SUFFIX / POINT_PROCESS /
+  JUNCTION_PROCESS name);
+- :func:`build` makes an ``arbor.catalogue`` from .mod files, with the
+  names an ACC decor written for the compiled catalogue expects.
+
+From the command line: ``python -m arbor_pycat nmodl FILE.mod... [-o DIR]``.
+"""
+import hashlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from .errors import NmodlError
+from .model import analyse
+from .parser import parse
+from .pygen import Generator
+
+__all__ = ["to_python", "load", "load_all", "build", "module_name", "NmodlError"]
+
+
+def _read(path_or_text):
+    """(text, filename) of a path or of NMODL text."""
+    if isinstance(path_or_text, Path) or (isinstance(path_or_text, str) and "\n" not in path_or_text
+                                          and "{" not in path_or_text):
+        path = Path(path_or_text)
+        try:
+            return path.read_text(), str(path)
+        except OSError as exc:
+            raise NmodlError(f"cannot read the file: {exc.strerror}", str(path)) from None
+    return str(path_or_text), "<nmodl>"
+
+
+def to_python(path_or_text, *, header=None, filename=None):
+    """The Python source of the mechanism of a .mod file (a path, or NMODL text).
+
+    ``header``: lines to put at the top of the file (e.g. a "generated" notice).
+    ``filename``: how the source is named in comments and errors (default: the path).
+    """
+    text, name = _read(path_or_text)
+    if filename is not None:
+        name = filename
+    module = parse(text, name)
+    mech = analyse(module)
+    return Generator(mech, text).generate(header=header)
+
+
+def module_name(path_or_text):
+    """The Python module name :func:`load` gives the generated source of a .mod file."""
+    text, name = _read(path_or_text)
+    mech = analyse(parse(text, name))
+    return f"nmodl_{mech.name}"
+
+
+def _cache_dir():
+    base = os.environ.get("ARBOR_PYCAT_CACHE_DIR")
+    if base:
+        return Path(base) / "nmodl"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "arbor_pycat" / "nmodl"
+
+
+def load(path, *, directory=None):
+    """Import the mechanism of the .mod file ``path`` and return its class.
+
+    The generated source is written to ``directory`` (default: the cache
+    folder, ``$ARBOR_PYCAT_CACHE_DIR/nmodl`` or ``~/.cache/arbor_pycat/nmodl``),
+    in a file named after the mechanism and a hash of its source, and
+    imported from there, so tracebacks and the numba backend see real source.
+    """
+    text, name = _read(path)
+    mech = analyse(parse(text, name))
+    source = Generator(mech, text).generate()
+    digest = hashlib.sha1(source.encode()).hexdigest()[:12]
+    folder = Path(directory) if directory is not None else _cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    modname = f"nmodl_{mech.name}_{digest}"
+    target = folder / f"{modname}.py"
+    if not target.exists() or target.read_text() != source:
+        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(source)
+        os.replace(tmp, target)
+    if modname in sys.modules:
+        module = sys.modules[modname]
+    else:
+        spec = importlib.util.spec_from_file_location(modname, target)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[modname]
+            raise
+    from ..declarations import CustomMechanism
+    classes = [v for v in vars(module).values()
+               if isinstance(v, type) and issubclass(v, CustomMechanism) and v is not CustomMechanism
+               and v.__module__ == modname]
+    (cls,) = classes
+    return cls
+
+
+def load_all(*paths, directory=None):
+    """``[load(p) for p in paths]``; a folder stands for its .mod files (sorted)."""
+    out = []
+    for p in paths:
+        p = Path(p)
+        files = sorted(p.glob("*.mod")) if p.is_dir() else [p]
+        out += [load(f, directory=directory) for f in files]
+    return out
+
+
+def build(*paths, backend="auto", directory=None):
+    """An ``arbor.catalogue`` of the mechanisms of the given .mod files (or folders of them).
+
+    The mechanisms have their NMODL names, so a decor written for Arbor's
+    compiled catalogue works unchanged (``props.catalogue.extend(cat, "")``).
+    """
+    from ..builder import build as _build
+    classes = load_all(*paths, directory=directory)
+    return _build(*classes, backend=backend)
