@@ -195,3 +195,149 @@ def test_bbp_against_compiled(bbp_catalogues, backend):
     worst = _compare(reference, imported, {})
     print(backend, worst)
     assert np.max(np.abs(reference[0][(0, "cai")] - imported[0][(0, "cai_state")])) < 1e-12
+
+
+ALLEN_CHANNELS = {"NaV": 0.05, "Kv3_1": 0.3, "K_T": 0.01, "K_P": 0.01, "Kd": 0.005, "Kv2like": 0.01,
+                  "Im": 0.001, "Im_v2": 0.001, "Ih": 0.0002, "Ca_HVA": 0.0005, "Ca_LVA": 0.003,
+                  "SK": 0.005, "NaTa": 0.01, "NaTs": 0.01, "Nap": 0.0005}
+
+
+def allen_recipe(catalogue):
+    def cell():
+        tree, labels = _ball_and_stick()
+        d = arbor.decor()
+        d.set_property(Vm=-70 * U.mV)
+        d.paint("(all)", arbor.density("default::pas/e=-70", g=5e-5))
+        for name, g in ALLEN_CHANNELS.items():
+            d.paint("(all)", arbor.density(name, gbar=g))
+        d.paint("(all)", arbor.density("CaDynamics", gamma=0.002, decay=80.0))
+        d.set_ion("ca", method="default::nernst/x=ca")
+        d.place('"mid"', arbor.i_clamp(10 * U.ms, 60 * U.ms, 0.5 * U.nA))
+        d.place('"tip"', arbor.synapse("Exp2Syn", tau1=0.5, tau2=3.0), "syn")
+        d.place('"mid"', arbor.threshold_detector(-10 * U.mV), "det")
+        return tree, d, labels
+    probes = {0: probe_set(0, [
+        ("v", lambda t: arbor.cable_probe_membrane_voltage('"mid"', t)),
+        ("vtip", lambda t: arbor.cable_probe_membrane_voltage('"tip"', t)),
+        ("cai", lambda t: arbor.cable_probe_ion_int_concentration('"mid"', "ca", t)),
+        ("nav_o", lambda t: arbor.cable_probe_density_state('"mid"', "NaV", "O", t)),
+        ("nav_i6", lambda t: arbor.cable_probe_density_state('"tip"', "NaV", "I6", t)),
+        ("syn_b", lambda t: arbor.cable_probe_point_state("syn", "Exp2Syn", "B", t)),
+    ])}
+    return Cells(catalogue, [cell], probes, events={0: [("syn", 0.01, [5.0, 30.0, 31.0])]})
+
+
+def default_recipe(catalogue):
+    def channels():                      # hh and the channels of the default catalogue, spiking
+        tree, labels = _ball_and_stick()
+        d = arbor.decor()
+        d.paint('"soma"', arbor.density("hh"))
+        d.paint('"dend"', arbor.density("pas/e=-65", g=1e-4))
+        d.paint('"dend"', arbor.density("nax", gbar=0.05))
+        d.paint('"dend"', arbor.density("kdrmt", gbar=0.02))
+        d.paint('"dend"', arbor.density("kamt", gbar=0.01))
+        d.set_ion("na", method="nernst/x=na")
+        d.place('"mid"', arbor.i_clamp(5 * U.ms, 50 * U.ms, 0.3 * U.nA))
+        d.place('"mid"', arbor.threshold_detector(-10 * U.mV), "det")
+        return tree, d, labels
+
+    def synapses():                      # every point process, receiving events; decay of cad
+        tree, labels = _ball_and_stick()
+        d = arbor.decor()
+        d.paint("(all)", arbor.density("hh"))
+        d.set_ion("ca", diff=1e-9 * U.m2 / U.s)
+        d.paint("(all)", arbor.density("decay/x=ca", tau=0.2))
+        for k, syn in enumerate(["expsyn", "exp2syn", "expsyn_curr", "expsyn_stdp", "inject/x=ca",
+                                 "inject_norm_amount/x=ca", "inject_norm_concentration/x=ca"]):
+            d.place('"mid"' if k % 2 else '"tip"', arbor.synapse(syn), f"s{k}")
+        d.place('"mid"', arbor.threshold_detector(-10 * U.mV), "det")
+        return tree, d, labels
+
+    def junction(hh):
+        def make():
+            tree, labels = _ball_and_stick()
+            d = arbor.decor()
+            d.paint("(all)", arbor.density("hh" if hh else "pas"))
+            if hh:
+                d.place('"mid"', arbor.i_clamp(5 * U.ms, 50 * U.ms, 0.3 * U.nA))
+            d.place('"tip"', arbor.junction("gj", g=0.01), "gj")
+            return tree, d, labels
+        return make
+
+    def voltage():                       # v_limit on the whole cell, v_clamp after 40 ms never
+        tree, labels = _ball_and_stick()
+        d = arbor.decor()
+        d.paint("(all)", arbor.density("hh"))
+        d.paint("(all)", arbor.voltage_process("v_limit/v_low=-70,v_high=20"))
+        d.place('"mid"', arbor.i_clamp(5 * U.ms, 50 * U.ms, 0.3 * U.nA))
+        return tree, d, labels
+
+    def clamp():
+        tree, labels = _ball_and_stick()
+        d = arbor.decor()
+        d.paint("(all)", arbor.density("pas"))
+        d.paint("(all)", arbor.voltage_process("v_clamp/v0=-50"))
+        return tree, d, labels
+
+    v = lambda loc: (lambda t: arbor.cable_probe_membrane_voltage(loc, t))
+    probes = {
+        0: probe_set(0, [("v", v('"mid"')), ("vtip", v('"tip"')),
+                         ("na_m", lambda t: arbor.cable_probe_density_state('"tip"', "nax", "m", t))]),
+        1: probe_set(1, [("v", v('"mid"')), ("vtip", v('"tip"')),
+                         ("cad_rel", lambda t: arbor.cable_probe_ion_diff_concentration('"tip"', "ca", t)),
+                         ("g", lambda t: arbor.cable_probe_point_state("s0", "expsyn", "g", t)),
+                         ("stdp_w", lambda t: arbor.cable_probe_point_state("s3", "expsyn_stdp",
+                                                                            "weight_plastic", t)),
+                         ("curr_g", lambda t: arbor.cable_probe_point_state("s2", "expsyn_curr", "g", t))]),
+        2: probe_set(2, [("v", v('"tip"'))]),
+        3: probe_set(3, [("v", v('"tip"'))]),
+        4: probe_set(4, [("v", v('"mid"'))]),
+        5: probe_set(5, [("v", v('"mid"'))]),
+    }
+    events = {1: [(f"s{k}", w, [3.0, 10.0, 10.5, 20.0]) for k, w in
+                  enumerate([0.01, 0.01, 1.0, 0.005, 0.1, 0.1, 0.1])]}
+    return Cells(catalogue, [channels, synapses, junction(True), junction(False), voltage, clamp],
+                 probes, events=events, gap_pairs=[(2, 3, 1.0)])
+
+
+def _imported(folder, backend):
+    return nmodl.build(NMODL / folder, backend=backend)
+
+
+@pytest.fixture(scope="module")
+def default_catalogues():
+    if not (NMODL / "default").is_dir():
+        pytest.skip("Arbor's .mod files not found")
+    return {b: _imported("default", b) for b in ("python", "numba")}
+
+
+@pytest.fixture(scope="module")
+def allen_catalogues():
+    if not (NMODL / "allen").is_dir():
+        pytest.skip("Arbor's .mod files not found")
+    return {b: with_default(_imported("allen", b)) for b in ("python", "numba")}
+
+
+@needs_mod_files
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_default_against_compiled(default_catalogues, backend):
+    reference = run(default_recipe(arbor.default_catalogue()), 60.0)
+    imported = run(default_recipe(default_catalogues[backend]), 60.0)
+    assert len(reference[1]) >= 3
+    data = reference[0]
+    assert np.ptp(data[(1, "cad_rel")]) > 0, "the injections should move cad"
+    assert np.ptp(data[(1, "stdp_w")]) > 0, "expsyn_stdp's weight should change"
+    assert np.ptp(data[(3, "v")]) > 10, "the junction should couple the two cells"
+    worst = _compare(reference, imported, {})
+    print(backend, worst)
+
+
+@needs_mod_files
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_allen_against_compiled(allen_catalogues, backend):
+    reference = run(allen_recipe(with_default(arbor.allen_catalogue())), 60.0)
+    imported = run(allen_recipe(allen_catalogues[backend]), 60.0)
+    assert len(reference[1]) >= 2
+    assert np.ptp(reference[0][(0, "nav_o")]) > 1e-3
+    worst = _compare(reference, imported, {})
+    print(backend, worst)
