@@ -341,3 +341,35 @@ def test_allen_against_compiled(allen_catalogues, backend):
     assert np.ptp(reference[0][(0, "nav_o")]) > 1e-3
     worst = _compare(reference, imported, {})
     print(backend, worst)
+
+
+def stochastic_recipe(catalogue):
+    def cell():
+        tree, labels = _ball_and_stick()
+        d = arbor.decor()
+        d.paint("(all)", arbor.density("default::hh"))
+        d.place('"mid"', arbor.synapse("ou_input", mu=0.2, sigma=0.1, tau=2.0), "ou")
+        d.place('"tip"', arbor.synapse("calcium_based_synapse", tau=100.0, sigma=0.5), "cbs")
+        d.place('"mid"', arbor.threshold_detector(-10 * U.mV), "det")
+        return tree, d, labels
+    probes = {0: probe_set(0, [
+        ("v", lambda t: arbor.cable_probe_membrane_voltage('"mid"', t)),
+        ("ou", lambda t: arbor.cable_probe_point_state("ou", "ou_input", "I_ou", t)),
+        ("rho", lambda t: arbor.cable_probe_point_state("cbs", "calcium_based_synapse", "rho", t)),
+        ("c", lambda t: arbor.cable_probe_point_state("cbs", "calcium_based_synapse", "c", t)),
+    ])}
+    events = {0: [("ou", 1.0, [5.0]), ("ou", -1.0, [45.0]), ("cbs", 1.0, [2.0, 12.0, 13.0, 30.0])]}
+    return Cells(catalogue, [cell], probes, events=events)
+
+
+@needs_mod_files
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_stochastic_against_compiled(backend):
+    """Same seed, same mechanism names and order: Arbor draws the same numbers for both."""
+    cat = with_default(_imported("stochastic", backend))
+    reference = run(stochastic_recipe(with_default(arbor.stochastic_catalogue())), 60.0)
+    imported = run(stochastic_recipe(cat), 60.0)
+    data = reference[0]
+    assert np.ptp(data[(0, "ou")]) > 0.05 and np.ptp(data[(0, "rho")]) > 1e-3
+    worst = _compare(reference, imported, {})
+    print(backend, worst)
