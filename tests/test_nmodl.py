@@ -373,3 +373,35 @@ def test_stochastic_against_compiled(backend):
     assert np.ptp(data[(0, "ou")]) > 0.05 and np.ptp(data[(0, "rho")]) > 1e-3
     worst = _compare(reference, imported, {})
     print(backend, worst)
+
+
+MODELS = Path(arbor_pycat.__file__).resolve().parent / "models"
+
+
+@needs_mod_files
+@pytest.mark.parametrize("catalogue", ["default", "bbp", "allen", "stochastic"])
+def test_generated_models_are_current(catalogue):
+    """arbor_pycat.models.<catalogue> is exactly what the importer makes of Arbor's .mod files.
+
+    With ARBOR_PYCAT_REGENERATE=1 the package is rewritten instead.
+    """
+    expected = nmodl.package_sources([NMODL / catalogue], catalogue)
+    folder = MODELS / catalogue
+    if os.environ.get("ARBOR_PYCAT_REGENERATE"):
+        folder.mkdir(exist_ok=True)
+        for old in folder.glob("*.py"):
+            old.unlink()
+        for name, text in expected.items():
+            (folder / name).write_text(text)
+    present = {p.name: p.read_text() for p in folder.glob("*.py")}
+    assert sorted(present) == sorted(expected)
+    for name, text in expected.items():
+        assert present[name] == text, f"models/{catalogue}/{name} differs from the importer's output"
+
+
+@pytest.mark.parametrize("catalogue", ["default", "bbp", "allen", "stochastic"])
+def test_generated_models_import(catalogue):
+    import importlib
+    package = importlib.import_module(f"arbor_pycat.models.{catalogue}")
+    assert package.MECHANISMS
+    arbor_pycat.build(*package.MECHANISMS, backend="python")
