@@ -405,3 +405,121 @@ def test_generated_models_import(catalogue):
     package = importlib.import_module(f"arbor_pycat.models.{catalogue}")
     assert package.MECHANISMS
     arbor_pycat.build(*package.MECHANISMS, backend="python")
+
+
+L5PC = _shared("models", "l5pc")
+
+
+@pytest.mark.skipif(not (L5PC / "l5pc_model.py").is_file() or not (NMODL / "bbp").is_dir(),
+                    reason="the L5PC example or Arbor's .mod files not found")
+def test_l5pc_on_imported_bbp_mechanisms(bbp_catalogues):
+    """Arbor's BluePyOpt L5PC example, every bbp mechanism from nmodl.build (numba), to 1e-3 mV."""
+    import importlib.util
+    import sys
+    spec = importlib.util.spec_from_file_location("l5pc_model", L5PC / "l5pc_model.py")
+    model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model)
+    imported = arbor.catalogue()
+    imported.extend(arbor.default_catalogue(), "default::")
+    imported.extend(nmodl.build(NMODL / "bbp", backend="numba"), "BBP::")
+    t_end = 320.0                      # the example's stimulus starts at 295 ms
+    reference = model.run(model.compiled_catalogue(), tfinal=t_end)
+    ours = model.run(imported, tfinal=t_end)
+    assert len(reference["spikes"]) >= 1
+    assert len(ours["spikes"]) == len(reference["spikes"])
+    for key in ("soma", "dend1"):
+        assert np.max(np.abs(reference[key] - ours[key])) < 1e-3, key
+    for key in ("soma_cai", "axon_cai"):
+        assert np.max(np.abs(reference[key] - ours[key])) / np.max(np.abs(reference[key])) < 1e-9, key
+    print(f"L5PC: max |dV| soma {np.max(np.abs(reference['soma'] - ours['soma'])):.2e} mV, "
+          f"time ratio {ours['wall'] / reference['wall']:.2f}")
+
+
+MARKOV = """
+NEURON { SUFFIX markov3 USEION k READ ek WRITE ik RANGE gbar }
+PARAMETER { gbar = 0.01 (S/cm2) }
+STATE { C I O }
+BREAKPOINT { SOLVE scheme METHOD sparse  ik = gbar*O*(v - ek) }
+INITIAL { C = 1  I = 0  O = 0 }
+KINETIC scheme {
+    ~ C <-> O (0.1*exp(v/20), 0.05*exp(-v/30))
+    ~ O <-> I (0.2, 0.01)
+    CONSERVE C + I + O = 1
+}
+"""
+
+
+def test_readme_markov_channel(tmp_path):
+    """The README's kinetic scheme: builds on both backends, conserves C + I + O, same results."""
+    path = tmp_path / "markov.mod"
+    path.write_text(MARKOV)
+    cls = nmodl.load(path, directory=tmp_path)
+    assert cls.name == "markov3"
+    source = nmodl.to_python(MARKOV)
+    assert "a_0_0" in source and "cnexp" not in source
+    results = {}
+    for backend in ("python", "numba"):
+        cat = with_default(arbor_pycat.build(cls, backend=backend))
+        assert arbor_pycat.builder.last_backends["markov3"] == backend
+
+        def cell():
+            tree, labels = _ball_and_stick()
+            d = arbor.decor()
+            d.paint("(all)", arbor.density("default::hh"))
+            d.paint("(all)", arbor.density("markov3", gbar=0.005))
+            d.place('"mid"', arbor.i_clamp(5 * U.ms, 30 * U.ms, 0.3 * U.nA))
+            return tree, d, labels
+        probes = {0: probe_set(0, [("v", lambda t: arbor.cable_probe_membrane_voltage('"mid"', t))] + [
+            (s, (lambda s: lambda t: arbor.cable_probe_density_state('"mid"', "markov3", s, t))(s))
+            for s in "CIO"])}
+        results[backend] = run(Cells(cat, [cell], probes), 40.0)[0]
+    python, numba = results["python"], results["numba"]
+    total = python[(0, "C")] + python[(0, "I")] + python[(0, "O")]
+    assert np.max(np.abs(total - 1.0)) < 1e-12
+    assert np.ptp(python[(0, "O")]) > 1e-3
+    for key in python:
+        assert np.max(np.abs(python[key] - numba[key])) < 1e-9, key
+
+
+@pytest.mark.parametrize("snippet, construct, line", [
+    ("NEURON { SUFFIX a }\nVERBATIM\nint x;\nENDVERBATIM\n", "VERBATIM", 2),
+    ("NEURON { SUFFIX a\n POINTER p }\n", "POINTER", 2),
+    ("NEURON { ARTIFICIAL_CELL a }\n", "ARTIFICIAL_CELL", 1),
+    ("NEURON { SUFFIX a }\nFUNCTION_TABLE tab(v)\n", "FUNCTION_TABLE", 2),
+    ("NEURON { SUFFIX a }\nASSIGNED { x }\nBREAKPOINT {\n  x = t\n}\n", "time variable t", 4),
+    ("NEURON { POINT_PROCESS a }\nNET_RECEIVE(w) {\n  net_send(1, 1)\n}\n", "net_send", 3),
+    ("NEURON { SUFFIX a }\nSTATE { s }\nBREAKPOINT { SOLVE d METHOD cnexp }\n"
+     "DERIVATIVE d {\n  s' = s*s\n}\n", "linear", 5),
+    ("NEURON { SUFFIX a USEION ca READ cai }\nSTATE { cai }\n", "only if the mechanism writes it", 2),
+])
+def test_refused_constructs_name_the_construct_file_and_line(snippet, construct, line):
+    with pytest.raises(nmodl.NmodlError) as info:
+        nmodl.to_python(snippet)
+    message = str(info.value)
+    assert construct.lower() in message.lower(), message
+    assert message.startswith(f"<nmodl>:{line}:"), message
+
+
+def test_neuron_dialect_constructs_are_accepted_with_a_note():
+    text = """
+    UNITSOFF
+    DEFINE NSTATES 2
+    NEURON { THREADSAFE SUFFIX nd USEION ca READ cai WRITE ica ELECTRODE_CURRENT iel RANGE gbar }
+    UNITS { FARADAY = (faraday) (coulomb) }
+    PARAMETER { gbar = 0.001 }
+    STATE { m }
+    BREAKPOINT { SOLVE s METHOD cnexp ica = gbar*m*(v - 120) iel = 0.001*cai*FARADAY }
+    INITIAL { m = minf(v) }
+    DERIVATIVE s { m' = (minf(v) - m)/NSTATES }
+    FUNCTION minf(v) {
+        TABLE DEPEND gbar FROM -100 TO 100 WITH 200
+        minf = 1/(1 + exp(-v/10))
+    }
+    UNITSON
+    """
+    source = nmodl.to_python(text)
+    for note in ("TABLE", "UNITSON/UNITSOFF", "DEFINE NSTATES", "ELECTRODE_CURRENT", "FARADAY"):
+        assert note in source, note
+    assert "pp.i = -iel" in source
+    assert "cnexp(pp.m, minf(v), 2.0, dt)" in source
+    compile(source, "nd", "exec")

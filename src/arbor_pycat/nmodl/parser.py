@@ -34,6 +34,9 @@ REFUSED = {
     "SENS": "SENS is not supported",
     "LAG": "LAG is not supported",
     "printf": "printf is not supported",
+    "net_send": "net_send (self-events) is not supported by Arbor",
+    "net_event": "net_event (mechanisms emitting spikes) is not supported by Arbor",
+    "net_move": "net_move is not supported by Arbor",
     "INCLUDE": "INCLUDE is not supported: paste the file in",
 }
 
