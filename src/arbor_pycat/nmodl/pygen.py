@@ -132,6 +132,11 @@ class Context:
         return f"({text})" if p < prec else text
 
     def _expr(self, e, line):
+        if isinstance(e, (S.Bin, S.Unary, S.Call)) and not (isinstance(e, S.Unary) and isinstance(e.operand, S.Num)):
+            value = Y.evaluate(e) if e_is_constant(e) else None
+            if value is not None and value == value and abs(value) != float("inf"):
+                # a constant subexpression, folded as modcc does (2.3^((34-21)/10) -> 2.9528...)
+                return self._expr(S.Num(value), line)
         if isinstance(e, S.Num):
             return py_number(e.value), _PREC["atom"] if e.value >= 0 else _PREC["unary"]
         if isinstance(e, S.Name):
@@ -336,6 +341,17 @@ class Context:
         if name in self.locals and name not in self.defined:
             return "0.0"
         return self.read(name, line)
+
+
+def e_is_constant(e):
+    """True when every leaf of ``e`` is a number and it uses only + - * / ^ (modcc folds these)."""
+    if isinstance(e, S.Num):
+        return True
+    if isinstance(e, S.Unary):
+        return e.op == "-" and e_is_constant(e.operand)
+    if isinstance(e, S.Bin):
+        return e.op in "+-*/^" and e_is_constant(e.left) and e_is_constant(e.right)
+    return False
 
 
 def assigned_names(body):
@@ -654,6 +670,7 @@ class Generator:
         body = conductance_statements(body, written, hints)
         for c in written:
             ctx.locals.add(c)
+            ctx.locals.add(conductance_name(c))
         for c in read_currents:
             ctx.defined.add(c)
         ctx.statements(body)

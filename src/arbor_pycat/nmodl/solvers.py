@@ -3,11 +3,12 @@
 - ``cnexp`` (DERIVATIVE, each equation linear in its own state):
   ``x' = (x_inf - x)/tau`` becomes ``cnexp(x, x_inf, tau, dt)`` and any other
   ``x' = a x + b`` becomes ``cnexp_linear(x, a, b, dt)``, modcc's two forms.
-- ``sparse`` (DERIVATIVE or KINETIC, linear in the states): one backward-Euler
-  step, the linear system ``(I - dt J) x' = x + dt b`` solved by Gaussian
+- ``sparse`` (DERIVATIVE or KINETIC): one backward-Euler step. Linear in the
+  states: the linear system ``(I - dt J) x' = x + dt b`` solved by Gaussian
   elimination written out as straight-line code (no arrays, so the numba
-  backend vectorises it). A CONSERVE statement replaces the row of the last
-  state it names.
+  backend vectorises it); otherwise modcc's Newton iteration (three
+  iterations from the old values, each such a linear solve). A CONSERVE
+  statement replaces the row of the last state it names.
 - ``stochastic`` (DERIVATIVE with WHITE_NOISE): one Euler-Maruyama step,
   ``x += f dt + g sqrt(dt) W``.
 - LINEAR blocks (``SOLVE name`` in INITIAL): the linear system solved the same way.
@@ -140,21 +141,24 @@ def _derivative(gen, ctx, block, method):
 
 
 def _implicit(gen, ctx, equations, conserve=None):
-    """Backward Euler for x' = f(x), f linear: (I - dt J) x_new = x_old + dt f(0)."""
+    """Backward Euler for x' = f(x): linear f as one linear solve, otherwise Newton's method.
+
+    Linear: ``(I - dt J) x_new = x_old + dt f(0)``. Nonlinear: modcc's Newton
+    iteration on ``F(x) = x - (x_old + dt f(x))`` from ``x = x_old``, three
+    iterations with no convergence test (as modcc unrolls it).
+    """
     names = [x for x, _, _ in equations]
-    states = set(names)
     dt = S.Name("dt")
+    linear = all(Y.linear_coefficients(f, y) is not None for _, f, _ in equations for y in names)
+    if not linear:
+        _newton(gen, ctx, equations, conserve)
+        return
     rows, rhs = [], []
     for x, f, line in equations:
         row = []
         for y in names:
-            c = Y.linear_coefficients(f, y)
-            if c is None:
-                gen.fail(f"METHOD sparse: {x}' is not linear in {y} (nonlinear systems are not "
-                         "supported yet)", line)
-            a = c[0]
-            entry = Y.simplify(Y.sub(Y.ONE if y == x else Y.ZERO, Y.mul(a, dt)))
-            row.append(entry)
+            a = Y.linear_coefficients(f, y)[0]
+            row.append(Y.simplify(Y.sub(Y.ONE if y == x else Y.ZERO, Y.mul(a, dt))))
         b = Y.simplify(Y.substitute(f, {y: Y.ZERO for y in names}))
         rhs.append(Y.simplify(Y.add(S.Name(x), Y.mul(b, dt))))
         rows.append(row)
@@ -163,15 +167,74 @@ def _implicit(gen, ctx, equations, conserve=None):
         k = max(names.index(n) for n in coeffs)
         rows[k] = [coeffs.get(n, Y.ZERO) for n in names]
         rhs[k] = total
-    _emit_solution(gen, ctx, names, rows, rhs, states)
+    ctx.emit(f"# the linear system for {', '.join(names)}: one row per state")
+    solution = _eliminate(gen, ctx, names, rows, rhs)
+    for x, value in zip(names, solution):
+        ctx.emit(f"{ctx.target(x)} = {ctx.local_name(value)}")
+
+
+NEWTON_ITERATIONS = 3     # modcc's: no tolerance, a fixed number of iterations
+
+
+def _newton(gen, ctx, equations, conserve):
+    names = [x for x, _, _ in equations]
+    iterate = {x: S.Name(f"{x}_new") for x in names}
+    dt = S.Name("dt")
+    F = []
+    for x, f, line in equations:
+        # F_x = x_new - (x_old + dt f(x_new))
+        F.append(Y.sub(iterate[x], Y.add(S.Name(x), Y.mul(Y.substitute(f, iterate), dt))))
+    if conserve is not None:
+        coeffs, total, line = conserve
+        k = max(names.index(n) for n in coeffs)
+        F[k] = Y.sub(Y.substitute(sum_terms(coeffs), iterate), total)
+    jac = []
+    for Fi in F:
+        row = []
+        for y in names:
+            try:
+                row.append(Y.simplify(Y.diff(Fi, iterate[y].id)))
+            except Y.NotDifferentiable as exc:
+                gen.fail(f"METHOD sparse: cannot differentiate the system in {y} ({exc})", equations[0][2])
+        jac.append(row)
+    ctx.emit(f"# Newton's method for {', '.join(names)} (backward Euler, nonlinear), "
+             f"{NEWTON_ITERATIONS} iterations as modcc")
+    for x in names:
+        ctx.locals.add(iterate[x].id)
+        ctx.defined.add(iterate[x].id)
+        ctx.emit(f"{ctx.local_name(iterate[x].id)} = {ctx.read(x)}")
+    for k in range(NEWTON_ITERATIONS):
+        ctx.emit(f"# iteration {k + 1}: solve J delta = F, then x_new -= delta")
+        delta = _eliminate(gen, ctx, names, jac, [Y.simplify(f) for f in F])
+        for x, d in zip(names, delta):
+            t = ctx.local_name(iterate[x].id)
+            ctx.emit(f"{t} = {t} - {ctx.local_name(d)}")
+    for x in names:
+        ctx.emit(f"{ctx.target(x)} = {ctx.local_name(iterate[x].id)}")
+
+
+def sum_terms(coeffs):
+    out = Y.ZERO
+    for n, c in coeffs.items():
+        out = Y.add(out, Y.mul(c, S.Name(n)))
+    return out
 
 
 def _emit_solution(gen, ctx, names, rows, rhs, states):
-    """Straight-line Gaussian elimination (no pivoting, as modcc), then assign the states."""
+    ctx.emit(f"# the linear system for {', '.join(names)}: one row per state")
+    solution = _eliminate(gen, ctx, names, rows, rhs)
+    for x, value in zip(names, solution):
+        ctx.emit(f"{ctx.target(x)} = {ctx.local_name(value)}")
+
+
+def _eliminate(gen, ctx, names, rows, rhs):
+    """Straight-line Gaussian elimination of ``rows x = rhs`` (no pivoting, as modcc).
+
+    Returns the names of the locals holding the solution, in the order of ``names``.
+    """
     n = len(names)
     entry = {}
-    ctx.emit(f"# the linear system for {', '.join(names)}: one row per state")
-    # the right-hand side reads the old state values: compute it first
+
     def tmp(name):
         ctx.locals.add(name)
         ctx.defined.add(name)
@@ -192,11 +255,8 @@ def _emit_solution(gen, ctx, names, rows, rhs, states):
         t = tmp(f"b_{i}")
         ctx.emit(f"{t} = {ctx.expr(rhs[i])}")
         r.append(S.Name(f"b_{i}"))
-    if n == 1:
-        x = names[0]
-        ctx.emit(f"{ctx.target(x)} = {ctx.expr(Y.div(r[0], entry[0, 0] or Y.ONE))}")
-        return
-    ctx.emit("# forward elimination")
+    if n > 1:
+        ctx.emit("# forward elimination")
     for k in range(n):
         pivot = entry[k, k]
         if pivot is None:
@@ -221,7 +281,8 @@ def _emit_solution(gen, ctx, names, rows, rhs, states):
             ctx.emit(f"{t} = {ctx.expr(new)}")
             r[i] = S.Name(f"b_{i}")
             entry[i, k] = None
-    ctx.emit("# back substitution")
+    if n > 1:
+        ctx.emit("# back substitution")
     sol = [None] * n
     for i in reversed(range(n)):
         acc = r[i]
@@ -231,8 +292,7 @@ def _emit_solution(gen, ctx, names, rows, rhs, states):
         t = tmp(f"x_{i}")
         ctx.emit(f"{t} = {ctx.expr(Y.div(acc, entry[i, i]))}")
         sol[i] = S.Name(f"x_{i}")
-    for i, x in enumerate(names):
-        ctx.emit(f"{ctx.target(x)} = {ctx.local_name(f'x_{i}')}")
+    return [f"x_{i}" for i in range(n)]
 
 
 def _kinetic(gen, ctx, block):
@@ -245,9 +305,6 @@ def _kinetic(gen, ctx, block):
             for side in (st.lhs or [], st.rhs or []):
                 for stoich, name in side:
                     _states_of(gen, name, st.line)
-                    if stoich != 1:
-                        gen.fail(f"reaction with stoichiometry {stoich}: only first-order schemes are "
-                                 "supported (the system would be nonlinear)", st.line)
                     if name not in order:
                         order.append(name)
                         rates[name] = Y.ZERO
@@ -256,18 +313,18 @@ def _kinetic(gen, ctx, block):
                 rates[name] = Y.add(rates[name], st.forward)
                 continue
             forward = st.forward
-            for _, name in st.lhs:
-                forward = Y.mul(forward, S.Name(name))
+            for stoich, name in st.lhs:
+                forward = Y.mul(forward, _power(S.Name(name), stoich))
             flux = forward
             if st.backward is not None:
                 backward = st.backward
-                for _, name in st.rhs:
-                    backward = Y.mul(backward, S.Name(name))
+                for stoich, name in st.rhs:
+                    backward = Y.mul(backward, _power(S.Name(name), stoich))
                 flux = Y.sub(forward, backward)
-            for _, name in st.lhs:
-                rates[name] = Y.sub(rates[name], flux)
-            for _, name in st.rhs:
-                rates[name] = Y.add(rates[name], flux)
+            for stoich, name in st.lhs:
+                rates[name] = Y.sub(rates[name], Y.mul(Y.num(stoich), flux))
+            for stoich, name in st.rhs:
+                rates[name] = Y.add(rates[name], Y.mul(Y.num(stoich), flux))
         elif isinstance(st, S.Conserve):
             ctx.comment(st.line)
             coeffs = {}
@@ -289,6 +346,13 @@ def _kinetic(gen, ctx, block):
             if n not in states:
                 gen.fail(f"CONSERVE names {n}, which takes part in no reaction", conserve[2])
     _implicit(gen, ctx, [(x, Y.simplify(rates[x]), block.line) for x in states], conserve)
+
+
+def _power(x, n):
+    out = x
+    for _ in range(n - 1):
+        out = Y.mul(out, x)
+    return out
 
 
 def _linear(gen, ctx, block):

@@ -21,14 +21,14 @@ def vtrap(x, y):
 def m_alpha(v):
     """FUNCTION m_alpha (Ih.mod:46)."""
     # Ih.mod:46  FUNCTION m_alpha(v)  { m_alpha = 0.001 * 6.43 * vtrap(v + 154.9, 11.9) }
-    m_alpha_ = 0.001 * 6.43 * vtrap(v + 154.9, 11.9)
+    m_alpha_ = 0.00643 * vtrap(v + 154.9, 11.9)
     return m_alpha_
 
 
 def m_beta(v):
     """FUNCTION m_beta (Ih.mod:47)."""
     # Ih.mod:47  FUNCTION m_beta(v)   { m_beta  = 0.001*193*exp(v/33.1) }
-    m_beta_ = 0.001 * 193.0 * np.exp(v / 33.1)
+    m_beta_ = 0.193 * np.exp(v / 33.1)
     return m_beta_
 
 

@@ -14,14 +14,14 @@ from arbor_pycat import CustomMechanism, IonInfo, cnexp_linear
 def m_alpha(v):
     """FUNCTION m_alpha (Im_v2.mod:47)."""
     # Im_v2.mod:47  FUNCTION m_alpha(v) { m_alpha = 0.007*exp(( 6 *      0.4  * (v + 48))/26.12) }
-    m_alpha_ = 0.007 * np.exp(6.0 * 0.4 * (v + 48.0) / 26.12)
+    m_alpha_ = 0.007 * np.exp(2.4000000000000004 * (v + 48.0) / 26.12)
     return m_alpha_
 
 
 def m_beta(v):
     """FUNCTION m_beta (Im_v2.mod:48)."""
     # Im_v2.mod:48  FUNCTION m_beta(v)  { m_beta  = 0.007*exp((-6 * (1 - 0.4) * (v + 48))/26.12) }
-    m_beta_ = 0.007 * np.exp(-6.0 * (1.0 - 0.4) * (v + 48.0) / 26.12)
+    m_beta_ = 0.007 * np.exp(-3.5999999999999996 * (v + 48.0) / 26.12)
     return m_beta_
 
 

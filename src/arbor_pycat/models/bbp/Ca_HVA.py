@@ -14,7 +14,7 @@ from arbor_pycat import CustomMechanism, IonInfo, cnexp_linear, exprelr
 def m_alpha(v):
     """FUNCTION m_alpha (Ca_HVA.mod:53)."""
     # Ca_HVA.mod:54  m_alpha = 0.055*3.8*exprelr(-(27 + v)/3.8)
-    m_alpha_ = 0.055 * 3.8 * exprelr(-(27.0 + v) / 3.8)
+    m_alpha_ = 0.209 * exprelr(-(27.0 + v) / 3.8)
     return m_alpha_
 
 

@@ -57,7 +57,7 @@ class CaLVAst(CustomMechanism):
         dt = pp.dt
         # Ca_LVAst.mod:28  SOLVE states METHOD cnexp
         # Ca_LVAst.mod:35  qt = 2.3^((34 - 21)/10)
-        qt = 2.3 ** ((34.0 - 21.0) / 10.0)
+        qt = 2.952882641412121
         # Ca_LVAst.mod:37  mInf = m_inf(v)
         mInf = m_inf(v)
         # Ca_LVAst.mod:38  hInf = h_inf(v)

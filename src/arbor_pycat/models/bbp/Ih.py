@@ -14,14 +14,14 @@ from arbor_pycat import CustomMechanism, IonInfo, cnexp_linear, exprelr
 def m_alpha(v):
     """FUNCTION m_alpha (Ih.mod:47)."""
     # Ih.mod:48  m_alpha = 0.001*6.43*11.9*exprelr((v + 154.9)/11.9)
-    m_alpha_ = 0.001 * 6.43 * 11.9 * exprelr((v + 154.9) / 11.9)
+    m_alpha_ = 0.076517 * exprelr((v + 154.9) / 11.9)
     return m_alpha_
 
 
 def m_beta(v):
     """FUNCTION m_beta (Ih.mod:50)."""
     # Ih.mod:51  m_beta  = 0.001*193*exp(v/33.1)
-    m_beta_ = 0.001 * 193.0 * np.exp(v / 33.1)
+    m_beta_ = 0.193 * np.exp(v / 33.1)
     return m_beta_
 
 

@@ -14,14 +14,14 @@ from arbor_pycat import CustomMechanism, IonInfo, cnexp_linear
 def m_alpha(v):
     """FUNCTION m_alpha (Im.mod:48)."""
     # Im.mod:49  m_alpha = 3.3e-3*exp( 2.5*0.04*(v + 35))
-    m_alpha_ = 0.0033 * np.exp(2.5 * 0.04 * (v + 35.0))
+    m_alpha_ = 0.0033 * np.exp(0.1 * (v + 35.0))
     return m_alpha_
 
 
 def m_beta(v):
     """FUNCTION m_beta (Im.mod:51)."""
     # Im.mod:52  m_beta  = 3.3e-3*exp(-2.5*0.04*(v + 35))
-    m_beta_ = 0.0033 * np.exp(-2.5 * 0.04 * (v + 35.0))
+    m_beta_ = 0.0033 * np.exp(-0.1 * (v + 35.0))
     return m_beta_
 
 
@@ -59,7 +59,7 @@ class Im(CustomMechanism):
         dt = pp.dt
         # Im.mod:25  SOLVE states METHOD cnexp
         # Im.mod:32  qt     = 2.3^((34-21)/10)
-        qt = 2.3 ** ((34.0 - 21.0) / 10.0)
+        qt = 2.952882641412121
         # Im.mod:33  mAlpha = m_alpha(v)
         mAlpha = m_alpha(v)
         # Im.mod:34  mBeta  = m_beta(v)

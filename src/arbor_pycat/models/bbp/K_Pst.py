@@ -57,7 +57,7 @@ class KPst(CustomMechanism):
         dt = pp.dt
         # K_Pst.mod:29  SOLVE states METHOD cnexp
         # K_Pst.mod:35  qt = 2.3^((34-21)/10)
-        qt = 2.3 ** ((34.0 - 21.0) / 10.0)
+        qt = 2.952882641412121
         # K_Pst.mod:37  mInf = m_inf(v)
         mInf = m_inf(v)
         # K_Pst.mod:38  if (v < -60){

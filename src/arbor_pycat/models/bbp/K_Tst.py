@@ -57,7 +57,7 @@ class KTst(CustomMechanism):
         dt = pp.dt
         # K_Tst.mod:28  SOLVE states METHOD cnexp
         # K_Tst.mod:35  qt   = 2.3^((34 - 21)/10)
-        qt = 2.3 ** ((34.0 - 21.0) / 10.0)
+        qt = 2.952882641412121
         # K_Tst.mod:36  mInf = m_inf(v)
         mInf = m_inf(v)
         # K_Tst.mod:37  mTau = 0.34 + 0.92*exp(-((v + 81)/59)^2)

@@ -14,28 +14,28 @@ from arbor_pycat import CustomMechanism, IonInfo, cnexp_linear, exprelr
 def m_alpha(v):
     """FUNCTION m_alpha (NaTs2_t.mod:59)."""
     # NaTs2_t.mod:60  m_alpha = 0.182*6*exprelr(-(v + 32)/6)
-    m_alpha_ = 0.182 * 6.0 * exprelr(-(v + 32.0) / 6.0)
+    m_alpha_ = 1.092 * exprelr(-(v + 32.0) / 6.0)
     return m_alpha_
 
 
 def m_beta(v):
     """FUNCTION m_beta (NaTs2_t.mod:62)."""
     # NaTs2_t.mod:63  m_beta  = 0.124*6*exprelr( (v + 32)/6)
-    m_beta_ = 0.124 * 6.0 * exprelr((v + 32.0) / 6.0)
+    m_beta_ = 0.744 * exprelr((v + 32.0) / 6.0)
     return m_beta_
 
 
 def h_alpha(v):
     """FUNCTION h_alpha (NaTs2_t.mod:65)."""
     # NaTs2_t.mod:66  h_alpha = 0.015*6*exprelr( (v + 60)/6)
-    h_alpha_ = 0.015 * 6.0 * exprelr((v + 60.0) / 6.0)
+    h_alpha_ = 0.09 * exprelr((v + 60.0) / 6.0)
     return h_alpha_
 
 
 def h_beta(v):
     """FUNCTION h_beta (NaTs2_t.mod:68)."""
     # NaTs2_t.mod:69  h_beta  = 0.015*6*exprelr(-(v + 60)/6)
-    h_beta_ = 0.015 * 6.0 * exprelr(-(v + 60.0) / 6.0)
+    h_beta_ = 0.09 * exprelr(-(v + 60.0) / 6.0)
     return h_beta_
 
 
@@ -79,7 +79,7 @@ class NaTs2T(CustomMechanism):
         dt = pp.dt
         # NaTs2_t.mod:26  SOLVE states METHOD cnexp
         # NaTs2_t.mod:33  qt = 2.3^((34-21)/10)
-        qt = 2.3 ** ((34.0 - 21.0) / 10.0)
+        qt = 2.952882641412121
         # NaTs2_t.mod:35  mAlpha = m_alpha(v)
         mAlpha = m_alpha(v)
         # NaTs2_t.mod:36  mBeta  = m_beta(v)

@@ -57,21 +57,21 @@ class NapEt2(CustomMechanism):
         dt = pp.dt
         # Nap_Et2.mod:23  SOLVE states METHOD cnexp
         # Nap_Et2.mod:30  qt = 2.3^((34 - 21)/10)
-        qt = 2.3 ** ((34.0 - 21.0) / 10.0)
+        qt = 2.952882641412121
         # Nap_Et2.mod:32  mInf = m_inf(v)
         mInf = m_inf(v)
         # Nap_Et2.mod:33  mAlpha = 0.182*6*exprelr(-(v + 38)/6)
-        mAlpha = 0.182 * 6.0 * exprelr(-(v + 38.0) / 6.0)
+        mAlpha = 1.092 * exprelr(-(v + 38.0) / 6.0)
         # Nap_Et2.mod:34  mBeta  = 0.124*6*exprelr( (v + 38)/6)
-        mBeta = 0.124 * 6.0 * exprelr((v + 38.0) / 6.0)
+        mBeta = 0.744 * exprelr((v + 38.0) / 6.0)
         # Nap_Et2.mod:35  mRho   = mAlpha + mBeta
         mRho = mAlpha + mBeta
         # Nap_Et2.mod:37  hInf = h_inf(v)
         hInf = h_inf(v)
         # Nap_Et2.mod:38  hAlpha = 2.88e-6*4.63*exprelr( (v + 17.0)/4.63)
-        hAlpha = 2.88e-06 * 4.63 * exprelr((v + 17.0) / 4.63)
+        hAlpha = 1.3334399999999999e-05 * exprelr((v + 17.0) / 4.63)
         # Nap_Et2.mod:39  hBeta  = 6.94e-6*2.63*exprelr(-(v + 64.4)/2.63)
-        hBeta = 6.94e-06 * 2.63 * exprelr(-(v + 64.4) / 2.63)
+        hBeta = 1.8252199999999998e-05 * exprelr(-(v + 64.4) / 2.63)
         # Nap_Et2.mod:40  hRho   = hAlpha + hBeta
         hRho = hAlpha + hBeta
         # Nap_Et2.mod:42  m' = qt*(mInf - m)*mRho/6.0

@@ -37,7 +37,8 @@ class ExpsynCurr(CustomMechanism):
         # the linear system for g: one row per state
         a_0_0 = 1.0 - -1.0 / pp.tau * dt
         b_0 = pp.g
-        pp.g = b_0 / a_0_0
+        x_0 = b_0 / a_0_0
+        pp.g = x_0
 
     def apply_events(self, pp, events):
         """NET_RECEIVE(weight) (expsyn_curr.mod:40), once per event."""
