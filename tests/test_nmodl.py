@@ -415,7 +415,6 @@ L5PC = _shared("models", "l5pc")
 def test_l5pc_on_imported_bbp_mechanisms(bbp_catalogues):
     """Arbor's BluePyOpt L5PC example, every bbp mechanism from nmodl.build (numba), to 1e-3 mV."""
     import importlib.util
-    import sys
     spec = importlib.util.spec_from_file_location("l5pc_model", L5PC / "l5pc_model.py")
     model = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(model)
@@ -531,10 +530,20 @@ OWN = Path(__file__).resolve().parent / "nmodl"
 
 @pytest.fixture(scope="module")
 def own_compiled(tmp_path_factory):
-    """Our own .mod files (constructs the catalogues do not cover) compiled by arbor-build-catalogue."""
+    """Our own .mod files (constructs the catalogues do not cover) compiled by arbor-build-catalogue.
+
+    The compiled catalogue is kept in the cache folder, keyed by the files and Arbor's version.
+    """
+    import hashlib
     import shutil
     import subprocess
     import sys
+    digest = hashlib.sha1(arbor.__version__.encode())
+    for f in sorted(OWN.glob("*.mod")):
+        digest.update(f.name.encode() + f.read_bytes())
+    cached = nmodl._cache_dir().parent / "modcc" / f"own-{digest.hexdigest()[:16]}.so"
+    if cached.exists():
+        return arbor.load_catalogue(str(cached))
     tool = Path(sys.executable).parent / "arbor-build-catalogue"
     if not tool.exists() or shutil.which("cmake") is None or shutil.which("g++") is None:
         pytest.skip("arbor-build-catalogue, cmake or g++ not available")
@@ -548,7 +557,9 @@ def own_compiled(tmp_path_factory):
                           capture_output=True, text=True)
     if done.returncode != 0:
         pytest.fail(f"arbor-build-catalogue failed:\n{done.stdout}\n{done.stderr}")
-    return arbor.load_catalogue(str(work / "own-catalogue.so"))
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(work / "own-catalogue.so", cached)
+    return arbor.load_catalogue(str(cached))
 
 
 def own_recipe(catalogue):

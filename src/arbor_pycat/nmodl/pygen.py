@@ -263,10 +263,7 @@ class Context:
         info = gen.fn_info[f]
         call = self.user_call(proc, st.call.args, st.line)
         if proc.kind == "FUNCTION" or not info.writes:
-            if proc.kind == "FUNCTION":
-                self.emit(call)
-            else:
-                self.emit(call)
+            self.emit(call)
             return
         targets = [self.target(n, st.line) for n in info.writes]
         if all(not t.startswith("pp.") for t in targets):
@@ -308,23 +305,20 @@ class Context:
                 cond = f"if_{st.line}_{self.counter}"
             self.emit(f"{cond} = {self.expr(st.cond, st.line)}")
         assigned = []
-        for n in assigned_names(st.then) + assigned_names(st.orelse):
+        for n in assigned_names(st.then, gen.call_writes) + assigned_names(st.orelse, gen.call_writes):
             if n not in assigned:
                 assigned.append(n)
-        for n in assigned:
-            if n in gen.functions_by_name:
-                continue
         before = {n: self.current(n, st.line) for n in assigned}
         results = {}
         for branch, suffix in ((st.then, "then"), (st.orelse, "else")):
             saved_alias = dict(self.alias)
             saved_defined = set(self.defined)
-            branch_assigned = set(assigned_names(branch))
+            branch_assigned = set(assigned_names(branch, gen.call_writes))
             for n in assigned:
                 if n in branch_assigned:
                     base = self.alias.get(n) or (self.local_name(n) if n in self.locals else gen.mech.field(n))
                     alias = f"{base}_{suffix}".replace("pp.", "")
-                    if branch_reads(branch, n):
+                    if branch_reads(branch, n, gen.call_reads):
                         self.emit(f"{alias} = {before[n]}")
                     self.alias[n] = alias
             self.statements(branch)
@@ -354,40 +348,37 @@ def e_is_constant(e):
     return False
 
 
-def assigned_names(body):
+def assigned_names(body, call_writes=None):
+    """NMODL names the statements assign, in order (``call_writes``: PROCEDURE -> what it assigns)."""
+    call_writes = call_writes or {}
     out = []
     for st in body:
         if isinstance(st, S.Assign):
             names = [st.target]
         elif isinstance(st, S.CallStmt):
-            names = list(_CALL_WRITES.get(st.call.func, ()))
+            names = list(call_writes.get(st.call.func, ()))
         else:
             names = []
             for child in _children(st):
-                names += assigned_names(child)
+                names += assigned_names(child, call_writes)
         for n in names:
             if n not in out:
                 out.append(n)
     return out
 
 
-_CALL_WRITES = {}   # filled per generation: PROCEDURE name -> what it writes
-
-
-def branch_reads(body, name):
+def branch_reads(body, name, call_reads):
+    """True when the statements read ``name`` (``call_reads``: FUNCTION/PROCEDURE -> what it reads)."""
     for st in body:
         for e in _exprs(st):
             if name in Y.names(e):
                 return True
-        if isinstance(st, S.CallStmt) and name in _CALL_READS.get(st.call.func, ()):
+        if isinstance(st, S.CallStmt) and name in call_reads.get(st.call.func, ()):
             return True
         for child in _children(st):
-            if branch_reads(child, name):
+            if branch_reads(child, name, call_reads):
                 return True
     return False
-
-
-_CALL_READS = {}
 
 
 class FunctionInfo:
@@ -480,11 +471,8 @@ class Generator:
                 if n not in info.free:
                     info.free.append(n)
         self.fn_info = infos
-        _CALL_WRITES.clear()
-        _CALL_READS.clear()
-        for name, info in infos.items():
-            _CALL_WRITES[name] = list(info.writes)
-            _CALL_READS[name] = list(info.free)
+        self.call_writes = {name: list(info.writes) for name, info in infos.items()}
+        self.call_reads = {name: list(info.free) for name, info in infos.items()}
 
     # -- module ---------------------------------------------------------------------
     def generate(self, header=None):
@@ -500,39 +488,22 @@ class Generator:
         out.append('"""')
         if header:
             out[0:0] = header
-        body = []
-        self.imports = {"np"}
         functions = [self.function_source(p) for p in self.functions_by_name.values()]
         cls = self.class_source()
-        helpers = sorted(h for h in self.imports if h != "np")
+        body = []
+        if mech.constants:
+            body.append("")
+            for name, value in mech.constants.items():
+                body.append(f"{name} = {py_number(value)}")
+        for f in functions:
+            body += ["", ""] + f
+        body += ["", ""] + cls
+        code = "\n".join(body)
+        uses = sorted(h for h in ("cnexp", "cnexp_linear", "exprelr") if re.search(rf"\b{h}\(", code))
         out.append("import numpy as np")
         out.append("")
-        out.append("from arbor_pycat import CustomMechanism, IonInfo" +
-                   (", " + ", ".join(helpers) if helpers else ""))
-        if mech.constants:
-            out.append("")
-            for name, value in mech.constants.items():
-                out.append(f"{name} = {py_number(value)}")
-            out.append("")
-        for f in functions:
-            out.append("")
-            out.append("")
-            out.extend(f)
-        out.append("")
-        out.append("")
-        out.extend(cls)
-        while "" in out[-1:]:
-            out.pop()
-        text = "\n".join(out) + "\n"
-        for h in ("exprelr", "cnexp_linear", "cnexp", "solve_linear"):
-            if re.search(rf"\b{h}\(", text) and h not in helpers:
-                # late-discovered helper (from a solver): rewrite the import line
-                helpers.append(h)
-                helpers.sort()
-                text = re.sub(r"from arbor_pycat import CustomMechanism, IonInfo.*\n",
-                              "from arbor_pycat import CustomMechanism, IonInfo, " + ", ".join(helpers) + "\n",
-                              text, count=1)
-        return text
+        out.append(", ".join(["from arbor_pycat import CustomMechanism", "IonInfo"] + uses))
+        return "\n".join(out) + "\n" + code.rstrip("\n") + "\n"
 
     def function_source(self, proc):
         info = self.fn_info[proc.name]
@@ -543,8 +514,9 @@ class Generator:
         pyargs = [ctx.local_name(a) for a in args]
         lines = [f"def {self.py_function_name(proc.name)}({', '.join(pyargs)}):"]
         doc = f'    """{proc.kind} {proc.name} ({self.label}:{proc.line})'
-        if info.free[len(proc.args):] if False else [n for n in info.free if n not in proc.args]:
-            doc += "; also reads " + ", ".join(n for n in info.free if n not in proc.args)
+        extra = [n for n in info.free if n not in proc.args]
+        if extra:
+            doc += "; also reads " + ", ".join(extra)
         if proc.kind == "PROCEDURE" and info.writes:
             doc += "; returns " + ", ".join(info.writes)
         lines.append(doc + '."""')
@@ -659,7 +631,7 @@ class Generator:
                         self.fail(f"CONDUCTANCE {st.name} USEION {st.ion}: the mechanism writes no "
                                   f"{st.ion} current", st.line)
                     hints[cur[0]] = st.name
-        written = [c for c in mech.currents if c in assigned_names(body)]
+        written = [c for c in mech.currents if c in assigned_names(body, self.call_writes)]
         for c in mech.currents:
             if c not in written and mech.kind in ("density", "point", "junction"):
                 self.fail(f"the current {c} is declared but never assigned in BREAKPOINT", p.line)
@@ -667,7 +639,7 @@ class Generator:
         for c in read_currents:
             ctx.emit(f"{ctx.local_name(c)} = 0.0")
             ctx.defined.add(c)
-        body = conductance_statements(body, written, hints)
+        body, derivatives = conductance_statements(body, written, hints, self.call_writes, self.module.filename)
         for c in written:
             ctx.locals.add(c)
             ctx.locals.add(conductance_name(c))
@@ -687,7 +659,7 @@ class Generator:
                     ctx.emit(f"pp.{c} = {ctx.local_name(c)}")
             g = None
             for c in written:
-                d = _conductance_value(c, hints)
+                d = S.Name(hints[c]) if c in hints else derivatives.get(c, Y.ZERO)
                 term = ctx.expr(d)
                 if term == "0.0":
                     continue
@@ -810,24 +782,14 @@ def conductance_name(current):
     return f"d{current}_dv"
 
 
-def _conductance_value(current, hints):
-    if current in hints:
-        return S.Name(hints[current])
-    return _CONDUCTANCE_STATE.get(current, Y.ZERO)
-
-
-_CONDUCTANCE_STATE = {}
-
-
-def conductance_statements(body, currents, hints):
-    """The statements of BREAKPOINT with the conductance tracked, as modcc derives it.
+def conductance_statements(body, currents, hints, call_writes, filename):
+    """BREAKPOINT's statements with the conductance tracked, and ``{current: dI/dv}`` at the end.
 
     modcc differentiates each current expression symbolically in ``v`` (other
     names, LOCALs included, are constants). At the top level the derivative
     stays an expression (used at the end); inside IF/ELSE it is tracked in a
     variable ``d<current>_dv`` so that np.where merges it like the current.
     """
-    _CONDUCTANCE_STATE.clear()
     deriv = {c: Y.ZERO for c in currents}
 
     def dv(e):
@@ -845,7 +807,7 @@ def conductance_statements(body, currents, hints):
                     d = dv(st.value)
                 except Y.NotDifferentiable as exc:
                     raise NmodlError(f"cannot differentiate the current {st.target} in v ({exc}); "
-                                     "give a CONDUCTANCE hint", "", st.line)
+                                     "give a CONDUCTANCE hint", filename, st.line)
                 out.append(st)
                 if inside:
                     out.append(S.Assign(conductance_name(st.target), d, st.line))
@@ -853,7 +815,7 @@ def conductance_statements(body, currents, hints):
                 else:
                     deriv[st.target] = d
             elif isinstance(st, S.If):
-                inner = [c for c in currents if c in assigned_names([st]) and c not in hints]
+                inner = [c for c in currents if c in assigned_names([st], call_writes) and c not in hints]
                 for c in inner:
                     if not (isinstance(deriv[c], S.Name) and deriv[c].id == conductance_name(c)):
                         out.append(S.Assign(conductance_name(c), deriv[c], st.line))
@@ -864,8 +826,7 @@ def conductance_statements(body, currents, hints):
         return out
 
     result = rewrite(body, False)
-    _CONDUCTANCE_STATE.update(deriv)
-    return result
+    return result, deriv
 
 
 def class_name(name):

@@ -67,14 +67,14 @@ def _expand(e, defs, states):
     return e
 
 
-def _local_defs(body, states):
+def _local_defs(body, states, call_writes):
     defs = {}
     for st in body:
         if isinstance(st, S.Assign):
             defs[st.target] = st.value if st.target not in defs else None
         elif isinstance(st, (S.If, S.CallStmt)):
             from .pygen import assigned_names
-            for n in assigned_names([st]):
+            for n in assigned_names([st], call_writes):
                 defs[n] = None
     # a local assigned twice or inside IF that depends on a state cannot be substituted
     return defs
@@ -85,10 +85,7 @@ def _derivative(gen, ctx, block, method):
     states = {st.target for st in equations}
     for st in equations:
         _states_of(gen, st.target, st.line)
-    defs = _local_defs(block.body, states)
-    for n, d in defs.items():
-        if d is None and n in ctx.locals:
-            pass
+    defs = _local_defs(block.body, states, gen.call_writes)
     if method == "sparse":
         for st in block.body:
             if not isinstance(st, S.DerivAssign):

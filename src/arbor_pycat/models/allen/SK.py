@@ -13,7 +13,6 @@ from arbor_pycat import CustomMechanism, IonInfo, cnexp
 eps = 1e-07
 
 
-
 def z_inf(cai):
     """FUNCTION z_inf (SK.mod:37)."""
     # SK.mod:38  if(cai < eps) {
