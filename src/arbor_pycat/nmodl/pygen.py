@@ -193,10 +193,10 @@ class Context:
             if len(a) != 1:
                 gen.fail(f"{f} takes one argument", line)
             x = self.expr(args[0], line, _PREC["+"])
-            cmp = {"step_right": ">=", "step_left": ">", "step": ">"}[f]
+            # a comparison as 1.0/0.0 (modcc: (double)(x >= 0)); exact, and a scalar in compiled code
             if f == "step":
-                return f"np.where({x} > 0.0, 1.0, np.where({x} == 0.0, 0.5, 0.0))"
-            return f"np.where({x} {cmp} 0.0, 1.0, 0.0)"
+                return f"(0.5 * ({x} >= 0.0) + 0.5 * ({x} > 0.0))"
+            return f"(1.0 * ({x} {'>=' if f == 'step_right' else '>'} 0.0))"
         gen.fail(f"unknown function {f!r}", line)
 
     def user_call(self, proc, args, line):
@@ -561,13 +561,19 @@ class Generator:
         decls("globals", mech.globals)
         decls("state_vars", mech.states)
         if mech.ions:
-            items = []
-            for ion in mech.ions:
-                flags = ", ".join(f"{k}={v!r}" for k, v in ion.flags().items())
-                items.append(f"IonInfo({ion.name!r}, {flags})")
             lines.append("    ions = [")
-            for item in items:
-                lines.append(f"        {item},")
+            for ion in mech.ions:
+                flags = sorted(ion.flags().items(), key=lambda kv: not kv[1])   # True ones first
+                parts = [f"{ion.name!r}"] + [f"{k}={v!r}" for k, v in flags]
+                head = "        IonInfo("
+                current = head + parts[0]
+                for part in parts[1:]:
+                    if len(current) + len(part) + 2 > 100:
+                        lines.append(current + ",")
+                        current = " " * len(head) + part
+                    else:
+                        current += ", " + part
+                lines.append(current + "),")
             lines.append("    ]")
         if mech.random:
             lines.append(f"    random = {mech.random!r}")

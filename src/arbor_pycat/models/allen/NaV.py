@@ -46,7 +46,9 @@ class NaV(CustomMechanism):
         ('qt', '', 0.0),
     ]
     ions = [
-        IonInfo('na', write_int_concentration=False, write_ext_concentration=False, read_int_concentration=False, read_ext_concentration=False, write_rev_potential=False, read_rev_potential=True, read_valence=False),
+        IonInfo('na', read_rev_potential=True, write_int_concentration=False,
+                write_ext_concentration=False, read_int_concentration=False,
+                read_ext_concentration=False, write_rev_potential=False, read_valence=False),
     ]
 
     def init_mechanism(self, pp):

@@ -17,7 +17,10 @@ class Decay(CustomMechanism):
     kind = 'density'
     parameters = [('tau', '', 5.0)]
     ions = [
-        IonInfo('x', write_int_concentration=False, write_ext_concentration=False, read_int_concentration=False, read_ext_concentration=False, write_rev_potential=False, read_rev_potential=False, read_valence=False, use_diff_concentration=True),
+        IonInfo('x', use_diff_concentration=True, write_int_concentration=False,
+                write_ext_concentration=False, read_int_concentration=False,
+                read_ext_concentration=False, write_rev_potential=False, read_rev_potential=False,
+                read_valence=False),
     ]
 
     def advance_state(self, pp):

@@ -18,7 +18,10 @@ class InjectNormConcentration(CustomMechanism):
     parameters = [('alpha', '', 200.0)]
     state_vars = [('beta', '', 0.0), ('volume', '', 0.0)]
     ions = [
-        IonInfo('x', write_int_concentration=False, write_ext_concentration=False, read_int_concentration=False, read_ext_concentration=False, write_rev_potential=False, read_rev_potential=False, read_valence=False, use_diff_concentration=True),
+        IonInfo('x', use_diff_concentration=True, write_int_concentration=False,
+                write_ext_concentration=False, read_int_concentration=False,
+                read_ext_concentration=False, write_rev_potential=False, read_rev_potential=False,
+                read_valence=False),
     ]
 
     def init_mechanism(self, pp):

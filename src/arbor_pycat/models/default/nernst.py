@@ -21,7 +21,9 @@ class Nernst(CustomMechanism):
     ]
     state_vars = [('coeff', '', 0.0)]
     ions = [
-        IonInfo('x', write_int_concentration=False, write_ext_concentration=False, read_int_concentration=True, read_ext_concentration=True, write_rev_potential=True, read_rev_potential=True, read_valence=True),
+        IonInfo('x', read_int_concentration=True, read_ext_concentration=True,
+                write_rev_potential=True, read_rev_potential=True, read_valence=True,
+                write_int_concentration=False, write_ext_concentration=False),
     ]
 
     def init_mechanism(self, pp):

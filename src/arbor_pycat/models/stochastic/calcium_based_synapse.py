@@ -45,9 +45,9 @@ class CalciumBasedSynapse(CustomMechanism):
         # the Wiener increments of this step: sqrt(dt) W
         dW = np.sqrt(dt) * pp.W
         # calcium_based_synapse.mod:77  hsp = step_right(c - theta_p)
-        hsp = np.where(pp.c - pp.theta_p >= 0.0, 1.0, 0.0)
+        hsp = (1.0 * (pp.c - pp.theta_p >= 0.0))
         # calcium_based_synapse.mod:78  hsd = step_right(c - theta_d)
-        hsd = np.where(pp.c - pp.theta_d >= 0.0, 1.0, 0.0)
+        hsd = (1.0 * (pp.c - pp.theta_d >= 0.0))
         # calcium_based_synapse.mod:80  d_rho = (rho*(rho - 1)*(rho_star - rho) + gamma_p*(1 - rho)*hsp - gamma_d*rho*hsd)/tau
         d_rho = (pp.rho * (pp.rho - 1.0) * (pp.rho_star - pp.rho) + pp.gamma_p * (1.0 - pp.rho) * hsp - pp.gamma_d * pp.rho * hsd) / pp.tau
         # calcium_based_synapse.mod:81  d_w = sigma*((hsp + hsd)/tau)^0.5

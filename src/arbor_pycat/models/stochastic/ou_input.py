@@ -44,7 +44,7 @@ class OuInput(CustomMechanism):
         # the Wiener increments of this step: sqrt(dt) W
         dW = np.sqrt(dt) * pp.W
         # ou_input.mod:65  I_ou' = step_right(active) * (alpha * (mu - I_ou) + beta * W)
-        pp.I_ou = pp.I_ou + np.where(pp.active >= 0.0, 1.0, 0.0) * pp.alpha * (pp.mu - pp.I_ou) * dt + np.where(pp.active >= 0.0, 1.0, 0.0) * pp.beta * dW
+        pp.I_ou = pp.I_ou + (1.0 * (pp.active >= 0.0)) * pp.alpha * (pp.mu - pp.I_ou) * dt + (1.0 * (pp.active >= 0.0)) * pp.beta * dW
 
     def apply_events(self, pp, events):
         """NET_RECEIVE(weight) (ou_input.mod:68), once per event."""
