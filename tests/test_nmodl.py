@@ -436,48 +436,84 @@ def test_l5pc_on_imported_bbp_mechanisms(bbp_catalogues):
           f"time ratio {ours['wall'] / reference['wall']:.2f}")
 
 
-def readme_markov():
-    """The kinetic-scheme example of README.md's "Importing NMODL" section."""
+def readme_markov(kind):
+    """The Markov channel of README.md's "Importing NMODL" section: "text" (NMODL) or "python"."""
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = text[text.index("## Importing NMODL"):]
-    blocks = re.findall(r"```text\n(NEURON \{ SUFFIX markov3.*?)```", section, flags=re.S)
-    assert len(blocks) == 1, "the README lost its Markov channel example"
+    section = section[:section.index("\n## ", 1)]
+    pattern = (r"```text\n(NEURON \{ SUFFIX markov3.*?)```" if kind == "text"
+               else r"```python\n([^`]*?kinetic_function.*?)```")
+    blocks = re.findall(pattern, section, flags=re.S)
+    assert len(blocks) == 1, f"the README lost its Markov channel example ({kind})"
     return blocks[0]
 
 
-MARKOV = readme_markov() if (Path(__file__).resolve().parents[1] / "README.md").exists() else ""
+MARKOV = readme_markov("text") if (Path(__file__).resolve().parents[1] / "README.md").exists() else ""
 
 
 def test_readme_markov_channel(tmp_path):
-    """The README's kinetic scheme: builds on both backends, conserves C + I + O, same results."""
+    """The README's kinetic scheme, in NMODL (nmodl.load) and by hand (nmodl.kinetic_function):
+    both backends, scalar form, C + I + O conserved, the same results."""
+    import importlib.util
+    from arbor_pycat.backends import numba as numba_backend
+    from arbor_pycat.declarations import spec_of
     path = tmp_path / "markov.mod"
     path.write_text(MARKOV)
-    cls = nmodl.load(path, directory=tmp_path)
-    assert cls.name == "markov3"
-    source = nmodl.to_python(MARKOV)
-    assert "a_0_0" in source and "cnexp" not in source
+    from_nmodl = nmodl.load(path, directory=tmp_path)
+    assert from_nmodl.name == "markov3"
+    assert "a_0_0" in nmodl.to_python(MARKOV)
+    hand_file = tmp_path / "hand_markov.py"
+    hand_file.write_text(readme_markov("python").replace(
+        'name="markov_step")', f'name="markov_step", directory={str(tmp_path)!r})'))
+    spec = importlib.util.spec_from_file_location("hand_markov_readme", hand_file)
+    hand = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hand)
+    assert set(numba_backend.compile(spec_of(hand.Markov)).modes.values()) == {"scalar"}
     results = {}
     for backend in ("python", "numba"):
-        cat = with_default(arbor_pycat.build(cls, backend=backend))
-        assert arbor_pycat.builder.last_backends["markov3"] == backend
+        cat = with_default(arbor_pycat.build(from_nmodl, hand.Markov, backend=backend))
+        assert set(arbor_pycat.builder.last_backends.values()) == {backend}
 
         def cell():
             tree, labels = _ball_and_stick()
             d = arbor.decor()
             d.paint("(all)", arbor.density("default::hh"))
-            d.paint("(all)", arbor.density("markov3", gbar=0.005))
+            d.paint('"soma"', arbor.density("markov3", gbar=0.005))
+            d.paint('"dend"', arbor.density("markov3_py", gbar=0.005))
             d.place('"mid"', arbor.i_clamp(5 * U.ms, 30 * U.ms, 0.3 * U.nA))
             return tree, d, labels
-        probes = {0: probe_set(0, [("v", lambda t: arbor.cable_probe_membrane_voltage('"mid"', t))] + [
-            (s, (lambda s: lambda t: arbor.cable_probe_density_state('"mid"', "markov3", s, t))(s))
-            for s in "CIO"])}
+        state = lambda loc, mech, s: (lambda t: arbor.cable_probe_density_state(loc, mech, s, t))
+        probes = {0: probe_set(0, [("v", lambda t: arbor.cable_probe_membrane_voltage('"mid"', t))]
+                               + [(s, state('"mid"', "markov3", s)) for s in "CIO"]
+                               + [(s + "_py", state('"tip"', "markov3_py", s)) for s in "CIO"])}
         results[backend] = run(Cells(cat, [cell], probes), 40.0)[0]
     python, numba = results["python"], results["numba"]
     total = python[(0, "C")] + python[(0, "I")] + python[(0, "O")]
     assert np.max(np.abs(total - 1.0)) < 1e-12
-    assert np.ptp(python[(0, "O")]) > 1e-3
+    assert np.ptp(python[(0, "O")]) > 1e-3 and np.ptp(python[(0, "O_py")]) > 1e-3
     for key in python:
         assert np.max(np.abs(python[key] - numba[key])) < 1e-9, key
+
+
+def test_kinetic_function_matches_the_kinetic_block():
+    """kinetic_function's step is the step of the same KINETIC block in a mechanism."""
+    step = nmodl.kinetic_function("""
+        ~ C <-> O (kco, koc)
+        ~ O <-> I (koi, kio)
+        CONSERVE C + I + O = 1
+    """, name="markov_step_check")
+    rng = np.random.default_rng(1)
+    C, O = rng.random(50) * 0.5, rng.random(50) * 0.5
+    I = 1.0 - C - O
+    rates = rng.random((4, 50))
+    newC, newO, newI = step(C, O, I, *rates, 0.025)
+    kco, kio, koc, koi = rates
+    # backward Euler: x_new - x_old = dt f(x_new), with the CONSERVE row
+    assert np.allclose(newC - C, 0.025 * (-kco * newC + koc * newO), atol=1e-14)
+    assert np.allclose(newO - O, 0.025 * (kco * newC - koc * newO - koi * newO + kio * newI), atol=1e-14)
+    assert np.allclose(newC + newO + newI, 1.0, atol=1e-15)
+    scalar = step(float(C[0]), float(O[0]), float(I[0]), *rates[:, 0], 0.025)
+    assert np.allclose(scalar, (newC[0], newO[0], newI[0]), rtol=0, atol=1e-16)
 
 
 @pytest.mark.parametrize("snippet, construct, line", [
