@@ -351,7 +351,9 @@ class _Parser:
             if self.tok.kind == "eof":
                 self.error("unterminated block (missing '}')")
             stmt = self.statement()
-            if stmt is not None:
+            if isinstance(stmt, list):
+                body.extend(stmt)
+            elif stmt is not None:
                 body.append(stmt)
         return body
 
@@ -370,6 +372,12 @@ class _Parser:
         if word == "LOCAL":
             self.next()
             return S.Local(self.name_list(), line)
+        if word == "INITIAL" and self.peek().text == "{":
+            # only inside NET_RECEIVE (the top-level INITIAL is not a statement)
+            self.next()
+            self.note(line, "INITIAL inside NET_RECEIVE: run on every event, as modcc does "
+                            "(NEURON runs it once per connection)")
+            return self.statements()
         if word in ("if", "IF"):
             return self.if_statement()
         if word == "SOLVE":

@@ -9,6 +9,7 @@ scalar form), and a comment with the NMODL line above each statement.
 """
 import keyword
 import re
+import textwrap
 from pathlib import Path
 
 from . import symbolic as Y
@@ -484,7 +485,8 @@ class Generator:
         out.append("An ordinary arbor_pycat mechanism: edit it (or a copy) freely. Comments give")
         out.append(f"the NMODL lines ({self.label}:LINE) each statement comes from.")
         for line, note in self.module.notes:
-            out.append(f"Note ({self.label}:{line}): {note}." if line else f"Note: {note}.")
+            text = f"Note ({self.label}:{line}): {note}." if line else f"Note: {note}."
+            out.extend(textwrap.wrap(text, 79, subsequent_indent="    "))
         out.append('"""')
         if header:
             out[0:0] = header
@@ -721,9 +723,6 @@ class Generator:
         if len(p.args) > 1:
             self.fail(f"NET_RECEIVE({', '.join(p.args)}): Arbor passes one argument, the weight", p.line)
         weight = p.args[0] if p.args else "weight"
-        for st in p.body:
-            if isinstance(st, S.Procedure) or (hasattr(st, "target") and st.target == "INITIAL"):
-                self.fail("INITIAL inside NET_RECEIVE is not supported by Arbor", st.line)
         ctx = Context(self, "event", locals_=[weight], args=[weight], index="j")
         ctx.depth = 2
         ctx.statements(p.body)
