@@ -653,3 +653,20 @@ def test_own_constructs_against_modcc(own_compiled, backend, tmp_path):
     # currents are the same), by O(dt) below -50 mV.
     worst = _compare(reference, ours, {"v_if": 5e-2})
     print(backend, worst)
+
+
+def test_command_line_writes_python_files(tmp_path, capsys):
+    from arbor_pycat.__main__ import main
+    mod = tmp_path / "leak.mod"
+    mod.write_text("NEURON { SUFFIX leak NONSPECIFIC_CURRENT i RANGE g, e }\n"
+                   "PARAMETER { g = 0.001 (S/cm2) e = -70 (mV) }\n"
+                   "BREAKPOINT { i = g*(v - e) }\n")
+    out = tmp_path / "out"
+    assert main(["nmodl", str(mod), "-o", str(out)]) == 0
+    written = out / "leak.py"
+    assert written.read_text() == nmodl.to_python(mod)
+    assert str(written) in capsys.readouterr().out
+    bad = tmp_path / "bad.mod"
+    bad.write_text("NEURON { SUFFIX bad }\nVERBATIM\nx\nENDVERBATIM\n")
+    assert main(["nmodl", str(bad), "-o", str(out)]) == 1
+    assert f"{bad}:2: VERBATIM" in capsys.readouterr().err
