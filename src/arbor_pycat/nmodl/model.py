@@ -31,13 +31,15 @@ class Ion:
     line: int
 
     def flags(self):
+        # as modcc fills arb_ion_info: a READ flag for what is read (for the reversal potential
+        # also for what is written), a WRITE flag for what is written
         n = self.name
         used = self.read | self.write
         out = {
             "write_int_concentration": n + "i" in self.write,
             "write_ext_concentration": n + "o" in self.write,
-            "read_int_concentration": n + "i" in used,
-            "read_ext_concentration": n + "o" in used,
+            "read_int_concentration": n + "i" in self.read,
+            "read_ext_concentration": n + "o" in self.read,
             "write_rev_potential": "e" + n in self.write,
             "read_rev_potential": "e" + n in used,
             "read_valence": self.valence_name is not None,

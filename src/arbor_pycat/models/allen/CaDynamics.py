@@ -24,8 +24,8 @@ class CaDynamics(CustomMechanism):
     globals = [('F', 'coulomb/mole', 96485.33212331001)]
     state_vars = [('cai', 'mM', 0.0)]
     ions = [
-        IonInfo('ca', write_int_concentration=True, read_int_concentration=True,
-                write_ext_concentration=False, read_ext_concentration=False,
+        IonInfo('ca', write_int_concentration=True, write_ext_concentration=False,
+                read_int_concentration=False, read_ext_concentration=False,
                 write_rev_potential=False, read_rev_potential=False, read_valence=False),
     ]
 
