@@ -697,3 +697,30 @@ def test_declarations_match_the_compiled_twins(catalogue):
                      "read_rev_pot", "write_rev_pot")
             assert [getattr(theirs.ions[ion], f) for f in flags] == \
                    [getattr(mine.ions[ion], f) for f in flags], (name, ion)
+
+
+def hh_cell(mechanism):
+    def cell():
+        tree, labels = _ball_and_stick()
+        d = arbor.decor()
+        d.paint("(all)", arbor.density(mechanism))
+        d.place('"mid"', arbor.i_clamp(5 * U.ms, 30 * U.ms, 0.15 * U.nA))
+        d.place('"mid"', arbor.threshold_detector(-10 * U.mV), "det")
+        return tree, d, labels
+    return cell
+
+
+@needs_mod_files
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_neuron_dialect_file_matches_its_modcc_twin(own_compiled, backend, tmp_path):
+    """tests/nmodl/neuron/hhn.mod (TABLE, UNITSOFF, GLOBAL ASSIGNED, celsius in a PROCEDURE,
+    REPRESENTS, INDEPENDENT, ...: modcc rejects it) against its modcc-dialect twin compiled."""
+    ours = with_default(nmodl.build(OWN / "neuron" / "hhn.mod", backend=backend, directory=tmp_path))
+    probes = lambda mech: {0: probe_set(0, [
+        ("v", lambda t: arbor.cable_probe_membrane_voltage('"mid"', t)),
+        ("m", lambda t: arbor.cable_probe_density_state('"tip"', mech, "m", t)),
+        ("ntau", lambda t: arbor.cable_probe_density_state('"tip"', mech, "ntau", t))])}
+    reference = run(Cells(with_default(own_compiled), [hh_cell("hhn_modcc")], probes("hhn_modcc")), 50.0)
+    imported = run(Cells(ours, [hh_cell("hhn")], probes("hhn")), 50.0)
+    assert len(reference[1]) >= 1 and np.ptp(reference[0][(0, "m")]) > 0.5
+    print(backend, _compare(reference, imported, {}))

@@ -217,12 +217,18 @@ def analyse(module):
     for w in module.white_noise:
         claim(w, "WHITE_NOISE")
         mech.random.append(w.name)
+    per_instance = []
     for g in n.globals:
         if g not in seen and g not in BUILTINS:
-            err(f"GLOBAL {g} is not declared in a PARAMETER block", n.line)
-        if seen.get(g) in ("ASSIGNED", "STATE"):
-            err(f"GLOBAL {g} is a {seen[g]} variable: Arbor has no global state; "
-                "make it RANGE", n.line)
+            err(f"GLOBAL {g} is not declared in a PARAMETER or ASSIGNED block", n.line)
+        if seen.get(g) == "STATE":
+            err(f"GLOBAL {g} is a STATE variable: Arbor has no global state; make it RANGE", n.line)
+        if seen.get(g) == "ASSIGNED":
+            per_instance.append(g)
+    if per_instance:
+        module.notes.append((n.line, f"GLOBAL {', '.join(per_instance)} (ASSIGNED): kept per instance, "
+                                     "as Arbor has no global state; the same values where each instance "
+                                     "sets them before reading them (as a rates() PROCEDURE does)"))
     return mech
 
 

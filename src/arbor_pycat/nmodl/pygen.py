@@ -423,35 +423,69 @@ class Generator:
 
     # -- FUNCTION / PROCEDURE inputs and outputs ------------------------------------
     def _analyse_functions(self):
+        """Each FUNCTION's and PROCEDURE's outer inputs (``free``) and outputs (``writes``).
+
+        An outer name is an input when it may be read before the function
+        assigns it on every path (calls included), or when it is an output
+        not assigned on every path (its value then passes through).
+        """
         mech = self.mech
         infos = {name: FunctionInfo(p) for name, p in self.functions_by_name.items()}
-        direct = {}
+        locals_of = {}
         for name, proc in self.functions_by_name.items():
-            local = set(proc.args) | {name} if proc.kind == "FUNCTION" else set(proc.args)
-            reads, writes, calls = [], [], set()
-            _scan(proc.body, local, reads, writes, calls)
-            outer = lambda n: n not in local and mech.category(n) not in ("const",) \
-                and n not in self.functions_by_name
-            direct[name] = ([n for n in reads if outer(n)], [n for n in writes if outer(n)], calls)
-        # transitive closure over calls
+            local = set(proc.args) | ({name} if proc.kind == "FUNCTION" else set())
+            for st in _walk(proc.body):
+                if isinstance(st, S.Local):
+                    local.update(st.names)
+            locals_of[name] = local
+
+        def outer(fname, n):
+            return (n not in locals_of[fname] and mech.category(n) != "const"
+                    and n not in self.functions_by_name)
+
+        def flow(fname, body, assigned, needs, writes):
+            for st in body:
+                if isinstance(st, S.Local):
+                    continue
+                for e in _exprs(st):
+                    for n in sorted(Y.names(e)):
+                        if outer(fname, n) and n not in assigned and n not in needs:
+                            needs.append(n)
+                    for callee in sorted(Y.calls(e)):
+                        for n in infos[callee].free if callee in infos else ():
+                            if n not in assigned and n not in needs:
+                                needs.append(n)
+                if isinstance(st, S.CallStmt) and st.call.func in infos:
+                    callee = infos[st.call.func]
+                    for n in callee.free:
+                        if n not in assigned and n not in needs:
+                            needs.append(n)
+                    for n in callee.writes:
+                        assigned.add(n)
+                        if n not in writes:
+                            writes.append(n)
+                if isinstance(st, S.Assign):
+                    if outer(fname, st.target):
+                        assigned.add(st.target)
+                        if st.target not in writes:
+                            writes.append(st.target)
+                if isinstance(st, S.If):
+                    a1, a2 = set(assigned), set(assigned)
+                    flow(fname, st.then, a1, needs, writes)
+                    flow(fname, st.orelse, a2, needs, writes)
+                    assigned |= a1 & a2
+            return assigned
+
         changed = True
-        for name in infos:
-            infos[name].free = list(direct[name][0])
-            infos[name].writes = list(direct[name][1])
-        while changed:
+        while changed:              # to a fixed point over the calls
             changed = False
             for name, info in infos.items():
-                for callee in direct[name][2]:
-                    if callee not in infos:
-                        continue
-                    for n in infos[callee].free:
-                        if n not in info.free:
-                            info.free.append(n)
-                            changed = True
-                    for n in infos[callee].writes:
-                        if n not in info.writes:
-                            info.writes.append(n)
-                            changed = True
+                needs, writes = [], []
+                assigned = flow(name, info.proc.body, set(), needs, writes)
+                needs += [n for n in writes if n not in assigned and n not in needs]
+                if (needs, writes) != (info.free, info.writes):
+                    info.free, info.writes = needs, writes
+                    changed = True
         for name, info in infos.items():
             proc = info.proc
             for n in info.free + info.writes:
@@ -467,10 +501,6 @@ class Generator:
                 if n in mech.currents:
                     self.fail(f"PROCEDURE {name} assigns the current {n}: assign currents in BREAKPOINT",
                               proc.line)
-            # a PROCEDURE reads what it writes when it does not set it on every path
-            for n in info.writes:
-                if n not in info.free:
-                    info.free.append(n)
         self.fn_info = infos
         self.call_writes = {name: list(info.writes) for name, info in infos.items()}
         self.call_reads = {name: list(info.free) for name, info in infos.items()}
@@ -484,7 +514,11 @@ class Generator:
         out.append("")
         out.append("An ordinary arbor_pycat mechanism: edit it (or a copy) freely. Comments give")
         out.append(f"the NMODL lines ({self.label}:LINE) each statement comes from.")
-        for line, note in self.module.notes:
+        seen_notes = set()
+        for line, note in sorted(self.module.notes):
+            if note in seen_notes:
+                continue
+            seen_notes.add(note)
             text = f"Note ({self.label}:{line}): {note}." if line else f"Note: {note}."
             out.extend(textwrap.wrap(text, 79, subsequent_indent="    "))
         out.append('"""')
@@ -515,13 +549,15 @@ class Generator:
             ctx.locals.add(proc.name)
         pyargs = [ctx.local_name(a) for a in args]
         lines = [f"def {self.py_function_name(proc.name)}({', '.join(pyargs)}):"]
-        doc = f'    """{proc.kind} {proc.name} ({self.label}:{proc.line})'
+        doc = f'"""{proc.kind} {proc.name} ({self.label}:{proc.line})'
         extra = [n for n in info.free if n not in proc.args]
         if extra:
             doc += "; also reads " + ", ".join(extra)
         if proc.kind == "PROCEDURE" and info.writes:
             doc += "; returns " + ", ".join(info.writes)
-        lines.append(doc + '."""')
+        doc = textwrap.wrap(doc.strip() + '."""', 95)
+        lines.append("    " + doc[0])
+        lines += ["    " + d for d in doc[1:]]
         ctx.statements(proc.body)
         lines.extend(ctx.lines)
         if proc.kind == "FUNCTION":
