@@ -724,3 +724,18 @@ def test_neuron_dialect_file_matches_its_modcc_twin(own_compiled, backend, tmp_p
     imported = run(Cells(ours, [hh_cell("hhn")], probes("hhn")), 50.0)
     assert len(reference[1]) >= 1 and np.ptp(reference[0][(0, "m")]) > 0.5
     print(backend, _compare(reference, imported, {}))
+
+
+def test_derivimplicit_is_solved_as_sparse():
+    text = """NEURON { SUFFIX cad USEION ca READ ica WRITE cai RANGE tau }
+    PARAMETER { tau = 20 }
+    STATE { cai }
+    INITIAL { cai = 5e-5 }
+    BREAKPOINT { SOLVE st METHOD derivimplicit }
+    DERIVATIVE st { cai' = -0.01*ica - (cai - 5e-5)/tau }
+    """
+    derivimplicit = nmodl.to_python(text)
+    sparse = nmodl.to_python(text.replace("derivimplicit", "sparse"))
+    assert "METHOD derivimplicit: solved as METHOD sparse" in derivimplicit
+    body = lambda src: src[src.index("class Cad"):].replace("derivimplicit", "sparse")
+    assert body(derivimplicit) == body(sparse)

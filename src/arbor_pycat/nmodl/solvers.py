@@ -23,6 +23,11 @@ METHODS = {"DERIVATIVE": ("cnexp", "sparse", "stochastic", "euler"), "KINETIC": 
 def solve(gen, ctx, block, st, initial):
     allowed = METHODS[block.kind]
     method = st.method
+    if method == "derivimplicit" and block.kind == "DERIVATIVE":
+        # NEURON's implicit Euler with Newton's method: what modcc's sparse does
+        gen.module.notes.append((st.line, "METHOD derivimplicit: solved as METHOD sparse "
+                                          "(backward Euler, Newton's method where nonlinear)"))
+        method = "sparse"
     if block.kind == "DERIVATIVE" and method is None:
         gen.fail(f"SOLVE {block.name}: a DERIVATIVE block needs a METHOD (cnexp, sparse or stochastic)",
                  st.line)

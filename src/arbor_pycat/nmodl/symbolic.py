@@ -118,6 +118,8 @@ def mul(a, b):
         return num(a.value * b.value)
     if isinstance(a, S.Unary) and a.op == "-":
         return neg(mul(a.operand, b))
+    if is_num(a) and a.value < 0:
+        return neg(mul(num(-a.value), b))
     if isinstance(b, S.Unary) and b.op == "-":
         return neg(mul(a, b.operand))
     return S.Bin("*", a, b)
@@ -132,6 +134,8 @@ def div(a, b):
         return num(a.value / b.value)
     if isinstance(a, S.Unary) and a.op == "-":
         return neg(div(a.operand, b))
+    if is_num(a) and a.value < 0:
+        return neg(div(num(-a.value), b))
     return S.Bin("/", a, b)
 
 

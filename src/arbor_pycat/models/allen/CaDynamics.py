@@ -39,7 +39,7 @@ class CaDynamics(CustomMechanism):
         dt = pp.dt
         # CaDynamics.mod:34  SOLVE states METHOD cnexp
         # CaDynamics.mod:38  cai' = -10000*ica*gamma/(2*F*depth) - (cai - minCai)/decay
-        pp.cai = cnexp_linear(pp.cai, -(1.0 / pp.decay), -10000.0 * pp.ica * pp.gamma / (2.0 * pp.F * pp.depth) + pp.minCai / pp.decay, dt)
+        pp.cai = cnexp_linear(pp.cai, -(1.0 / pp.decay), -(10000.0 * pp.ica * pp.gamma / (2.0 * pp.F * pp.depth)) + pp.minCai / pp.decay, dt)
 
     def write_ions(self, pp):
         # STATE cai is this mechanism's ca concentration (USEION ca WRITE cai)

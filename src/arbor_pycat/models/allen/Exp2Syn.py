@@ -44,9 +44,9 @@ class Exp2Syn(CustomMechanism):
         dt = pp.dt
         # Exp2Syn.mod:65  SOLVE state METHOD cnexp
         # Exp2Syn.mod:72  A' = -A/tau1
-        pp.A = cnexp_linear(pp.A, -1.0 / pp.tau1, 0.0, dt)
+        pp.A = cnexp_linear(pp.A, -(1.0 / pp.tau1), 0.0, dt)
         # Exp2Syn.mod:73  B' = -B/tau2
-        pp.B = cnexp_linear(pp.B, -1.0 / pp.tau2, 0.0, dt)
+        pp.B = cnexp_linear(pp.B, -(1.0 / pp.tau2), 0.0, dt)
 
     def apply_events(self, pp, events):
         """NET_RECEIVE(weight) (Exp2Syn.mod:76), once per event."""

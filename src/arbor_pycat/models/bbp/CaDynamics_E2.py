@@ -40,7 +40,7 @@ class CaDynamicsE2(CustomMechanism):
         dt = pp.dt
         # CaDynamics_E2.mod:36  SOLVE states METHOD cnexp
         # CaDynamics_E2.mod:40  cai' = -5000*ica*gamma/(F*depth) - (cai - minCai)/decay
-        pp.cai = cnexp_linear(pp.cai, -(1.0 / pp.decay), -5000.0 * pp.ica * pp.gamma / (pp.F * pp.depth) + pp.minCai / pp.decay, dt)
+        pp.cai = cnexp_linear(pp.cai, -(1.0 / pp.decay), -(5000.0 * pp.ica * pp.gamma / (pp.F * pp.depth)) + pp.minCai / pp.decay, dt)
 
     def write_ions(self, pp):
         # STATE cai is this mechanism's ca concentration (USEION ca WRITE cai)

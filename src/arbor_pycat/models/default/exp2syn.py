@@ -42,9 +42,9 @@ class Exp2syn(CustomMechanism):
         dt = pp.dt
         # exp2syn.mod:30  SOLVE state METHOD cnexp
         # exp2syn.mod:35  A' = -A/tau1
-        pp.A = cnexp_linear(pp.A, -1.0 / pp.tau1, 0.0, dt)
+        pp.A = cnexp_linear(pp.A, -(1.0 / pp.tau1), 0.0, dt)
         # exp2syn.mod:36  B' = -B/tau2
-        pp.B = cnexp_linear(pp.B, -1.0 / pp.tau2, 0.0, dt)
+        pp.B = cnexp_linear(pp.B, -(1.0 / pp.tau2), 0.0, dt)
 
     def apply_events(self, pp, events):
         """NET_RECEIVE(weight) (exp2syn.mod:39), once per event."""

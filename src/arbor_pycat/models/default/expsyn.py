@@ -36,7 +36,7 @@ class Expsyn(CustomMechanism):
         dt = pp.dt
         # expsyn.mod:28  SOLVE state METHOD cnexp
         # expsyn.mod:33  g' = -g/tau
-        pp.g = cnexp_linear(pp.g, -1.0 / pp.tau, 0.0, dt)
+        pp.g = cnexp_linear(pp.g, -(1.0 / pp.tau), 0.0, dt)
 
     def apply_events(self, pp, events):
         """NET_RECEIVE(weight) (expsyn.mod:36), once per event."""

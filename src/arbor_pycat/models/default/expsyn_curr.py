@@ -35,7 +35,7 @@ class ExpsynCurr(CustomMechanism):
         dt = pp.dt
         # expsyn_curr.mod:30  SOLVE state METHOD sparse
         # the linear system for g: one row per state
-        a_0_0 = 1.0 - -1.0 / pp.tau * dt
+        a_0_0 = 1.0 + 1.0 / pp.tau * dt
         b_0 = pp.g
         x_0 = b_0 / a_0_0
         pp.g = x_0

@@ -55,11 +55,11 @@ class ExpsynStdp(CustomMechanism):
         dt = pp.dt
         # expsyn_stdp.mod:39  SOLVE state METHOD cnexp
         # expsyn_stdp.mod:44  g' = -g/tau
-        pp.g = cnexp_linear(pp.g, -1.0 / pp.tau, 0.0, dt)
+        pp.g = cnexp_linear(pp.g, -(1.0 / pp.tau), 0.0, dt)
         # expsyn_stdp.mod:45  apre' = -apre/taupre
-        pp.apre = cnexp_linear(pp.apre, -1.0 / pp.taupre, 0.0, dt)
+        pp.apre = cnexp_linear(pp.apre, -(1.0 / pp.taupre), 0.0, dt)
         # expsyn_stdp.mod:46  apost' = -apost/taupost
-        pp.apost = cnexp_linear(pp.apost, -1.0 / pp.taupost, 0.0, dt)
+        pp.apost = cnexp_linear(pp.apost, -(1.0 / pp.taupost), 0.0, dt)
 
     def apply_events(self, pp, events):
         """NET_RECEIVE(weight) (expsyn_stdp.mod:49), once per event."""
