@@ -1,7 +1,7 @@
 """NMODL import: the .mod files of Arbor's catalogues against their compiled twins.
 
 Reads the .mod files from ``../shared/nmodl/arbor`` beside the repository (or
-``$ARBOR_PYCAT_NMODL_DIR``); skips when they are absent. Each catalogue is
+under ``$ARBOR_PYCAT_SHARED_DIR``); skips when they are absent. Each catalogue is
 built once per backend (all its mechanisms together) and simulated in cells
 that exercise every mechanism: spiking channels with moving calcium,
 synapses receiving events, a gap junction between two cells, reversal
