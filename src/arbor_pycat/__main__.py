@@ -1,4 +1,4 @@
-"""Command line: ``python -m arbor_pycat demo [--out FILE]``, ``info MODULE_OR_FILE``, ``version``."""
+"""Command line: ``python -m arbor_pycat demo [--out FILE]``, ``info MODULE_OR_FILE``, ``nmodl FILE.mod... [-o DIR]``, ``version``."""
 import argparse
 import sys
 
@@ -18,7 +18,23 @@ def main(argv=None):
         "info", help="describe the mechanism classes of a file or module: declarations, "
                      "backend and form of each method, and why", description=info.DESCRIPTION)
     info.add_arguments(info_parser)
+    nmodl_parser = commands.add_parser(
+        "nmodl", help="turn .mod files into Python mechanisms (one .py file each)",
+        description="Write the Python mechanism of each NMODL file (or of each .mod file of a folder).")
+    nmodl_parser.add_argument("files", nargs="+", metavar="FILE.mod", help=".mod files or folders of them")
+    nmodl_parser.add_argument("-o", "--output", default=".", metavar="DIR",
+                              help="folder for the .py files (default: the current folder)")
     args = parser.parse_args(argv)
+    if args.command == "nmodl":
+        from . import nmodl
+        try:
+            written = nmodl.write(args.files, args.output)
+        except nmodl.NmodlError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for path in written:
+            print(path)
+        return 0
     if args.command == "demo":
         return demo.run_from_arguments(args)
     if args.command == "info":

@@ -100,9 +100,25 @@ def static_field_names():
             "multiplicity", "raw"}
 
 
+def concentration_field_names(ion):
+    """The concentration fields of an ion: ``<ion>i``, ``<ion>o``, ``<ion>d``."""
+    return [ion + "i", ion + "o", ion + "d"]
+
+
+def shadowed_name(name):
+    """Where an ion's concentration ``name`` goes when a state variable of that name shadows it."""
+    return "ion_" + name
+
+
 def plan(spec, method):
-    """All fields of ``spec``'s ``pp`` in ``method``, as ``{name: FieldPlan}``."""
+    """All fields of ``spec``'s ``pp`` in ``method``, as ``{name: FieldPlan}``.
+
+    A state variable named like a concentration its mechanism writes (NMODL's
+    ``STATE { cai }`` with ``USEION ca WRITE cai``) is ``pp.cai``; the ion's
+    concentration is then ``pp.ion_cai``.
+    """
     kind = spec.kind
+    state_names = {s.name for s in spec.state_vars}
     fields = {}
 
     def add(name, source, key=None, write=None, units="", doc=""):
@@ -145,6 +161,8 @@ def plan(spec, method):
         add(n + "q", "valence", k, doc=f"valence of {n}")
         for pattern, (array, read_flag, write_flag, units, meaning) in ION_ARRAYS.items():
             name = pattern.format(ion=n)
+            if name in state_names and array != "reversal_potential":
+                name = shadowed_name(name)
             readable = getattr(ion, read_flag) or getattr(ion, write_flag)
             if not readable:
                 continue

@@ -230,7 +230,7 @@ def _check_instantiable(cls):
 _OPAQUE_WARNED = set()
 
 
-def _ions(cls, declared, methods):
+def _ions(cls, declared, methods, state_names=frozenset()):
     from .declarations import IonInfo
     if declared is None:
         return ()
@@ -253,6 +253,8 @@ def _ions(cls, declared, methods):
             explicit = getattr(entry, attribute)
             if explicit is not None:
                 return bool(explicit)
+            if field_name in state_names:     # a state shadows it: pp.ion_<field> is the ion's
+                field_name = F.shadowed_name(field_name)
             seen = field_name in (reads if reading else writes)
             if opaque and reading:
                 return True
@@ -304,16 +306,30 @@ def make_spec(cls):
     random = _randoms(cls, getattr(cls, "random", ()))
     methods = _methods(cls)
     _check_instantiable(cls)
-    ions = _ions(cls, getattr(cls, "ions", ()), methods)
+    ions = _ions(cls, getattr(cls, "ions", ()), methods, frozenset(s.name for s in state_vars))
 
     reserved = F.static_field_names()
+    shadowable = {}     # concentrations a state variable may shadow: those the mechanism writes
     for ion in ions:
         reserved |= set(F.ion_field_names(ion.name))
+        reserved |= {F.shadowed_name(n) for n in F.concentration_field_names(ion.name)}
+        for n, writes in zip(F.concentration_field_names(ion.name),
+                             (ion.write_int_concentration, ion.write_ext_concentration,
+                              ion.use_diff_concentration)):
+            shadowable[n] = (ion.name, writes)
     seen = {}
     for what, entries in (("parameters", parameters), ("state_vars", state_vars),
                           ("globals", globals_), ("random", random)):
         for entry in entries:
-            if entry.name in reserved:
+            if what == "state_vars" and entry.name in shadowable:
+                ion_name, writes = shadowable[entry.name]
+                if not writes:
+                    _fail(cls, f"state_vars entry {entry.name!r} has the name of a concentration of ion "
+                               f"{ion_name!r} that the mechanism does not write: a state may take the "
+                               f"name of a concentration it writes (IonInfo({ion_name!r}, write_..."
+                               f"_concentration=True)), as NMODL's STATE {{ {entry.name} }} with "
+                               f"USEION {ion_name} WRITE {entry.name}")
+            elif entry.name in reserved:
                 _fail(cls, f"{what} entry {entry.name!r} is a reserved pp field name")
             if entry.name in seen:
                 _fail(cls, f"{what} entry {entry.name!r} is already declared in {seen[entry.name]}")

@@ -1,0 +1,268 @@
+"""NMODL import: .mod files become editable Python mechanisms.
+
+- :func:`to_python` gives the source of a :class:`~arbor_pycat.CustomMechanism`
+  subclass, readable and editable;
+- :func:`load` writes it into a file (under the cache folder) and imports it,
+  returning the class (its ``name`` is the .mod's SUFFIX / POINT_PROCESS /
+  JUNCTION_PROCESS name);
+- :func:`build` makes an ``arbor.catalogue`` from .mod files, with the
+  names an ACC decor written for the compiled catalogue expects.
+
+From the command line: ``python -m arbor_pycat nmodl FILE.mod... [-o DIR]``.
+"""
+import hashlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from .errors import NmodlError
+from .model import analyse
+from .parser import parse
+from .pygen import Generator
+
+__all__ = ["to_python", "load", "load_all", "build", "write", "package_sources", "kinetic_source",
+           "kinetic_function", "module_name", "NmodlError"]
+
+
+def _read(path_or_text):
+    """(text, filename) of a path or of NMODL text."""
+    if isinstance(path_or_text, Path) or (isinstance(path_or_text, str) and "\n" not in path_or_text
+                                          and "{" not in path_or_text):
+        path = Path(path_or_text)
+        try:
+            return path.read_text(), str(path)
+        except OSError as exc:
+            raise NmodlError(f"cannot read the file: {exc.strerror}", str(path)) from None
+    return str(path_or_text), "<nmodl>"
+
+
+def to_python(path_or_text, *, header=None, filename=None):
+    """The Python source of the mechanism of a .mod file (a path, or NMODL text).
+
+    ``header``: lines to put at the top of the file (e.g. a "generated" notice).
+    ``filename``: how the source is named in comments and errors (default: the path).
+    """
+    text, name = _read(path_or_text)
+    if filename is not None:
+        name = filename
+    module = parse(text, name)
+    mech = analyse(module)
+    return Generator(mech, text).generate(header=header)
+
+
+def module_name(path_or_text):
+    """The Python module name :func:`load` gives the generated source of a .mod file."""
+    text, name = _read(path_or_text)
+    mech = analyse(parse(text, name))
+    return f"nmodl_{mech.name}"
+
+
+def _cache_dir():
+    base = os.environ.get("ARBOR_PYCAT_CACHE_DIR")
+    if base:
+        return Path(base) / "nmodl"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "arbor_pycat" / "nmodl"
+
+
+def load(path, *, directory=None):
+    """Import the mechanism of the .mod file ``path`` and return its class.
+
+    The generated source is written to ``directory`` (default: the cache
+    folder, ``$ARBOR_PYCAT_CACHE_DIR/nmodl`` or ``~/.cache/arbor_pycat/nmodl``),
+    in a file named after the mechanism and a hash of its source, and
+    imported from there, so tracebacks and the numba backend see real source.
+    """
+    text, name = _read(path)
+    mech = analyse(parse(text, name))
+    source = Generator(mech, text).generate()
+    digest = hashlib.sha1(source.encode()).hexdigest()[:12]
+    folder = Path(directory) if directory is not None else _cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    modname = f"nmodl_{mech.name}_{digest}"
+    target = folder / f"{modname}.py"
+    if not target.exists() or target.read_text() != source:
+        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(source)
+        os.replace(tmp, target)
+    if modname in sys.modules:
+        module = sys.modules[modname]
+    else:
+        spec = importlib.util.spec_from_file_location(modname, target)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[modname]
+            raise
+    from ..declarations import CustomMechanism
+    classes = [v for v in vars(module).values()
+               if isinstance(v, type) and issubclass(v, CustomMechanism) and v is not CustomMechanism
+               and v.__module__ == modname]
+    (cls,) = classes
+    return cls
+
+
+def load_all(*paths, directory=None):
+    """``[load(p) for p in paths]``; a folder stands for its .mod files (sorted)."""
+    out = []
+    for p in paths:
+        p = Path(p)
+        files = sorted(p.glob("*.mod")) if p.is_dir() else [p]
+        out += [load(f, directory=directory) for f in files]
+    return out
+
+
+def build(*paths, backend="auto", directory=None):
+    """An ``arbor.catalogue`` of the mechanisms of the given .mod files (or folders of them).
+
+    The mechanisms have their NMODL names, so a decor written for Arbor's
+    compiled catalogue works unchanged (``props.catalogue.extend(cat, "")``).
+    """
+    from ..builder import build as _build
+    classes = load_all(*paths, directory=directory)
+    return _build(*classes, backend=backend)
+
+
+def write(paths, directory=".", *, header=None):
+    """Write the generated source of each .mod file (or folder of them) to ``directory/<name>.py``.
+
+    Returns the paths written.
+    """
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in _mod_files(paths):
+        text, name = _read(path)
+        mech = analyse(parse(text, name))
+        source = Generator(mech, text).generate(header=header(path) if callable(header) else header)
+        target = folder / f"{mech.name}.py"
+        target.write_text(source)
+        written.append(target)
+    return written
+
+
+def _mod_files(paths):
+    out = []
+    for p in paths:
+        p = Path(p)
+        out += sorted(p.glob("*.mod")) if p.is_dir() else [p]
+    return out
+
+
+def package_sources(paths, title):
+    """``{file name: source}`` of a package of the generated mechanisms (as in ``arbor_pycat.models.bbp``).
+
+    Each mechanism gets a module named after it, with a header saying it is
+    generated; ``__init__.py`` imports every class and lists them in ``MECHANISMS``.
+    """
+    files = {}
+    classes = []
+    for path in _mod_files(paths):
+        text, name = _read(path)
+        label = Path(path).name
+        mech = analyse(parse(text, label))
+        header = [f"# Generated by arbor_pycat.nmodl from {label} of Arbor's {title} catalogue: do not edit.",
+                  "# Regenerate with tests/test_nmodl.py::test_generated_models_are_current "
+                  "(ARBOR_PYCAT_REGENERATE=1).", ""]
+        gen = Generator(mech, text)
+        files[f"{mech.name}.py"] = gen.generate(header=header)
+        classes.append((mech.name, gen.class_name))
+    init = [f'"""Mechanisms of Arbor\'s {title} catalogue, generated by arbor_pycat.nmodl from its .mod files.',
+            "",
+            "Generated code: do not edit (copy a module and edit the copy instead). The",
+            "mechanisms keep their NMODL names, so build them into a catalogue of their own::",
+            "",
+            f"    cat = arbor_pycat.build(*arbor_pycat.models.{title}.MECHANISMS)",
+            '"""']
+    for module, cls in classes:
+        init.append(f"from .{module} import {cls}")
+    init.append("")
+    init.append("MECHANISMS = [" + ", ".join(cls for _, cls in classes) + "]")
+    files["__init__.py"] = "\n".join(init) + "\n"
+    return files
+
+
+def kinetic_source(scheme, name="kinetic_step"):
+    """Python source of a function taking one backward-Euler step of a kinetic scheme.
+
+    ``scheme`` is the body of an NMODL KINETIC block: ``~`` reactions, an
+    optional ``CONSERVE``, LOCALs and assignments. The function is
+    ``name(<species...>, <other names...>, dt)``, species in order of first
+    appearance, the other names (rates, ...) sorted, and returns the new
+    species values as a tuple. The step is what ``SOLVE ... METHOD sparse``
+    does (a straight-line Gaussian elimination; Newton's method for
+    higher-order reactions), written for one instance or whole arrays alike,
+    so it serves hand-written mechanisms on both backends (see README,
+    "Importing NMODL").
+    """
+    from . import solvers
+    from . import syntax as S
+    from .pygen import Context
+    from . import symbolic as Y
+    probe = parse("NEURON { SUFFIX k }\nKINETIC scheme {\n" + scheme + "\n}\n", "<kinetic>")
+    block = probe.blocks["scheme"]
+    species, others, local = [], set(), set()
+    for st in block.body:
+        if isinstance(st, S.Local):
+            local.update(st.names)
+        if isinstance(st, S.Assign):
+            local.add(st.target)
+        if isinstance(st, S.Reaction):
+            for _, n in (st.lhs or []) + (st.rhs or []):
+                if n not in species:
+                    species.append(n)
+    for st in block.body:
+        for e in _expressions(st):
+            others |= Y.names(e)
+    others = sorted(others - set(species) - local - {"dt"})
+    if not species:
+        raise NmodlError("the kinetic scheme has no reactions", "<kinetic>", 1)
+    text = ("NEURON { SUFFIX k RANGE " + ", ".join(others or ["unused_"]) + " }\n"
+            + "PARAMETER { " + " ".join(others or ["unused_"]) + " }\n"
+            + "STATE { " + " ".join(species) + " }\n"
+            + "KINETIC scheme {\n" + scheme + "\n}\n")
+    module = parse(text, "<kinetic>")
+    mech = analyse(module)
+    gen = Generator(mech, text)
+    gen.label = "<kinetic>"
+    args = species + others + ["dt"]
+    ctx = Context(gen, "function", locals_=args, args=args)
+    solvers._kinetic(gen, ctx, module.blocks["scheme"])
+    lines = [f"def {name}({', '.join(args)}):",
+             f'    """One backward-Euler step of a kinetic scheme: returns the new {", ".join(species)}.',
+             "",
+             "    Generated by arbor_pycat.nmodl.kinetic_source from::",
+             ""]
+    lines += ["        " + line.strip() for line in scheme.strip().splitlines()]
+    lines += ['    """']
+    lines += [line for line in ctx.lines if "<kinetic>:" not in line]
+    lines.append(f"    return {', '.join(species)}")
+    return "import numpy as np\n\n\n" + "\n".join(lines) + "\n"
+
+
+def _expressions(st):
+    from .model import _exprs
+    return _exprs(st)
+
+
+def kinetic_function(scheme, name="kinetic_step", *, directory=None):
+    """The function :func:`kinetic_source` writes, imported from a real file (for the numba backend)."""
+    source = kinetic_source(scheme, name)
+    digest = hashlib.sha1(source.encode()).hexdigest()[:12]
+    folder = Path(directory) if directory is not None else _cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    modname = f"nmodl_kinetic_{name}_{digest}"
+    target = folder / f"{modname}.py"
+    if not target.exists() or target.read_text() != source:
+        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(source)
+        os.replace(tmp, target)
+    if modname not in sys.modules:
+        spec = importlib.util.spec_from_file_location(modname, target)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = module
+        spec.loader.exec_module(module)
+    return getattr(sys.modules[modname], name)
