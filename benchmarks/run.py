@@ -27,6 +27,8 @@ Cases (``--cases``, default: all but the last):
                  (``style_check.py``: compiled, equal to the python backend, ratio to ``hh``).
 ``branched``     (numba) ``../shared/bench/branched_hh.py``: a Y-shaped cell vs a cable.
 ``network``      (numba) ``../shared/bench/network_expsyn.py 200 20``.
+``l5pc``         (numba) ``benchmarks/l5pc.py``: Arbor's L5PC example (14k CVs) on the 12 bbp
+                 mechanisms imported from their .mod files, against the compiled catalogue.
 ``hh_256cells_ungrouped``  (not run by default) 256 cells with Arbor's default
                  partition, one cell per group, so one call per cell: slow with
                  the python backend; runs 1/50 of the duration.
@@ -474,6 +476,20 @@ def case_network(backend, options):
     return _shared_script("network_expsyn 200 20", backend, "bench", "network_expsyn.py", "200", "20")
 
 
+def case_l5pc(backend, options):
+    """benchmarks/l5pc.py: Arbor's L5PC example on the imported bbp mechanisms (numba)."""
+    if backend != "numba":
+        return []
+    here = os.path.dirname(os.path.abspath(__file__))
+    result = subprocess.run([sys.executable, os.path.join(here, "l5pc.py"), "100", "3"],
+                            capture_output=True, text=True, timeout=1800)
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    if not lines:
+        return [{"case": "l5pc", "backend": backend,
+                 "skipped": f"no output (exit {result.returncode}): {result.stderr.strip()[-300:]}"}]
+    return [{"case": "l5pc", "backend": backend, "output": lines[-1]}]
+
+
 CASES = {
     "hh_1cv": case_hh_1cv,
     "hh_1024cv": case_hh_1024cv,
@@ -484,10 +500,11 @@ CASES = {
     "styles": case_styles,
     "branched": case_branched,
     "network": case_network,
+    "l5pc": case_l5pc,
     "hh_256cells_ungrouped": case_hh_256cells_ungrouped,
 }
 DEFAULT_CASES = ("hh_1cv", "hh_1024cv", "hh_256cells", "kernels", "bridge", "build", "styles", "branched",
-                 "network")
+                 "network", "l5pc")
 
 
 # -- output -----------------------------------------------------------------------------
