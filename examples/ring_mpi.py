@@ -63,7 +63,7 @@ class Ring(CableRecipe):
         soma = tree.append(arbor.mnpos, arbor.mpoint(-6.3, 0, 0, 6.3), arbor.mpoint(6.3, 0, 0, 6.3), tag=1)
         tree.append(soma, arbor.mpoint(6.3, 0, 0, 0.5), arbor.mpoint(206.3, 0, 0, 0.5), tag=3)
         labels = arbor.label_dict({"soma": "(tag 1)", "dend": "(tag 3)",
-                                   "centre": "(location 0 0.5)", "tip": "(location 1 1)"})
+                                   "centre": "(on-components 0.5 (tag 1))", "tip": "(location 0 1)"})
         decor = arbor.decor()
         decor.paint('"soma"', arbor.density("py_hh"))
         decor.paint('"dend"', arbor.density("pas"))
