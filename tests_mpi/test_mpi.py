@@ -161,3 +161,22 @@ def test_a_rank_whose_mechanism_raises_fails_the_job(tmp_path, cache_dir, ranks,
     assert "py_fragile" in text and "advance_state" in text, text
     assert result.seconds < 100
 
+
+
+def test_ring_example(cache_dir):
+    """examples/ring_mpi.py: the activity goes round the ring from rank to
+    rank, and each rank reports the spikes of its own cells, the same on 1
+    and 4 ranks."""
+    example = HERE.parent / "examples" / "ring_mpi.py"
+    lines = {}
+    for n in (1, 4):
+        result = mpirun(n, example, "--cells", 8, "--duration", 100, timeout=TIMEOUT,
+                        env={"ARBOR_PYCAT_CACHE_DIR": str(cache_dir)})
+        assert result.returncode == 0, result.describe()
+        lines[n] = [line for line in result.stdout.splitlines() if line.startswith("rank ")]
+        assert len(lines[n]) == n, result.stdout
+        assert f"8 cells on {n} rank(s)" in result.stdout
+    spikes = {n: sorted(s for line in lines[n] for s in line.split("(cell@ms): ", 1)[1].split(", ")) for n in lines}
+    assert spikes[4] == spikes[1]
+    assert {s.split("@")[0] for s in spikes[1]} == {str(g) for g in range(8)}, "every cell fires"
+    assert all(": 0 spikes" not in line for line in lines[4]), "some rank recorded nothing"
