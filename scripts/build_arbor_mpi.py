@@ -266,7 +266,9 @@ def stream_build(cmd, logfile, env):
     if rc != 0:
         lines = Path(logfile).read_text(errors="replace").splitlines()
         print("\n".join(lines[-60:]), file=sys.stderr)
-        sys.exit(f"[arbor-mpi] the Arbor build failed (exit {rc}); full log: {logfile}")
+        kept = Path(logfile).parent.parent / "failed-build.log"    # the work folder is removed
+        shutil.copyfile(logfile, kept)
+        sys.exit(f"[arbor-mpi] the Arbor build failed (exit {rc}); full log: {kept}")
     log(f"Arbor built in {time.monotonic() - start:.0f} s")
 
 
