@@ -414,6 +414,10 @@ def run_end(index, start, width):
     one by one: the pieces of a branched cell's index cost a fraction of a
     cycle per instance to find."""
     stop = start + 1
+    while stop < width and stop < start + 8:      # short runs (scattered instances) end here
+        if index[stop] != index[stop - 1] + 1:
+            return stop
+        stop += 1
     while stop + 64 <= width:
         breaks = 0
         for j in range(stop, stop + 64):
