@@ -45,6 +45,10 @@ class Cells(CableRecipe):
     def __init__(self, catalogue, mechanisms, fork=False, ncv=4):
         super().__init__(catalogue)
         self.mechanisms, self.fork, self.ncv = list(mechanisms), fork, ncv
+        self.region = "(all)"
+        if fork == "scattered":     # every other CV of an unbranched cable: pieces of one instance
+            self.fork, self.ncv = False, 16
+            self.region = "(join " + " ".join(f"(cable 0 {k / 16} {(k + 1) / 16})" for k in range(0, 16, 2)) + ")"
 
     def probes(self, gid):
         probes = [arbor.cable_probe_membrane_voltage_cell("v")]
@@ -61,7 +65,7 @@ class Cells(CableRecipe):
         decor = arbor.decor().set_property(Vm=-65 * U.mV)
         decor.paint("(all)", arbor.density("hh"))
         for mech, _ in self.mechanisms:
-            decor.paint("(all)", arbor.density(mech))
+            decor.paint(self.region, arbor.density(mech))
         decor.place("(location 0 0)", arbor.i_clamp(2 * U.ms, 100 * U.ms, 0.4 * U.nA))
         return arbor.cable_cell(tree, decor, arbor.label_dict(),
                                 discretization=arbor.cv_policy_fixed_per_branch(self.ncv))
@@ -119,12 +123,14 @@ def test_every_spelling_gets_the_scalar_form(vocabulary):
         assert set(forms[cls.name].values()) == {"scalar"}, (cls.__name__, forms[cls.name])
 
 
-@pytest.mark.parametrize("fork", [False, True], ids=["cable", "forked"])
+@pytest.mark.parametrize("fork", [False, True, "scattered"], ids=["cable", "forked", "scattered"])
 def test_every_spelling_computes_what_python_computes(vocabulary, fork):
+    """On one range of CVs, on a fork (long pieces), on every other CV (the indexed loop,
+    with the values read through the index copied first where only states are written)."""
     catalogues, _ = vocabulary
     mechanisms = _states(M.ELEMENTWISE)
     runs = {backend: run(cat, mechanisms, fork) for backend, cat in catalogues.items()}
-    moved = assert_same(runs, "forked" if fork else "cable")
+    moved = assert_same(runs, str(fork))
     # The runs are not trivial: the cell spikes and most states change.
     assert np.ptp(runs["python"]["v"]) > 50.0
     assert moved >= len(M.ELEMENTWISE)
@@ -184,11 +190,11 @@ def test_shared_styles_compile_and_match_python():
     for cls in classes:
         assert set(forms[cls.name].values()) == {"scalar"}, (cls.__name__, forms[cls.name])
     mechanisms = [(cls.name, [s[0] for s in cls.state_vars]) for cls in classes]
-    for fork in (False, True):
+    for fork in (False, True, "scattered"):
         # each style alone on the cell (they are all full HH channels)
         for mech in mechanisms:
             runs = {backend: run(cat, [mech], fork, t_end=30.0) for backend, cat in catalogues.items()}
-            assert_same(runs, f"{mech[0]} {'forked' if fork else 'cable'}")
+            assert_same(runs, f"{mech[0]} {fork}")
 
 
 # -- random compositions ------------------------------------------------------------

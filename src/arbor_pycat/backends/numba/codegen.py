@@ -18,6 +18,8 @@ from ... import abi
 from ..python import DV
 
 _INDENT = "    "
+# Below this mean length of the index's pieces, the indexed loop beats one loop per piece.
+_SHORTEST_MEAN_PIECE = 16
 
 
 class Lines:
@@ -162,9 +164,13 @@ class EntryWriter:
         """The index expression of field ``f`` for instance ``_k``."""
         return self._at(self._index_array(f))
 
+    buffered = frozenset()   # fields copied into instance order (_gbuf_<name>) before the loop
+
     def _load(self, f):
         """Per-instance value of ``f`` (scalar form), or None for set-up scalars."""
         name, source = f.name, f.source
+        if name in self.buffered:
+            return f"{'0.1 * ' if source == 'ion_total' else ''}_gbuf_{name}[_k]"
         if source in ("cv", "peer"):
             return f"_cv_{name}[{self._index(f)}]"
         if source in ("parameter", "state"):
@@ -206,18 +212,32 @@ class EntryWriter:
         raises = getattr(kernel, "raises", False)
         if raises:
             o(1, "_status = 0")
-        o(1, "_start = 0")
-        o(1, "while _start < _width:")
-        o(2, "_stop = _width")
+        # Scattered instances (many short pieces: a channel on one CV of each of many
+        # cells, synapses) take one indexed loop instead: a piece costs a loop set-up.
         if indexes:
-            o(2, "if not _whole:")
-            for k, array in enumerate(indexes):
-                end = f"__pc_run_end(__pc_as_i32({self._index_source(array)}), _start, _width)"
-                o(3, f"_stop = {end}" if k == 0 else f"_stop = min(_stop, {end})")
-        for array in indexes:
-            o(2, f"_o{array} = {array}[_start] - _start")
-        self._scalar_loop(o, 2, "range(_start, _stop)")
-        o(2, "_start = _stop")
+            o(1, "_pieces = True")
+            o(1, "if not _whole:")
+            breaks = " + ".join(f"__pc_count_breaks(__pc_as_i32({self._index_source(a)}), _width)"
+                                for a in indexes)
+            o(2, f"_pieces = ({breaks}) * {_SHORTEST_MEAN_PIECE} < _width")
+            o(1, "if _pieces:")
+            self._pieces_loop(o, indexes, 2)
+            o(1, "else:")
+            self.contiguous = False
+            gathered = [f for f in self.fields if f.source in ("cv", "peer", "ion", "ion_total")]
+            if gathered and not self._indexed_writes():
+                # It writes only per-instance arrays (states): copy what it reads through
+                # the index into instance order first; then the loop vectorises.
+                for f in gathered:
+                    source = ("_cv_" if f.source in ("cv", "peer") else "_ion_") + f.name
+                    o(2, f"_gbuf_{f.name} = __pc_np.empty(_width)")
+                    o(2, "for _k in range(_width):")
+                    o(3, f"_gbuf_{f.name}[_k] = {source}[{self._index_array(f)}[_k]]")
+                self.buffered = {f.name for f in gathered}
+            self._scalar_loop(o, 2, "range(_width)")
+            self.buffered = set()
+        else:
+            self._pieces_loop(o, indexes, 1)
         self.contiguous = False
         if raises:
             o(1, "if _status != 0:")
@@ -226,11 +246,34 @@ class EntryWriter:
         o(1, "return 0")
         return o.text()
 
+    def _indexed_writes(self):
+        """True when the method writes through an index (currents, concentrations, v)."""
+        if self._has_currents():
+            return True
+        return any(self.plan[n].write in ("assign", "blend", "accumulate")
+                   for n in self.kernel.outputs if n in self.plan)
+
+    def _pieces_loop(self, o, indexes, depth):
+        """One vectorised loop per piece of the index (see scalar())."""
+        o(depth, "_start = 0")
+        o(depth, "while _start < _width:")
+        o(depth + 1, "_stop = _width")
+        if indexes:
+            o(depth + 1, "if not _whole:")
+            for k, array in enumerate(indexes):
+                end = f"__pc_run_end(__pc_as_i32({self._index_source(array)}), _start, _width)"
+                o(depth + 2, f"_stop = {end}" if k == 0 else f"_stop = min(_stop, {end})")
+        for array in indexes:
+            o(depth + 1, f"_o{array} = {array}[_start] - _start")
+        self.contiguous = True
+        self._scalar_loop(o, depth + 1, "range(_start, _stop)")
+        o(depth + 1, "_start = _stop")
+
     def _scalar_loop(self, o, depth, iteration, first=None):
-        """``for _k in <iteration>``: load, call the kernel, write back (contiguous indexing).
+        """``for _k in <iteration>``: load, call the kernel, write back (contiguous
+        indexing while ``self.contiguous``, else through the index arrays).
         With ``first``, the loop counts from 0 and ``_k`` is ``first`` + the count."""
         kernel = self.kernel
-        self.contiguous = True
         if first is None:
             o(depth, f"for _k in {iteration}:")
         else:

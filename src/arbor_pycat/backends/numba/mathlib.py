@@ -428,3 +428,13 @@ def run_end(index, start, width):
     while stop < width and index[stop] == index[stop - 1] + 1:
         stop += 1
     return stop
+
+
+@_cached_jit(error_model="numpy")
+def count_breaks(index, width):
+    """How many times the int32 array at pointer ``index`` does not go up by one
+    (the number of pieces minus one); a branch-free, vectorised loop."""
+    breaks = 0
+    for k in range(1, width):
+        breaks += np.int64(index[k] - index[k - 1] != 1)
+    return breaks
