@@ -219,12 +219,15 @@ class EntryWriter:
             o(1, "if not _whole:")
             breaks = " + ".join(f"__pc_count_breaks(__pc_as_i32({self._index_source(a)}), _width)"
                                 for a in indexes)
-            o(2, f"_pieces = ({breaks}) * {_SHORTEST_MEAN_PIECE} < _width")
+            if self._gathered_fields() and not self._indexed_writes():
+                o(2, "_pieces = False")    # copying what it reads beats one loop per piece
+            else:
+                o(2, f"_pieces = ({breaks}) * {_SHORTEST_MEAN_PIECE} < _width")
             o(1, "if _pieces:")
             self._pieces_loop(o, indexes, 2)
             o(1, "else:")
             self.contiguous = False
-            gathered = [f for f in self.fields if f.source in ("cv", "peer", "ion", "ion_total")]
+            gathered = self._gathered_fields()
             if gathered and not self._indexed_writes():
                 # It writes only per-instance arrays (states): copy what it reads through
                 # the index into instance order first; then the loop vectorises.
@@ -245,6 +248,9 @@ class EntryWriter:
         self._multiplicity(o)
         o(1, "return 0")
         return o.text()
+
+    def _gathered_fields(self):
+        return [f for f in self.fields if f.source in ("cv", "peer", "ion", "ion_total")]
 
     def _indexed_writes(self):
         """True when the method writes through an index (currents, concentrations, v)."""
