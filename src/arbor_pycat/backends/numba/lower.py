@@ -160,8 +160,6 @@ _NUMBA_UNARY = {     # numpy/math functions numba implements on scalars with num
 _MATH_ALIASES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh",
                  "acosh": "arccosh", "atanh": "arctanh", "fabs": "fabs", "pow": "power"}
 _BOOLEAN_RESULTS = {"isnan", "isinf", "isfinite"}
-_RUNTIME = {   # runtime helper -> object, filled by the caller (mathlib)
-}
 
 
 class Lowering:
@@ -438,8 +436,6 @@ class Lowering:
 
     def value_node(self, value, node):
         if isinstance(value, Obj):
-            if value.alias_of:
-                pass
             return _name(value.var)
         if isinstance(value, Expr):
             return value.node
@@ -1268,7 +1264,7 @@ class Lowering:
                 self.fail(node, f"math.{name}() of an array (Python raises for more than one value); "
                                 f"use np.{_MATH_ALIASES.get(name, name)}")
         if name in _RUNTIME_UNARY:
-            return self.runtime_call(_RUNTIME[name] if name in _RUNTIME else "fast_" + name, args, node, 1)
+            return self.runtime_call("fast_" + name, args, node, 1)
         if name == "pow":
             return self.runtime_call("fast_pow", args, node, 2)
         if name in ("fabs",):
@@ -1530,7 +1526,7 @@ class Lowering:
             if isinstance(value, Expr):
                 local[name] = self.materialise(value, name)
         self.stack.append(function)
-        self._namespace_stack.append(_resolver(function))
+        self._namespace_stack.append(function_namespace(function))
         saved_location = self.where_file
         self._locate(function)
         try:
@@ -1714,7 +1710,8 @@ def _function_tree(function):
     return matches[0]
 
 
-def _resolver(function):
+def function_namespace(function):
+    """The names ``function`` sees: its module's globals and its closure's cells."""
     namespace = dict(getattr(function, "__globals__", {}))
     closure = getattr(function, "__closure__", None) or ()
     for name, cell in zip(function.__code__.co_freevars, closure):
@@ -1794,5 +1791,5 @@ def lower(spec, method, plan, kernel_name, code_for=None):
         raise CannotCompile(f"{method.name}: its source code is not available")
     lowering = Lowering(spec, method, plan, kernel_name)
     lowering.code_for = code_for
-    lowering._namespace_stack = [_resolver(method.function)]
+    lowering._namespace_stack = [function_namespace(method.function)]
     return lowering.lower()

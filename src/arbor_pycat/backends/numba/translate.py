@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import CannotCompile
 from .lower import PREFIX
+from .lower import function_namespace as _resolver
 
 F_PREFIX = PREFIX + "f_"
 from ...helpers import exprelr
@@ -67,17 +68,6 @@ class Kernel:
         self.uniform_reads = []     # scalar form: (field, index, parameter) read once before the loop
         self.raises = False         # scalar form: returns (status, outputs...)
         self.events_only = False    # apply_events does nothing without events
-
-
-def _resolver(function):
-    namespace = dict(getattr(function, "__globals__", {}))
-    closure = getattr(function, "__closure__", None) or ()
-    for name, cell in zip(function.__code__.co_freevars, closure):
-        try:
-            namespace[name] = cell.cell_contents
-        except ValueError:
-            pass
-    return namespace
 
 
 def _local_names(tree):
