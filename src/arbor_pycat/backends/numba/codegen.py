@@ -212,35 +212,26 @@ class EntryWriter:
         raises = getattr(kernel, "raises", False)
         if raises:
             o(1, "_status = 0")
-        # Scattered instances (many short pieces: a channel on one CV of each of many
-        # cells, synapses) take one indexed loop instead: a piece costs a loop set-up.
-        if indexes:
-            o(1, "_pieces = True")
-            o(1, "if not _whole:")
+        if not indexes:
+            self._pieces_loop(o, indexes, 1, may_split=False)
+        elif self._gathered_fields() and not self._indexed_writes():
+            # It writes only per-instance arrays (states): on an index with gaps, what it
+            # reads through the index is copied into instance order first, and one loop
+            # over every instance vectorises (better than one loop per piece).
+            o(1, "if _whole:")
+            self._pieces_loop(o, indexes, 2, may_split=False)
+            o(1, "else:")
+            self._copied_loop(o, 2)
+        else:
+            # Scattered instances (many short pieces: a channel on one CV of each of many
+            # cells, synapses) take one indexed loop: a piece costs a loop set-up.
             breaks = " + ".join(f"__pc_count_breaks(__pc_as_i32({self._index_source(a)}), _width)"
                                 for a in indexes)
-            if self._gathered_fields() and not self._indexed_writes():
-                o(2, "_pieces = False")    # copying what it reads beats one loop per piece
-            else:
-                o(2, f"_pieces = ({breaks}) * {_SHORTEST_MEAN_PIECE} < _width")
-            o(1, "if _pieces:")
-            self._pieces_loop(o, indexes, 2)
+            o(1, f"if _whole or ({breaks}) * {_SHORTEST_MEAN_PIECE} < _width:")
+            self._pieces_loop(o, indexes, 2, may_split=True)
             o(1, "else:")
             self.contiguous = False
-            gathered = self._gathered_fields()
-            if gathered and not self._indexed_writes():
-                # It writes only per-instance arrays (states): copy what it reads through
-                # the index into instance order first; then the loop vectorises.
-                for f in gathered:
-                    source = ("_cv_" if f.source in ("cv", "peer") else "_ion_") + f.name
-                    o(2, f"_gbuf_{f.name} = __pc_np.empty(_width)")
-                    o(2, "for _k in range(_width):")
-                    o(3, f"_gbuf_{f.name}[_k] = {source}[{self._index_array(f)}[_k]]")
-                self.buffered = {f.name for f in gathered}
             self._scalar_loop(o, 2, "range(_width)")
-            self.buffered = set()
-        else:
-            self._pieces_loop(o, indexes, 1)
         self.contiguous = False
         if raises:
             o(1, "if _status != 0:")
@@ -259,12 +250,27 @@ class EntryWriter:
         return any(self.plan[n].write in ("assign", "blend", "accumulate")
                    for n in self.kernel.outputs if n in self.plan)
 
-    def _pieces_loop(self, o, indexes, depth):
-        """One vectorised loop per piece of the index (see scalar())."""
+    def _copied_loop(self, o, depth):
+        """The loop over every instance, reading copies (in instance order) of what the
+        method reads through an index; see scalar()."""
+        self.contiguous = False
+        gathered = self._gathered_fields()
+        for f in gathered:
+            source = ("_cv_" if f.source in ("cv", "peer") else "_ion_") + f.name
+            o(depth, f"_gbuf_{f.name} = __pc_np.empty(_width)")
+            o(depth, "for _k in range(_width):")
+            o(depth + 1, f"_gbuf_{f.name}[_k] = {source}[{self._index_array(f)}[_k]]")
+        self.buffered = {f.name for f in gathered}
+        self._scalar_loop(o, depth, "range(_width)")
+        self.buffered = frozenset()
+
+    def _pieces_loop(self, o, indexes, depth, may_split):
+        """One vectorised loop per piece of the index (one piece where the shim says the
+        whole index is a range; ``may_split``: else the pieces are found here)."""
         o(depth, "_start = 0")
         o(depth, "while _start < _width:")
         o(depth + 1, "_stop = _width")
-        if indexes:
+        if may_split:
             o(depth + 1, "if not _whole:")
             for k, array in enumerate(indexes):
                 end = f"__pc_run_end(__pc_as_i32({self._index_source(array)}), _start, _width)"
@@ -275,26 +281,21 @@ class EntryWriter:
         self._scalar_loop(o, depth + 1, "range(_start, _stop)")
         o(depth + 1, "_start = _stop")
 
-    def _scalar_loop(self, o, depth, iteration, first=None):
+    def _scalar_loop(self, o, depth, iteration):
         """``for _k in <iteration>``: load, call the kernel, write back (contiguous
-        indexing while ``self.contiguous``, else through the index arrays).
-        With ``first``, the loop counts from 0 and ``_k`` is ``first`` + the count."""
+        indexing while ``self.contiguous``, else through the index arrays)."""
         kernel = self.kernel
-        if first is None:
-            o(depth, f"for _k in {iteration}:")
-        else:
-            o(depth, f"for _j in {iteration}:")
-            o(depth + 1, f"_k = {first} + _j")
+        o(depth, f"for _k in {iteration}:")
         for f in self.fields:
             value = self._load(f)
             if value is not None:
                 o(depth + 1, f"_f_{f.name} = {value}")
         args = ", ".join(["_f_" + f.name for f in self.fields] + [p for _, _, p in kernel.uniform_reads])
         o(depth + 1, f"_r = {kernel.name}({args})")
-        first = 1 if getattr(kernel, "raises", False) else 0     # _r[0] is the status
-        if first:
+        offset = 1 if getattr(kernel, "raises", False) else 0     # _r[0] is the status
+        if offset:
             o(depth + 1, "_status = max(_status, _r[0])")
-        results = {name: f"_r[{j + first}]" for j, name in enumerate(kernel.outputs)}
+        results = {name: f"_r[{j + offset}]" for j, name in enumerate(kernel.outputs)}
         self._scalar_numeric_conductance(o, results, depth + 1)
         for lhs, op, coeff, value in self._write_ops(results):
             o(depth + 1, f"{lhs} {op} {coeff}({value})")
