@@ -11,16 +11,11 @@ import math
 
 import numpy as np
 
-import arbor_pycat
 from arbor_pycat import CustomMechanism, exprelr
 
 DV = 5.0          # the library once used this name for its own conductance step
 carray = 3.0      # and this one for its pointer casts
 SCALE = 2.0
-
-
-def _leak(pp, g=1e-5):
-    pp.i = g * (pp.v + 65.0)
 
 
 class Base(CustomMechanism):

@@ -138,11 +138,13 @@ def test_every_spelling_computes_what_python_computes(vocabulary, fork):
 
 def test_branch_conditions_decided_per_instance():
     """``if`` on one instance's value inside a loop over instances takes each branch
-    somewhere (cm_instance_loop: both branches ran, so s is not one formula)."""
+    somewhere: cm_instance_loop's s is positive after v > -64 mV (vtrap + exp) and
+    negative after v <= -64 mV (max(v, -66) + 0.01), and both occur."""
     catalogue = arbor_pycat.build(M.InstanceLoop, backend="numba")
     out = run(catalogue, [("cm_instance_loop", ["s"])])
     s, v = out["cm_instance_loop.s"], out["v"]
     assert (v > -64.0).any() and (v <= -64.0).any()
+    assert (s > 0.0).any() and (s < 0.0).any()
 
 
 @pytest.mark.parametrize("cls, reason", [

@@ -206,11 +206,14 @@ def _written_names(tree, namespace, seen):
     aliases = {}          # name -> the name whose array it is
 
     def root(node):
+        """The name (or ``pp.field``) whose array ``node`` is a view of, or None."""
         while isinstance(node, ast.Subscript):
             node = node.value
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                and node.func.attr in ("asarray", "view", "reshape", "ravel") and node.args:
-            node = node.args[0] if node.func.attr == "asarray" else node.func.value
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr == "asarray" and node.args:          # np.asarray(x)
+                node = node.args[0]
+            elif node.func.attr in ("view", "reshape", "ravel"):   # x.view(), x.ravel()
+                node = node.func.value
         if isinstance(node, ast.Name):
             return aliases.get(node.id, node.id)
         if isinstance(node, ast.Attribute):
@@ -220,13 +223,9 @@ def _written_names(tree, namespace, seen):
     written = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign):
-            source = root(node.value) if isinstance(node.value, (ast.Name, ast.Subscript, ast.Attribute,
-                                                                   ast.Call)) else None
+            source = root(node.value)
             for target in node.targets:
-                if isinstance(target, ast.Name) and source is not None and not isinstance(node.value, ast.Call) \
-                        or isinstance(target, ast.Name) and isinstance(node.value, ast.Call) and source is not None \
-                        and isinstance(node.value.func, ast.Attribute) \
-                        and node.value.func.attr in ("asarray", "view", "reshape", "ravel"):
+                if isinstance(target, ast.Name) and source is not None:
                     aliases[target.id] = source
     for node in ast.walk(tree):
         targets = []
@@ -704,9 +703,6 @@ def _events_only(tree, events):
     """True when every statement of apply_events is a no-op without events: loops over
     the events (``for ... in events``, ``range(len(events))``, ``zip(events.mech_index,
     ...)``) and updates indexed by ``events.mech_index``."""
-    def mentions_events(node):
-        return any(isinstance(n, ast.Name) and n.id == events for n in ast.walk(node))
-
     def over_events(iterable):
         if isinstance(iterable, ast.Name):
             return iterable.id == events
