@@ -15,7 +15,7 @@ MPI_INPUTS := scripts/build_arbor_mpi.py $(shell find scripts/arbor_mpi -type f)
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py src/arbor_pycat/_shim.cpp
+$(STAMP): pyproject.toml setup.py src/arbor_pycat/bridge/_shim.cpp
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e '.[test]'
@@ -46,4 +46,4 @@ bench-mpi: mpi-install
 	$(MPI_PY) benchmarks/mpi_scaling.py
 
 clean:
-	rm -rf $(VENV) $(MPI_VENV) build src/*.egg-info src/arbor_pycat/_shim*.so .pytest_cache
+	rm -rf $(VENV) $(MPI_VENV) build src/*.egg-info src/arbor_pycat/bridge/_shim*.so .pytest_cache

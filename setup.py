@@ -21,8 +21,8 @@ def arbor_include_dir():
 setup(
     ext_modules=[
         Extension(
-            "arbor_pycat._shim",
-            sources=["src/arbor_pycat/_shim.cpp"],
+            "arbor_pycat.bridge._shim",
+            sources=["src/arbor_pycat/bridge/_shim.cpp"],
             include_dirs=[arbor_include_dir()],
             # No debug information (it was 1.1 MB of a 1.5 MB object, copied
             # for every catalogue), and code and read-only data in one segment:

@@ -246,7 +246,7 @@ def test_extending_properties_twice_explains_what_to_do():
     ("m2/s", "m2 / s"), ("uS/um2/ms", "uS / um2 / ms"), ("mV ms", "mV ms"), ("mV", "mV"), ("", "")])
 def test_units_are_written_as_modcc_writes_them(declared, arbor_text):
     """modcc's output for these units (PARAMETER { a = 1 (S/cm2) ... }, measured)."""
-    from arbor_pycat.bridge import arbor_units
+    from arbor_pycat.spec.units import arbor_units
     assert arbor_units(declared) == arbor_text
 
 

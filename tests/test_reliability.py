@@ -737,7 +737,8 @@ print("OK")
 
 def test_a_clear_error_before_the_memory_map_limit():
     _snippet("""
-from arbor_pycat import bridge, MechanismError
+from arbor_pycat import MechanismError
+from arbor_pycat.bridge import shim as bridge
 
 @register
 class Leak(CustomMechanism):

@@ -8,7 +8,7 @@ from arbor import units as U
 
 import arbor_pycat
 from arbor_pycat import CustomMechanism, IonInfo, MechanismError
-from arbor_pycat import fields as F
+from arbor_pycat.spec import fields as F
 from arbor_pycat.declarations import spec_of
 from arbor_pycat.recipe import CableRecipe
 
@@ -34,10 +34,10 @@ def test_state_shadows_a_written_concentration():
     spec = spec_of(CalciumPump)
     (ion,) = spec.ions
     assert ion.write_int_concentration and not ion.read_int_concentration
-    plans = F.plan(spec, "write_ions")
+    plans = spec.fields["write_ions"]
     assert plans["cai"].source == "state"
     assert plans["ion_cai"].source == "ion" and plans["ion_cai"].write == "accumulate"
-    assert F.plan(spec, "advance_state")["cai"].write == "inplace"
+    assert spec.fields["advance_state"]["cai"].write == "inplace"
 
 
 def test_state_named_like_an_unwritten_concentration_is_refused():

@@ -7,13 +7,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m arbor_pycat",
                                      description="arbor_pycat: Arbor mechanisms written in Python")
     commands = parser.add_subparsers(dest="command", metavar="command")
-    from . import demo
+    from .tools import demo
     demo_parser = commands.add_parser(
         "demo", help="run a Python Hodgkin-Huxley mechanism next to Arbor's hh and plot both",
         description=demo.DESCRIPTION)
     demo.add_arguments(demo_parser)
     commands.add_parser("version", help="print the versions of arbor_pycat and arbor")
-    from . import info
+    from .tools import info
     info_parser = commands.add_parser(
         "info", help="describe the mechanism classes of a file or module: declarations, "
                      "backend and form of each method, and why", description=info.DESCRIPTION)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from .backends import compile_mechanism
 from .bridge import Shim
-from .declarations import registered, spec_of
+from .spec.registry import registered, spec_of
 from .errors import MechanismError, _for_user
 
 logger = logging.getLogger("arbor_pycat")

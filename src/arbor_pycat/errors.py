@@ -50,6 +50,14 @@ MechanismError.__module__ = MechanismRuntimeError.__module__ = "arbor_pycat"   #
 
 _last_error = None       # (time.monotonic_ns(), error) from the python backend
 _native_errors = {}      # (time, message) -> error, so that last_error() returns one object per failure
+_failure_sources = []    # functions returning [(time, message)] of compiled code's failures
+
+
+def add_failure_source(source):
+    """Let :func:`last_error` ask ``source()`` for failures of compiled code: a list of
+    (time.monotonic_ns(), message). The bridge adds the loaded shims' records."""
+    if source not in _failure_sources:
+        _failure_sources.append(source)
 
 
 def last_error():
@@ -59,9 +67,9 @@ def last_error():
     method raised, with its traceback intact. For compiled (numba) code it
     carries the message only (mechanism, method, field, shapes), and no cause.
     """
-    from .bridge import native_failures
     candidates = [_last_error] if _last_error is not None else []
-    for when, message in native_failures():
+    failures = [failure for source in _failure_sources for failure in source()]
+    for when, message in failures:
         if (when, message) not in _native_errors:
             if len(_native_errors) > 64:
                 _native_errors.clear()

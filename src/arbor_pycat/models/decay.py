@@ -9,7 +9,7 @@ It needs the ion's diffusive concentration (``use_diff_concentration=True``;
 give the ion a diffusivity with ``decor.set_ion(..., diff=...)``) and is
 generic in the ion: paint ``"py_decay/x=ca"``.
 """
-from ..declarations import CustomMechanism, IonInfo
+from ..spec.declarations import CustomMechanism, IonInfo
 from ..helpers import cnexp
 
 

@@ -1,7 +1,7 @@
 """Double-exponential conductance synapse: a port of Arbor's default ``exp2syn``."""
 import numpy as np
 
-from ..declarations import CustomMechanism
+from ..spec.declarations import CustomMechanism
 from ..helpers import cnexp
 
 

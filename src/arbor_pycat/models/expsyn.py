@@ -1,5 +1,5 @@
 """Single-exponential conductance synapse: a port of Arbor's default ``expsyn``."""
-from ..declarations import CustomMechanism
+from ..spec.declarations import CustomMechanism
 from ..helpers import cnexp
 
 

@@ -7,7 +7,7 @@ later events.
 """
 import numpy as np
 
-from ..declarations import CustomMechanism
+from ..spec.declarations import CustomMechanism
 from ..helpers import cnexp
 
 

@@ -1,5 +1,5 @@
 """Ohmic gap junction: a port of Arbor's default ``gj``."""
-from ..declarations import CustomMechanism
+from ..spec.declarations import CustomMechanism
 
 
 class GapJunction(CustomMechanism):

@@ -6,7 +6,7 @@ in mA/cm².
 """
 import numpy as np
 
-from ..declarations import CustomMechanism, IonInfo
+from ..spec.declarations import CustomMechanism, IonInfo
 from ..helpers import cnexp_linear, exprelr
 
 LOG3 = np.log(3.0)

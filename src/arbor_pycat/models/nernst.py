@@ -5,7 +5,7 @@ A ``reversal_potential`` mechanism: attach it to an ion with
 """
 import numpy as np
 
-from ..declarations import CustomMechanism, IonInfo
+from ..spec.declarations import CustomMechanism, IonInfo
 
 R = 8.31446261815324        # J/(K mol): gas constant
 FARADAY = 96485.3321233100184   # C/mol: Faraday's constant

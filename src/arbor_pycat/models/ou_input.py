@@ -13,7 +13,7 @@ Events switch the process on (weight >= 0: ``I_ou = mu``) or off
 """
 import numpy as np
 
-from ..declarations import CustomMechanism
+from ..spec.declarations import CustomMechanism
 
 
 def sqrt_dt(dt):

@@ -1,5 +1,5 @@
 """Passive leak: a port of Arbor's default ``pas``."""
-from ..declarations import CustomMechanism
+from ..spec.declarations import CustomMechanism
 
 
 class Pas(CustomMechanism):

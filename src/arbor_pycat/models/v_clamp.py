@@ -1,5 +1,5 @@
 """Ideal voltage clamp: a port of Arbor's default ``v_clamp``."""
-from ..declarations import CustomMechanism
+from ..spec.declarations import CustomMechanism
 
 
 class VClamp(CustomMechanism):

@@ -1,7 +1,7 @@
 """Voltage limiter: a port of Arbor's default ``v_limit``."""
 import numpy as np
 
-from ..declarations import CustomMechanism
+from ..spec.declarations import CustomMechanism
 
 
 def clip(v, low, high):

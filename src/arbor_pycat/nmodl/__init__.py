@@ -59,11 +59,8 @@ def module_name(path_or_text):
 
 
 def _cache_dir():
-    base = os.environ.get("ARBOR_PYCAT_CACHE_DIR")
-    if base:
-        return Path(base) / "nmodl"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "arbor_pycat" / "nmodl"
+    from ..cache import cache_dir
+    return cache_dir() / "nmodl"
 
 
 def load(path, *, directory=None):
@@ -97,7 +94,7 @@ def load(path, *, directory=None):
         except BaseException:
             del sys.modules[modname]
             raise
-    from ..declarations import CustomMechanism
+    from ..spec.declarations import CustomMechanism
     classes = [v for v in vars(module).values()
                if isinstance(v, type) and issubclass(v, CustomMechanism) and v is not CustomMechanism
                and v.__module__ == modname]

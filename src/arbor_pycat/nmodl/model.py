@@ -9,7 +9,7 @@ from ``USEION``.
 import keyword
 from dataclasses import dataclass, field
 
-from .. import fields as F
+from ..spec import fields as F
 from . import symbolic as Y
 from . import syntax as S
 from .errors import NmodlError
@@ -265,3 +265,22 @@ def _children(st):
     if isinstance(st, S.If):
         return [st.then, st.orelse]
     return []
+
+
+def assigned_names(body, call_writes=None):
+    """NMODL names the statements assign, in order (``call_writes``: PROCEDURE -> what it assigns)."""
+    call_writes = call_writes or {}
+    out = []
+    for st in body:
+        if isinstance(st, S.Assign):
+            names = [st.target]
+        elif isinstance(st, S.CallStmt):
+            names = list(call_writes.get(st.call.func, ()))
+        else:
+            names = []
+            for child in _children(st):
+                names += assigned_names(child, call_writes)
+        for n in names:
+            if n not in out:
+                out.append(n)
+    return out

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import symbolic as Y
 from . import syntax as S
 from .errors import NmodlError
-from .model import BUILTINS, _children, _exprs
+from .model import BUILTINS, _children, _exprs, assigned_names
 from . import solvers
 
 _MATH = {"exp": "np.exp", "log": "np.log", "sqrt": "np.sqrt", "fabs": "np.abs", "abs": "np.abs",
@@ -347,25 +347,6 @@ def e_is_constant(e):
     if isinstance(e, S.Bin):
         return e.op in "+-*/^" and e_is_constant(e.left) and e_is_constant(e.right)
     return False
-
-
-def assigned_names(body, call_writes=None):
-    """NMODL names the statements assign, in order (``call_writes``: PROCEDURE -> what it assigns)."""
-    call_writes = call_writes or {}
-    out = []
-    for st in body:
-        if isinstance(st, S.Assign):
-            names = [st.target]
-        elif isinstance(st, S.CallStmt):
-            names = list(call_writes.get(st.call.func, ()))
-        else:
-            names = []
-            for child in _children(st):
-                names += assigned_names(child, call_writes)
-        for n in names:
-            if n not in out:
-                out.append(n)
-    return out
 
 
 def branch_reads(body, name, call_reads):

@@ -14,6 +14,7 @@
 - LINEAR blocks (``SOLVE name`` in INITIAL): the linear system solved the same way.
 """
 from . import symbolic as Y
+from .model import assigned_names
 from . import syntax as S
 
 METHODS = {"DERIVATIVE": ("cnexp", "sparse", "stochastic", "euler"), "KINETIC": ("sparse",),
@@ -78,7 +79,6 @@ def _local_defs(body, states, call_writes):
         if isinstance(st, S.Assign):
             defs[st.target] = st.value if st.target not in defs else None
         elif isinstance(st, (S.If, S.CallStmt)):
-            from .pygen import assigned_names
             for n in assigned_names([st], call_writes):
                 defs[n] = None
     # a local assigned twice or inside IF that depends on a state cannot be substituted

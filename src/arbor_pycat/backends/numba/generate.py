@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import NumbaMechanism, cache_dir
-from .. import CannotCompile
-from ... import fields as F
-from .codegen import EntryWriter, module_prelude
+from ...abi import contract, rules
+from ...cache import cache_dir
+from ..base import CannotCompile, CompiledMechanism
+from .entry import module_prelude
+from .entry_array import ArrayEntry
+from .entry_scalar import ScalarEntry
 from .lower import PREFIX
 from .translate import translate
 
@@ -23,7 +25,7 @@ _CONTRACT = {"contract"}
 
 
 class _Messages:
-    """Status codes (1..63) and the messages the shim throws for them."""
+    """Status codes (1 .. contract.MAX_MESSAGES - 1) and the messages the shim throws for them."""
 
     def __init__(self, spec):
         self.spec = spec
@@ -34,7 +36,7 @@ class _Messages:
     def code(self, method, key, text):
         if (method, key) not in self.codes:
             code = len(self.codes) + 1
-            if code >= 64:
+            if code >= contract.MAX_MESSAGES:
                 raise CannotCompile("too many distinct error checks")
             self.codes[(method, key)] = code
             self.messages[code] = f"arbor_pycat: {self.spec.label} failed in {method} (numba backend): {text}"
@@ -76,7 +78,7 @@ def _source_for(spec, messages, forced_array=frozenset()):
     """
     pieces, modes, namespace, helpers = [], {}, {}, {}
     for name, method in spec.methods.items():
-        plan = F.plan(spec, name)
+        plan = spec.fields[name]
         numeric = name == "compute_currents" and spec.needs_numeric_conductance()
 
         def error_code(key, method_name=name):
@@ -93,8 +95,8 @@ def _source_for(spec, messages, forced_array=frozenset()):
                 text = str(reason)   # translate() may already name the method
                 text = text if text.startswith(name) else f"{name}: {text}"
                 raise _with_scalar_reason(text, messages, name, getattr(reason, "lineno", None)) from None
-        writer = EntryWriter(spec, method, plan, kernel, numeric, error_code)
-        entry = writer.scalar() if kernel.mode == "scalar" else writer.array()
+        form = ScalarEntry if kernel.mode == "scalar" else ArrayEntry
+        entry = form(spec, method, plan, kernel, numeric, error_code).text()
         for helper, text in kernel.helpers.items():
             if helpers.get(helper, text) != text:
                 raise CannotCompile(f"two different helper functions are both named {helper!r}")
@@ -120,7 +122,7 @@ def _library_digest():
     from ... import helpers
     from . import mathlib, ppack
     h = hashlib.sha256()
-    for module in (mathlib, ppack, helpers):
+    for module in (mathlib, ppack, helpers, contract, rules):
         h.update(Path(module.__file__).read_bytes())
     return h.hexdigest()
 
@@ -128,7 +130,7 @@ def _library_digest():
 def _fingerprint(source, namespace):
     """A hash of everything the compiled code depends on."""
     import numba
-    from ... import __version__
+    from ..._version import __version__
     h = hashlib.sha256()
     h.update(f"{__version__}/{_VERSION}/{numba.__version__}/{np.__version__}\n".encode())
     h.update(_library_digest().encode())
@@ -527,12 +529,11 @@ def build(spec):
             raise _with_scalar_reason(f"{method}: {reason}", messages, method, lineno, detail=str(exc).strip())
         forced_array.add(method)     # numba could not type the scalar form: retry as array code
     callbacks = {method: compiled.address for method, compiled in module._pycat_cfuncs.items()}
-    mechanism = NumbaMechanism(spec, callbacks, messages.messages, module, modes)
     cfuncs = module._pycat_cfuncs.values()
-    mechanism.cache = ("memory" if in_memory else
-                       "disk" if cfuncs and all(c.cache_hits for c in cfuncs) else "compiled")
-    mechanism.seconds = time.perf_counter() - start
-    return mechanism
+    cache = ("memory" if in_memory else
+             "disk" if cfuncs and all(c.cache_hits for c in cfuncs) else "compiled")
+    return CompiledMechanism("numba", spec, callbacks, messages.messages, forms=dict(modes),
+                             cache=cache, keep=(module,), module=module, seconds=time.perf_counter() - start)
 
 
 # The line of numba's message that says what went wrong, in order of preference.
@@ -544,7 +545,7 @@ _NUMBA_KEYS = ("No implementation of function", "Cannot unify", "Unknown attribu
 def _numba_reason(spec, method, exc, module):
     """(one line saying why numba failed, the line of the user's file it is about or None)."""
     import re
-    from ... import locations
+    from ...spec import locations
     text = str(exc)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     key = next((line for prefix in _NUMBA_KEYS for line in lines if line.startswith(prefix)), None)

@@ -42,9 +42,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import CannotCompile
+from ..base import CannotCompile
 from ...helpers import cnexp, cnexp_linear, exprelr
-from ...inspection import function_tree
+from ...spec.fields import Index, Write
+from ...spec.inspection import function_tree
 
 PREFIX = "__pc_"
 _MAX_INLINE_DEPTH = 32
@@ -268,16 +269,15 @@ class Lowering:
             self.fail(node, f"pp.{name} is not a field here")
         if name in self.fields:
             return self.fields[name]
-        source = plan.source
-        if source in ("time_since_spike",):
+        if plan.index is Index.DETECTORS:
             self.fail(node, f"pp.{name} is not element-wise")
-        if name == "raw" or (source == "raw" and plan.key == "ppack"):
+        if plan.role == "ppack":
             self.fail(node, "pp.raw is available with the python backend only")
-        if source == "raw":
+        if plan.index is Index.INSTANCE and plan.table is None and plan.array is not None:
             self.fail(node, f"pp.{name} is one of Arbor's index arrays, not an element-wise value")
         param = PREFIX + "f_" + name
         self.field_params[name] = param
-        uniform = source in ("scalar", "global", "valence")
+        uniform = not plan.per_instance
         obj = Obj(param, inst=not uniform, array=not uniform, field=name,
                   readonly=plan.write is None)
         self.fields[name] = obj
@@ -465,10 +465,10 @@ class Lowering:
         if obj.field is not None:
             plan = self.plan[obj.field]
             direct = getattr(node, "_pc_direct", False)
-            if not direct and plan.source not in ("parameter", "state") and plan.write != "buffer":
+            if not direct and plan.write not in (Write.INPLACE, Write.BUFFER):
                 self.fail(node, f"{how} writes pp.{obj.field} through another name: assign "
                                 f"pp.{obj.field} directly (its writes are scattered back to Arbor)")
-            if not direct and plan.write == "buffer" and not self._written_directly(obj.field):
+            if not direct and plan.write is Write.BUFFER and not self._written_directly(obj.field):
                 self.fail(node, f"{how} writes pp.{obj.field} through another name: assign "
                                 f"pp.{obj.field} directly")
             self.written.add(obj.field)
@@ -573,7 +573,7 @@ class Lowering:
             self.fail(node, f"writes pp.{obj.field}, which is read-only here")
         if obj.field is not None:
             plan = self.plan[obj.field]
-            if not getattr(node, "_pc_direct", False) and plan.source not in ("parameter", "state"):
+            if not getattr(node, "_pc_direct", False) and plan.write is not Write.INPLACE:
                 self.fail(node, f"writes pp.{obj.field} through another name: write pp.{obj.field}[k] directly")
             self.written.add(obj.field)
         value_node = self.value_node(value, node)
@@ -1094,8 +1094,8 @@ class Lowering:
         index = self.expr(node.slice, env)
         if not isinstance(index, Const) or not isinstance(index.value, int):
             self.fail(node, "indexes an array (not element-wise)")
-        source = self.plan[name].source
-        if source not in ("parameter", "state", "cv"):
+        f = self.plan[name]
+        if not (f.index is Index.NODE or (f.index is Index.INSTANCE and f.table in ("parameters", "state_vars"))):
             self.fail(node, f"pp.{name}[{index.value}] (only parameters, states and per-CV values can be read "
                             "at one instance)")
         if name in self.method.access.writes or name in self.written:

@@ -22,6 +22,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
+from ...abi import contract, rules
 from ...helpers import cnexp, cnexp_linear, exprelr
 
 def _cached_jit(**options):
@@ -284,9 +285,8 @@ def assign_field(target, value):
     """
 
 
-@_cached_jit()
-def _wrong_shape(size, ndim):
-    return 1 + 4 * size + min(ndim, 3)
+# The detail of a wrong-shape status (abi.contract.shape_detail), compiled.
+_wrong_shape = _cached_jit()(contract.shape_detail)
 
 
 @overload(assign_field)
@@ -324,17 +324,9 @@ def _assign_field(target, value):
         return lambda target, value: _wrong_shape(value.size, ndim)
 
 
-@_cached_jit(error_model="numpy")
-def is_range(index):
-    """True when ``index`` is ``first, first + 1, ...`` (the common density layout)."""
-    n = index.shape[0]
-    if n == 0:
-        return True
-    first = index[0]
-    ok = True
-    for k in range(n):
-        ok &= index[k] == first + k
-    return ok
+
+# The range test of the field decode (arbor_pycat.abi.rules), compiled.
+is_range = _cached_jit()(rules.is_range)
 
 
 # numpy's element-wise functions on one value each, with numpy's rules (the

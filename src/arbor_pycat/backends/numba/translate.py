@@ -29,7 +29,8 @@ import types
 
 import numpy as np
 
-from .. import CannotCompile
+from ...abi import contract
+from ..base import CannotCompile
 from .lower import PREFIX
 from .lower import function_namespace as _resolver
 
@@ -266,7 +267,7 @@ def _check_readonly_writes(tree, pp, plan, namespace, method_name):
             if field in plan and plan[field].write is None:
                 raise CannotCompile(f"{method_name} writes into pp.{field} (through another name or a "
                                     "helper), which is read-only here")
-            if field in plan and plan[field].source in ("cv", "ion", "peer") \
+            if field in plan and plan[field].gathered \
                     and not _writes_field_directly(tree, pp, field):
                 raise CannotCompile(f"{method_name} writes into pp.{field} through another name or a "
                                     f"helper: assign pp.{field} directly (it is scattered back to Arbor)")
@@ -275,11 +276,9 @@ def _check_readonly_writes(tree, pp, plan, namespace, method_name):
 def _check_truth_tests(tree, pp, plan, method):
     """Refuse ``if pp.v > 0:`` and the like: numpy raises for more than one instance
     ("the truth value of an array ... is ambiguous"), numba would decide something."""
-    uniform = {"scalar", "global", "valence"}
-
     def whole_field(node):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == pp:
-            return node.attr in plan and plan[node.attr].source not in uniform
+            return node.attr in plan and plan[node.attr].per_instance
         if isinstance(node, (ast.Subscript, ast.Call)):
             return False            # one element, or a reduction / len()
         return any(whole_field(child) for child in ast.iter_child_nodes(node))
@@ -561,12 +560,13 @@ class _Rewriter(ast.NodeTransformer):
         if self.mode == "scalar":
             return [ast.copy_location(ast.Assign([ast.Name(target, ast.Store())], value), node)]
         # _assign_field returns 0, or what the value was (see mathlib.assign_field):
-        # the status carries it above the code's 8 bits, for the shim's message.
+        # the status carries it above the code's bits (abi.contract), for the shim's message.
         check = ast.Call(ast.Name(PREFIX + "assign_field", ast.Load()), [ast.Name(target, ast.Load()), value], [])
         status = ast.Name(PREFIX + "assign_status", ast.Store())
         failed = ast.Compare(ast.Name(PREFIX + "assign_status", ast.Load()), [ast.NotEq()], [ast.Constant(0)])
         code = ast.BinOp(ast.Constant(self.code_for(field)), ast.Add(),
-                         ast.BinOp(ast.Name(PREFIX + "assign_status", ast.Load()), ast.Mult(), ast.Constant(256)))
+                         ast.BinOp(ast.Name(PREFIX + "assign_status", ast.Load()), ast.Mult(),
+                                   ast.Constant(1 << contract.STATUS_CODE_BITS)))
         return [ast.copy_location(ast.Assign([status], check), node),
                 ast.copy_location(ast.If(failed, [ast.Return(code)], []), node)]
 

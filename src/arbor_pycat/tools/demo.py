@@ -96,8 +96,8 @@ def plot(path, t, builtin, python, label):
 
 def run(out=DEFAULT_OUT, duration=200.0, dt=0.025, backend=None, cvs_per_branch=8, stream=None):
     """Run the demo; print the comparison to ``stream``; return a dict of the figures."""
-    import arbor_pycat
-    from arbor_pycat import builder, models
+    from .. import builder, models
+    from .._version import __version__
 
     stream = stream or sys.stdout
 
@@ -105,8 +105,8 @@ def run(out=DEFAULT_OUT, duration=200.0, dt=0.025, backend=None, cvs_per_branch=
         print(*parts, file=stream)
 
     start = time.perf_counter()
-    catalogue = (arbor_pycat.build(models.HH) if backend is None
-                 else arbor_pycat.build(models.HH, backend=backend))
+    catalogue = (builder.build(models.HH) if backend is None
+                 else builder.build(models.HH, backend=backend))
     build_seconds = time.perf_counter() - start
     name = models.HH.name
     used = builder.last_backends.get(name, "?")
@@ -124,7 +124,7 @@ def run(out=DEFAULT_OUT, duration=200.0, dt=0.025, backend=None, cvs_per_branch=
                "seconds_builtin": seconds_builtin, "seconds_python": seconds_python, "plot": None}
 
     cvs = 1 + cvs_per_branch
-    say(f"arbor_pycat {arbor_pycat.__version__} demo, arbor {arbor.__version__}")
+    say(f"arbor_pycat {__version__} demo, arbor {arbor.__version__}")
     say(f"cell: soma + 200 um dendrite, {cvs} CVs, HH everywhere, 0.2 nA clamp at 10-190 ms;"
         f" {duration:g} ms at dt = {dt:g} ms")
     say(f"python mechanism {name!r} built with the {used!r} backend in {build_seconds:.2f} s")

@@ -105,7 +105,7 @@ class SourceChanged(Exception):
 
 def check_source_current(function, source=None):
     """Raise MechanismError if ``function``'s source on disk is not the code it runs."""
-    from .errors import MechanismError
+    from ..errors import MechanismError
     problem = source_mismatch(function, source)
     if problem:
         raise MechanismError(problem)

@@ -8,7 +8,7 @@ and what to do; :func:`cable_properties` makes fresh properties every time.
 """
 import re
 
-from .errors import MechanismError
+from ..errors import MechanismError
 
 
 def cable_properties(*catalogues, prefix=""):

@@ -41,9 +41,12 @@ namespace {
 // above them, what was assigned for a shape error (see describe_value()).
 using pycat_callback = std::int64_t (*)(arb_mechanism_ppack*, arb_deliverable_event_stream*, std::uint64_t);
 
+// The contract with arbor_pycat's Python side (abi/contract.py), reported by
+// pycat_layout() and pycat_method_name() and checked when a copy loads.
 constexpr int max_mechanisms = 1024;   // slots per copy, shared by its catalogues
 constexpr int n_methods = 6;  // init, compute_currents, apply_events, advance_state, write_ions, post_event
-constexpr int max_messages = 64;
+constexpr int max_messages = 64;       // message codes 1 .. max_messages - 1
+constexpr int status_code_bits = 8;    // a status > 0: code in the low bits, detail above
 
 // One cached answer of layout() (below).
 struct layout_entry {
@@ -192,7 +195,8 @@ void record_failure(const std::string& message) {
 
 [[noreturn]] void fail(const slot& s, std::int64_t rc, const arb_mechanism_ppack* pp, bool native) {
     std::string message;
-    const std::int64_t code = rc > 0 ? rc & 255 : rc, detail = rc > 0 ? rc >> 8 : 0;
+    const std::int64_t code = rc > 0 ? rc & ((1 << status_code_bits) - 1) : rc,
+                       detail = rc > 0 ? rc >> status_code_bits : 0;
     if (code > 0 && code < max_messages && s.messages[code]) {
         message = s.messages[code];
         if (detail > 0) message += ": " + describe_value(detail, pp->width);
@@ -364,8 +368,17 @@ extern "C" {
         case 17: return layout_peer_bit;
         case 18: return layout_first_ion_bit;
         case 19: return max_layout_ions;
+        case 20: return n_methods;
+        case 21: return max_messages;
+        case 22: return status_code_bits;
+        case 23: return max_mechanisms;
         default: return 0;
     }
+}
+
+// The name of interface method k in the shim's numbering (nullptr past the end).
+[[gnu::visibility("default")]] const char* pycat_method_name(int k) {
+    return k >= 0 && k < n_methods ? method_names[k] : nullptr;
 }
 
 [[gnu::visibility("default")]] int pycat_set_mechanism(int k, const arb_mechanism_type* type) {

@@ -1,11 +1,13 @@
 """Arbor's mechanism ABI (``arbor/mechanism_abi.h``, version 0.7), mirrored once.
 
 Everything else in arbor_pycat that needs to know where a field of Arbor's
-structs lives reads it from here: the ctypes structures (used by the bridge
+structs lives reads it from here (what arbor_pycat and its own shim agree on
+beyond Arbor's ABI is in :mod:`.contract`): the ctypes structures (used by the bridge
 and the Python backend) and :data:`PPACK_DTYPE`, a numpy structured dtype
 with the same layout in which pointers are plain ``uint64`` (used by the
 numba backend, which cannot type ctypes pointer fields). The bridge checks
-these sizes and offsets against the compiled shim when it loads.
+these sizes and offsets against the compiled shim when it loads
+(:data:`.contract.EXPECTED_LAYOUT`).
 """
 import ctypes as C
 
@@ -25,11 +27,6 @@ MECHANISM_KINDS = {       # arb_mechanism_kind
     "junction": 4,
     "voltage": 5,
 }
-
-# Interface methods, in the order the shim numbers them.
-METHODS = ("init_mechanism", "compute_currents", "apply_events",
-           "advance_state", "write_ions", "post_event")
-
 
 class IonState(C.Structure):
     _fields_ = [
@@ -110,6 +107,11 @@ class IonInfo(C.Structure):
     ]
 
 
+# The flags of arb_ion_info, in its order: IonInfo (what users write), IonSpec
+# (resolved) and the bridge's table all use these names.
+ION_FLAGS = tuple(name for name, ctype in IonInfo._fields_ if ctype is C.c_bool)
+
+
 class RandomVariableInfo(C.Structure):
     _fields_ = [("name", C.c_char_p), ("index", size_t)]
 
@@ -173,21 +175,3 @@ PPACK_DTYPE = _numpy_dtype(PPack)
 ION_STATE_DTYPE = _numpy_dtype(IonState)
 EVENT_DTYPE = _numpy_dtype(EventData)
 EVENT_STREAM_DTYPE = _numpy_dtype(EventStream)
-
-# The shim's layout flags, the third argument of every compiled callback: which
-# index arrays are ranges (first, first + 1, ...). Not Arbor's ABI but ours,
-# between the shim and the generated code; mirrored and checked like it.
-LAYOUT_NODE_INDEX_BIT = 0
-LAYOUT_PEER_INDEX_BIT = 1
-LAYOUT_FIRST_ION_BIT = 2         # ion k: bit 2 + k, for k < LAYOUT_MAX_IONS
-LAYOUT_MAX_IONS = 62
-
-# What the shim reports for pycat_layout(k), k = 0, 1, ...: checked at load.
-EXPECTED_LAYOUT = (
-    C.sizeof(PPack), PPack.dt.offset, PPack.mechanism_id.offset, PPack.events.offset,
-    PPack.parameters.offset, PPack.random_numbers.offset, C.sizeof(IonState),
-    C.sizeof(MechanismType), MechanismType.random_variables.offset, C.sizeof(IonInfo),
-    C.sizeof(FieldInfo), C.sizeof(EventData), PPack.index_constraints.offset,
-    C.sizeof(MechanismInterface), MechanismInterface.init_mechanism.offset, C.sizeof(Mechanism),
-    LAYOUT_NODE_INDEX_BIT, LAYOUT_PEER_INDEX_BIT, LAYOUT_FIRST_ION_BIT, LAYOUT_MAX_IONS,
-)

@@ -23,9 +23,12 @@ import tempfile
 import threading
 from pathlib import Path
 
-from . import abi
-from .compat import check_arbor
-from .errors import MechanismError
+from .. import abi
+from ..abi import contract
+from ..compat import check_arbor
+from ..errors import MechanismError, add_failure_source
+from ..backends.base import interrupted_in_python
+from ..spec.units import arbor_units
 
 _alive = []          # every object a loaded catalogue may still point to
 _workdir = None
@@ -62,7 +65,8 @@ def _load_shim(path):
     lib = ctypes.CDLL(path)
     missing = [name for name in ("pycat_layout", "pycat_set_mechanism", "pycat_set_callback",
                                  "pycat_set_python_callback", "pycat_set_message", "pycat_set_error",
-                                 "pycat_last_failure", "get_catalogue") if not hasattr(lib, name)]
+                                 "pycat_last_failure", "pycat_method_name", "get_catalogue")
+               if not hasattr(lib, name)]
     if missing:
         raise ImportError(f"arbor_pycat's compiled shim is out of date (no {', '.join(missing)}): "
                           "reinstall the package (pip install .) to rebuild it")
@@ -78,22 +82,22 @@ def _load_shim(path):
     lib.pycat_set_error.restype = None
     lib.pycat_last_failure.restype = ctypes.c_ulong
     lib.pycat_last_failure.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_longlong)]
-    found = tuple(lib.pycat_layout(k) for k in range(len(abi.EXPECTED_LAYOUT)))
-    if found != abi.EXPECTED_LAYOUT:
-        raise ImportError("arbor_pycat's mirror of Arbor's mechanism ABI does not match the "
-                          f"compiled shim (layout {found} != {abi.EXPECTED_LAYOUT})")
+    lib.pycat_method_name.restype = ctypes.c_char_p
+    lib.pycat_method_name.argtypes = [ctypes.c_int]
+    found = tuple(lib.pycat_layout(k) for k in range(len(contract.EXPECTED_LAYOUT)))
+    if found != contract.EXPECTED_LAYOUT:
+        raise ImportError("arbor_pycat's mirror of Arbor's mechanism ABI or of its contract with "
+                          f"the shim does not match the compiled shim (layout {found} != "
+                          f"{contract.EXPECTED_LAYOUT}): reinstall the package (pip install .)")
+    methods = tuple((lib.pycat_method_name(k) or b"").decode() for k in range(len(contract.METHODS)))
+    if methods != contract.METHODS or lib.pycat_method_name(len(contract.METHODS)) is not None:
+        raise ImportError(f"the compiled shim numbers the interface methods {methods}, "
+                          f"arbor_pycat {contract.METHODS}: reinstall the package (pip install .)")
     version = (lib.pycat_abi_version_major(), lib.pycat_abi_version_minor())
     if version != abi.ABI_VERSION[:2]:
         raise ImportError(f"the shim was compiled against mechanism ABI {version}, "
                           f"arbor_pycat mirrors {abi.ABI_VERSION[:2]}")
     return lib
-
-
-def arbor_units(units):
-    """Units as modcc writes them into Arbor's field tables: 'S/cm2' -> 'S / cm2',
-    '/ms' -> '/ ms', 'mV ms' unchanged."""
-    import re
-    return re.sub(r"\s*/\s*", " / ", " ".join(units.split())).strip()
 
 
 def _fields(entries):
@@ -128,9 +132,7 @@ def mechanism_type(spec):
     ions = (abi.IonInfo * max(1, len(spec.ions)))()
     for row, ion in zip(ions, spec.ions):
         row.name = ion.name.encode()
-        for flag in ("write_int_concentration", "write_ext_concentration", "read_int_concentration",
-                     "read_ext_concentration", "use_diff_concentration", "write_rev_potential",
-                     "read_rev_potential", "read_valence", "verify_valence"):
+        for flag in abi.ION_FLAGS:
             setattr(row, flag, getattr(ion, flag))
         row.expected_valence = ion.expected_valence
     keep.append(ions)
@@ -203,9 +205,6 @@ def _slots(count):
         return _library, first
 
 
-_interrupted_in_python = [False]   # set when a method's KeyboardInterrupt stopped a run
-
-
 def install_interrupt_handler():
     """Let Ctrl-C stop a simulation at any thread count, with either backend.
 
@@ -226,7 +225,7 @@ def install_interrupt_handler():
 
         def handler(signum, frame, previous=current):
             stopped_a_run = pending()
-            python_run, _interrupted_in_python[0] = _interrupted_in_python[0], False
+            python_run, interrupted_in_python[0] = interrupted_in_python[0], False
             if not _in_a_method(frame):     # the run is over (or none was running)
                 clear()
                 if (stopped_a_run or python_run) and frame is None:
@@ -332,9 +331,9 @@ class Shim:
             self.lib.pycat_set_message(k, code, data)
         for method, target in compiled.callbacks.items():
             if callable(target):     # python backend: f(ppack, events, fingerprint) -> int
-                self.lib.pycat_set_python_callback(k, abi.METHODS.index(method), target)
+                self.lib.pycat_set_python_callback(k, contract.METHODS.index(method), target)
             else:                    # native: the address of a C function
-                self.lib.pycat_set_callback(k, abi.METHODS.index(method), target)
+                self.lib.pycat_set_callback(k, contract.METHODS.index(method), target)
         self.count += 1
         self.lib.pycat_set_window(self.first, self.count)
 
@@ -350,3 +349,6 @@ def native_failures():
     """(time, message) of the latest failure of compiled code, per loaded copy of the shim."""
     return [failure for failure in (library.last_failure() for library in _alive
                                     if isinstance(library, _Library)) if failure is not None]
+
+
+add_failure_source(native_failures)

@@ -9,90 +9,15 @@ import keyword
 import math
 import unicodedata
 import warnings
-from dataclasses import dataclass, field
 
+from ..errors import MechanismError
 from . import fields as F
+from . import kinds as K
 from . import locations
-from .errors import MechanismError
-from .inspection import MethodAccess, analyse
-
-BACKENDS = ("auto", "numba", "python")
-
-
-@dataclass(frozen=True)
-class Declared:
-    """A declared parameter, state variable or global: name, units, default."""
-    name: str
-    units: str
-    default: float
-
-
-@dataclass(frozen=True)
-class RandomVariable:
-    name: str
-    slot: int
-
-
-@dataclass(frozen=True)
-class IonSpec:
-    """An ion dependency with every flag resolved (mirrors ``arb_ion_info``)."""
-    name: str
-    write_int_concentration: bool
-    write_ext_concentration: bool
-    read_int_concentration: bool
-    read_ext_concentration: bool
-    use_diff_concentration: bool
-    write_rev_potential: bool
-    read_rev_potential: bool
-    read_valence: bool
-    verify_valence: bool
-    expected_valence: int
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    name: str
-    function: object
-    access: MethodAccess
-
-
-@dataclass(frozen=True)
-class MechanismSpec:
-    """Everything arbor_pycat needs to know about a mechanism class."""
-    cls: type
-    name: str
-    kind: str
-    parameters: tuple
-    state_vars: tuple
-    globals: tuple
-    ions: tuple
-    random: tuple
-    backend: str | None
-    methods: dict = field(hash=False)
-    linear: bool = False      # Arbor may coalesce identical point mechanisms (NMODL's linear flag)
-
-    @property
-    def label(self):
-        """How messages name the mechanism: ``'custom_hh' (class HH)``."""
-        return f"mechanism '{self.name}' (class {self.cls.__qualname__})"
-
-    @property
-    def has_post_events(self):
-        return "post_event" in self.methods
-
-    def writes(self, method, name):
-        m = self.methods.get(method)
-        return m is not None and name in m.access.writes
-
-    def needs_numeric_conductance(self):
-        """True when compute_currents writes a current but not ``pp.conductance``."""
-        m = self.methods.get("compute_currents")
-        if m is None or self.kind not in F.CURRENT_KINDS:
-            return False
-        if m.access.opaque:
-            return "conductance" not in m.access.writes
-        currents = {"i"} | {"i" + ion.name for ion in self.ions}
-        return bool(m.access.writes & currents) and "conductance" not in m.access.writes
+from .declarations import IonInfo
+from .inspection import analyse
+from .kinds import BACKEND_CHOICES as BACKENDS
+from .model import Declared, IonSpec, MechanismSpec, MethodSpec, RandomVariable
 
 
 def _fail(cls, message, location=None):
@@ -162,7 +87,7 @@ def _randoms(cls, values):
 
 def _methods(cls):
     out = {}
-    for name in F.METHODS:
+    for name in K.METHODS:
         function = getattr(cls, name, None)
         if function is None:
             continue
@@ -231,7 +156,6 @@ _OPAQUE_WARNED = set()
 
 
 def _ions(cls, declared, methods, state_names=frozenset()):
-    from .declarations import IonInfo
     if declared is None:
         return ()
     out = []
@@ -295,8 +219,8 @@ def make_spec(cls):
         _fail(cls, "missing 'name' (a valid identifier, unique in a catalogue)")
     _identifier(cls, "name", name)
     kind = getattr(cls, "kind", "density")
-    if kind not in F.KINDS:
-        _fail(cls, f"unknown kind {kind!r}; expected one of {', '.join(F.KINDS)}")
+    if kind not in K.KINDS:
+        _fail(cls, f"unknown kind {kind!r}; expected one of {', '.join(K.KINDS)}")
     backend = getattr(cls, "backend", None)
     if backend is not None and backend not in BACKENDS:
         _fail(cls, f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
@@ -337,16 +261,17 @@ def make_spec(cls):
     if kind == "junction" and ions:
         _fail(cls, "junction mechanisms cannot use ions")
     # A method Arbor never calls for this kind would be silently ignored.
-    ignored = sorted(set(methods) & F.NEVER_CALLED.get(kind, set()))
+    ignored = sorted(set(methods) & K.NEVER_CALLED.get(kind, set()))
     if ignored:
         _fail(cls, f"defines {', '.join(ignored)}, which Arbor never calls on a {kind} mechanism "
-                   f"({F.NEVER_CALLED_WHY[kind]})",
+                   f"({K.NEVER_CALLED_WHY[kind]})",
               locations.of_function(methods[ignored[0]].function, cls, ignored[0]))
     linear = getattr(cls, "linear", False)
     if not isinstance(linear, bool):
         _fail(cls, f"linear must be True or False, not {linear!r}")
     spec = MechanismSpec(cls, name, kind, parameters, state_vars, globals_, ions, random, backend, methods,
                          linear)
+    spec.fields.update(F.decode_all(spec))
     _check_accesses(spec)
     return spec
 
@@ -356,7 +281,7 @@ def _check_accesses(spec):
     cls = spec.cls
     rev_writes = [f"e{ion.name}" for ion in spec.ions if ion.write_rev_potential]
     for method in spec.methods.values():
-        plans = F.plan(spec, method.name)
+        plans = spec.fields[method.name]
         for name in sorted(method.access.reads | method.access.writes):
             if name not in plans:
                 hint = locations.suggestion(name, plans)
@@ -404,7 +329,7 @@ def _why_missing(spec, method, name):
         if name.endswith(suffix) and len(name) > 1:
             return f"no ion {name[:-1]!r} is declared (ions: {', '.join(ions) or 'none'})"
     if name in ("i", "conductance"):
-        if spec.kind not in F.CURRENT_KINDS:
+        if spec.kind not in K.CURRENT_KINDS:
             return f"a {spec.kind} mechanism has no current"
         return "currents exist only in compute_currents"
     if name == "peer_v":

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .declarations import spec_of
-from .errors import MechanismError
+from ..errors import MechanismError
+from ..spec.registry import spec_of
 
 __all__ = ["compare", "Comparison"]
 
@@ -444,13 +444,13 @@ def compare(mechanism, reference=None, catalogue=None, *, cvs=1, duration=200.0,
     """
     import arbor
 
-    from . import builder
-    from .builder import build
+    from .. import builder
+    from ..builder import build
 
     spec = spec_of(mechanism)
     kind = spec.kind
     if reference is None or catalogue is None:
-        from . import models
+        from .. import models
         twin = models.REFERENCES.get(mechanism)
         if twin is not None:
             factory, twin_name = twin

@@ -7,8 +7,9 @@ import sys
 import warnings
 from pathlib import Path
 
-from .declarations import CustomMechanism, registered, spec_of
-from .errors import MechanismError
+from ..errors import MechanismError
+from ..spec.describe import declared_text, ion_text
+from ..spec.registry import CustomMechanism, registered, spec_of
 
 DESCRIPTION = """Load a Python file or module and describe every mechanism class in it: its
 declarations (parameters, states, globals, ions with the flags inferred from the
@@ -58,64 +59,16 @@ def classes_of(module):
     return found
 
 
-def _declared(entries, units=True):
-    if not entries:
-        return "none"
-    if units:
-        return ", ".join(f"{e.name} [{e.units or '-'}] = {e.default:g}" for e in entries)
-    return ", ".join(e.name for e in entries)
-
-
-def _ion_text(ion):
-    reads = [label for flag, label in (
-        (ion.read_rev_potential, f"e{ion.name}"), (ion.read_int_concentration, f"{ion.name}i"),
-        (ion.read_ext_concentration, f"{ion.name}o"), (ion.read_valence, f"{ion.name}q")) if flag]
-    writes = [label for flag, label in (
-        (ion.write_rev_potential, f"e{ion.name}"), (ion.write_int_concentration, f"{ion.name}i"),
-        (ion.write_ext_concentration, f"{ion.name}o")) if flag]
-    text = f"{ion.name} (reads {', '.join(reads) or 'nothing'}; writes {', '.join(writes) or 'no concentration'}"
-    if ion.use_diff_concentration:
-        text += f"; uses {ion.name}d"
-    if ion.verify_valence:
-        text += f"; valence must be {ion.expected_valence}"
-    return text + ")"
-
-
-def doc_table(spec):
-    """The text ``register`` appends to a mechanism class's docstring: kind, name and
-    every declared field with its units and default, as ``help(cls)`` shows them."""
-    from .bridge import arbor_units
-    lines = [f"arbor_pycat mechanism {spec.name!r} (kind {spec.kind!r}).", ""]
-    rows = [(what, e.name, arbor_units(e.units) or "-", f"{e.default:g}")
-            for what, entries in (("parameter", spec.parameters), ("state", spec.state_vars),
-                                  ("global", spec.globals)) for e in entries]
-    rows += [("random", r.name, "-", "N(0, 1) per step") for r in spec.random]
-    if rows:
-        widths = [max(len(row[k]) for row in rows + [("field", "name", "units", "default")])
-                  for k in range(4)]
-        header = ("field", "name", "units", "default")
-        lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
-        lines.append("  ".join("-" * w for w in widths))
-        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    else:
-        lines.append("No parameters, states or globals.")
-    if spec.ions:
-        lines += ["", "Ions: " + ", ".join(_ion_text(ion) for ion in spec.ions) + "."]
-    lines += ["", "Methods: " + (", ".join(spec.methods) or "none") + "."]
-    return "\n".join(lines)
-
-
 def translation_forms(spec):
     """{method: (form, why)} from the numba translation alone (no compilation)."""
-    from . import fields as F
-    from .backends import CannotCompile
+    from ..backends import CannotCompile
     try:
-        from .backends.numba.translate import translate
+        from ..backends.numba.translate import translate
     except ImportError as exc:          # pragma: no cover - numba is a dependency
         return {m: ("python", f"numba is not available ({exc})") for m in spec.methods}
     out = {}
     for name, method in spec.methods.items():
-        plan = F.plan(spec, name)
+        plan = spec.fields[name]
         try:
             translate(spec, method, plan, "scalar", lambda field: 1)
             out[name] = ("scalar", "element-wise: one loop over instances, no temporary arrays")
@@ -149,10 +102,10 @@ def describe(cls, build=True, backend="auto"):
         lines.append(f"  {doc.splitlines()[0]}")
     lines += [
         f"  name {spec.name!r}, kind {spec.kind}" + (f", backend {spec.backend!r}" if spec.backend else ""),
-        f"  parameters: {_declared(spec.parameters)}",
-        f"  state_vars: {_declared(spec.state_vars)}",
-        f"  globals:    {_declared(spec.globals)}",
-        f"  ions:       {', '.join(_ion_text(ion) for ion in spec.ions) or 'none'}",
+        f"  parameters: {declared_text(spec.parameters)}",
+        f"  state_vars: {declared_text(spec.state_vars)}",
+        f"  globals:    {declared_text(spec.globals)}",
+        f"  ions:       {', '.join(ion_text(ion) for ion in spec.ions) or 'none'}",
         f"  random:     {', '.join(r.name for r in spec.random) or 'none'}",
     ]
     if spec.kind in ("density", "point", "junction") and spec.needs_numeric_conductance():
@@ -160,7 +113,7 @@ def describe(cls, build=True, backend="auto"):
     forms = translation_forms(spec)
     entry = None
     if build:
-        from . import builder
+        from .. import builder
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:

@@ -1,0 +1,179 @@
+"""The entry of a scalar kernel: a loop over instances, one kernel call each.
+
+The loop runs over pieces of instances whose index arrays all go up by one
+(every instance of a density mechanism on an unbranched cable is one piece; a
+branched cell has a gap at each fork): inside a piece, Arbor's arrays are read
+and written contiguously and LLVM vectorises the loop. The shim says in
+``_key`` which index arrays are ranges over all instances (see
+:mod:`arbor_pycat.abi.contract`); then there is one piece and no scan.
+Scattered instances (many short pieces) take one indexed loop instead, and a
+method that writes states only first copies what it reads through an index
+into instance order.
+"""
+from ...spec.fields import Write
+from . import access
+from .entry import Entry
+
+# Below this mean length of the index's pieces, the indexed loop beats one loop per piece.
+SHORTEST_MEAN_PIECE = 16
+
+
+class ScalarEntry(Entry):
+    scalar_form = True
+    contiguous = False       # while writing the loop of a piece
+    buffered = frozenset()   # fields copied into instance order (_gbuf_<name>) before the loop
+
+    def text(self):
+        o = self.out
+        kernel = self.kernel
+        self.header(o)
+        self.setup(o)
+        indexes = sorted({access.field_index(f) for f in self.fields if f.gathered}
+                         | {index for f in self.buffers for _, index, _, _ in access.targets(f)})
+        self.uniform_reads(o)
+        # No try/except: the scalar form only holds code that cannot raise.
+        o(1, "_whole = True")
+        for array in indexes:
+            bit = access.layout_bit(array)
+            is_range = f"((_key >> {bit}) & 1) == 1" if bit is not None else f"__pc_is_range({array})"
+            o(1, f"_whole = _whole and {is_range}")
+        raises = getattr(kernel, "raises", False)
+        if raises:
+            o(1, "_status = 0")
+        if not indexes:
+            self.pieces_loop(o, indexes, 1, may_split=False)
+        elif self.gathered_fields() and not self.indexed_writes():
+            # It writes only per-instance arrays (states): on an index with gaps, what it
+            # reads through the index is copied into instance order first, and one loop
+            # over every instance vectorises (better than one loop per piece).
+            o(1, "if _whole:")
+            self.pieces_loop(o, indexes, 2, may_split=False)
+            o(1, "else:")
+            self.copied_loop(o, 2)
+        else:
+            # Scattered instances (many short pieces: a channel on one CV of each of many
+            # cells, synapses) take one indexed loop: a piece costs a loop set-up.
+            breaks = " + ".join(f"__pc_count_breaks(__pc_as_i32({access.index_source(a)}), _width)"
+                                for a in indexes)
+            o(1, f"if _whole or ({breaks}) * {SHORTEST_MEAN_PIECE} < _width:")
+            self.pieces_loop(o, indexes, 2, may_split=True)
+            o(1, "else:")
+            self.contiguous = False
+            self.loop(o, 2, "range(_width)")
+        self.contiguous = False
+        if raises:
+            o(1, "if _status != 0:")
+            o(2, "return _status")
+        self.multiplicity(o)
+        o(1, "return 0")
+        return o.text()
+
+    # -- where an index points for instance _k ---------------------------------
+    def at(self, array):
+        return f"_o{array} + _k" if self.contiguous else f"{array}[_k]"
+
+    def gathered_fields(self):
+        return [f for f in self.fields if f.gathered]
+
+    def indexed_writes(self):
+        """True when the method writes through an index (currents, concentrations, v)."""
+        if self.buffers:
+            return True
+        return any(self.plan[n].write in (Write.ASSIGN, Write.BLEND, Write.ACCUMULATE)
+                   for n in self.kernel.outputs if n in self.plan)
+
+    def load(self, f):
+        if f.name in self.buffered:
+            return f"{'' if f.scale == 1.0 else repr(f.scale) + ' * '}_gbuf_{f.name}[_k]"
+        return access.load(f, self.at(access.field_index(f)) if f.gathered else None)
+
+    # -- loops -------------------------------------------------------------------
+    def copied_loop(self, o, depth):
+        """The loop over every instance, reading copies (in instance order) of what the
+        method reads through an index."""
+        self.contiguous = False
+        gathered = self.gathered_fields()
+        for f in gathered:
+            o(depth, f"_gbuf_{f.name} = __pc_np.empty(_width)")
+            o(depth, "for _k in range(_width):")
+            o(depth + 1, f"_gbuf_{f.name}[_k] = _s_{f.name}[{access.field_index(f)}[_k]]")
+        self.buffered = {f.name for f in gathered}
+        self.loop(o, depth, "range(_width)")
+        self.buffered = frozenset()
+
+    def pieces_loop(self, o, indexes, depth, may_split):
+        """One vectorised loop per piece of the index (one piece where the shim says the
+        whole index is a range; ``may_split``: else the pieces are found here)."""
+        o(depth, "_start = 0")
+        o(depth, "while _start < _width:")
+        o(depth + 1, "_stop = _width")
+        if may_split:
+            o(depth + 1, "if not _whole:")
+            for k, array in enumerate(indexes):
+                end = f"__pc_run_end(__pc_as_i32({access.index_source(array)}), _start, _width)"
+                o(depth + 2, f"_stop = {end}" if k == 0 else f"_stop = min(_stop, {end})")
+        for array in indexes:
+            o(depth + 1, f"_o{array} = {array}[_start] - _start")
+        self.contiguous = True
+        self.loop(o, depth + 1, "range(_start, _stop)")
+        o(depth + 1, "_start = _stop")
+
+    def loop(self, o, depth, iteration):
+        """``for _k in <iteration>``: load, call the kernel, write back."""
+        kernel = self.kernel
+        o(depth, f"for _k in {iteration}:")
+        for f in self.fields:
+            value = self.load(f)
+            if value is not None:
+                o(depth + 1, f"_f_{f.name} = {value}")
+        args = ", ".join(["_f_" + f.name for f in self.fields] + [p for _, _, p in kernel.uniform_reads])
+        o(depth + 1, f"_r = {kernel.name}({args})")
+        offset = 1 if getattr(kernel, "raises", False) else 0     # _r[0] is the status
+        if offset:
+            o(depth + 1, "_status = max(_status, _r[0])")
+        results = {name: f"_r[{j + offset}]" for j, name in enumerate(kernel.outputs)}
+        self.numeric_conductance_of(o, results, depth + 1)
+        for lhs, op, coeff, value in self.write_ops(results):
+            o(depth + 1, f"{lhs} {op} {coeff}({value})")
+
+    def uniform_reads(self, o):
+        """``pp.x[i]`` with a constant ``i``: read once, before the loop (bounds checked)."""
+        for name, index, param in self.kernel.uniform_reads:
+            f = self.plan[name]
+            position = f"_width + ({index})" if index < 0 else str(index)
+            o(1, f"if not ({-index if index < 0 else index + 1} <= _width):")
+            o(2, f"return {self.error_code('index:' + name + ':' + str(index))}")
+            if f.gathered:
+                o(1, f"{param} = _s_{name}[{access.field_index(f)}[{position}]]")
+            else:
+                o(1, f"{param} = _s_{name}[{position}]")
+
+    def numeric_conductance_of(self, o, results, depth):
+        """dI/dV by a second kernel call at v + DV, when the method assigns no conductance."""
+        if not self.numeric_conductance:
+            return
+        currents = [n for n in self.current_names() if n in results]
+        if not currents or "v" not in self.kernel.params:
+            results["conductance"] = "0.0"
+            return
+        args = ", ".join([("_f_v + __pc_DV" if f.name == "v" else "_f_" + f.name) for f in self.fields]
+                         + [p for _, _, p in self.kernel.uniform_reads])
+        o(depth, f"_r2 = {self.kernel.name}({args})")
+        outputs = self.kernel.outputs
+        first = " + ".join(results[n] for n in currents)
+        offset = 1 if getattr(self.kernel, "raises", False) else 0     # _r2[0]: the status
+        second = " + ".join(f"_r2[{outputs.index(n) + offset}]" for n in currents)
+        o(depth, f"_g = (({second}) - ({first})) / __pc_DV")
+        results["conductance"] = "_g"
+
+    def write_ops(self, results):
+        """How each result reaches Arbor, per instance ``_k``: ``lhs op coeff(value)``."""
+        buffers = [f for f in self.buffers if f.name in results]
+        ops = access.current_writes(buffers, results, self.at)
+        for name, value in results.items():
+            f = self.plan.get(name)
+            if f is None or f.write is Write.BUFFER:
+                continue
+            ops.append(access.write_op(f, value, f"_f_{name}",
+                                       self.at(access.field_index(f)) if f.gathered else None))
+        return ops
