@@ -285,7 +285,8 @@ def _base(base):
     for entry in entries:
         named = isinstance(entry, str) and bool(entry.strip())
         if not named and type(entry).__name__ != "density":      # an arbor.density
-            _bad("Cell.base (base=) entry", entry, "a mechanism name or an arbor.density")
+            raise ValueError(f"compare(): Cell.base (base=) must hold mechanism names or "
+                             f"arbor.density objects; {entry!r} in {base!r} is neither")
     return entries
 
 
