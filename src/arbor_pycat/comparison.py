@@ -776,7 +776,8 @@ def compare(mechanism: type, reference: str | None = None, catalogue: "arbor.cat
             radius: float = 1.0, temperature: float | None = None, backend: str = "auto",
             threads: int = 1, seed: int = 0, sample_interval: float | None = None,
             states: bool | list[str] = True, decorate: Callable | None = None,
-            plot: str | os.PathLike | None = None, cell: Cell | None = None, run: Run | None = None) -> Comparison:
+            plot: str | os.PathLike | None = None, cell: Cell | None = None,
+            run: Run | None = None) -> Comparison:
     """Simulate ``mechanism`` (a :class:`~arbor_pycat.CustomMechanism` class) and
     its compiled twin ``reference`` on the same cell and report the differences.
 
