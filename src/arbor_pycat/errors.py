@@ -12,16 +12,16 @@ class MechanismError(ValueError):
     frames is kept as its ``__context__``.
     """
 
-    def __init__(self, message, *, location=None):
+    def __init__(self, message: str, *, location=None):
         super().__init__(f"{message}\n{location}" if location is not None else message)
         self.location = location
 
     @property
-    def filename(self):
+    def filename(self) -> str | None:
         return self.location.filename if self.location is not None else None
 
     @property
-    def lineno(self):
+    def lineno(self) -> int | None:
         return self.location.lineno if self.location is not None else None
 
 
@@ -52,7 +52,7 @@ _last_error = None       # (time.monotonic_ns(), error) from the python backend
 _native_errors = {}      # (time, message) -> error, so that last_error() returns one object per failure
 
 
-def last_error():
+def last_error() -> MechanismRuntimeError | None:
     """The most recent :class:`MechanismRuntimeError` of this process, or None.
 
     For the python backend, its ``__cause__`` is the exception the mechanism
