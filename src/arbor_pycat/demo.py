@@ -97,7 +97,8 @@ def plot(path, t, builtin, python, label):
 def run(out=DEFAULT_OUT, duration=200.0, dt=0.025, backend=None, cvs_per_branch=8, stream=None):
     """Run the demo; print the comparison to ``stream``; return a dict of the figures."""
     import arbor_pycat
-    from arbor_pycat import builder, models
+    from arbor_pycat import models
+    from arbor_pycat.builder import build_with_report
 
     stream = stream or sys.stdout
 
@@ -105,11 +106,11 @@ def run(out=DEFAULT_OUT, duration=200.0, dt=0.025, backend=None, cvs_per_branch=
         print(*parts, file=stream)
 
     start = time.perf_counter()
-    catalogue = (arbor_pycat.build(models.HH) if backend is None
-                 else arbor_pycat.build(models.HH, backend=backend))
+    catalogue, report = (build_with_report(models.HH) if backend is None
+                         else build_with_report(models.HH, backend=backend))
     build_seconds = time.perf_counter() - start
     name = models.HH.name
-    used = builder.last_backends.get(name, "?")
+    used = report[name].backend          # this build's, whatever else was built meanwhile
 
     import arbor
     t, soma_builtin, dend_builtin, spikes_builtin, seconds_builtin = simulate(
