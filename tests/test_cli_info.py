@@ -17,14 +17,15 @@ def test_compare_has_its_real_signature_and_docstring():
     assert list(parameters)[:3] == ["mechanism", "reference", "catalogue"]
     assert {"cvs", "duration", "backend", "plot"} <= set(parameters)
     text = pydoc.render_doc(arbor_pycat.compare, renderer=pydoc.plaintext)
-    assert "compare(mechanism, reference=None, catalogue=None, *, cvs=1" in text
+    assert ("compare(mechanism: type, reference: str | None = None, catalogue: "
+            "'arbor.catalogue | None' = None, *, cvs: int = 1") in text
     assert "its compiled twin" in text
 
 
 def test_comparison_module_is_an_attribute_in_a_fresh_session():
     result = check_snippet("import arbor_pycat, pydoc\n"
                            "text = pydoc.render_doc(arbor_pycat.comparison.compare)\n"
-                           "assert 'duration=200.0' in text, text\n"
+                           "assert 'duration: float = 200.0' in text, text\n"
                            "print(arbor_pycat.comparison.Comparison.__name__)\n")
     assert result.stdout.strip() == "Comparison"
 

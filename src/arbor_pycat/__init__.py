@@ -13,6 +13,9 @@ Write a subclass of :class:`CustomMechanism`, decorate it with
 
     cat = arbor_pycat.build()
 """
+import importlib as _importlib
+import importlib.abc as _importlib_abc
+import importlib.util as _importlib_util
 import sys as _sys
 
 from ._version import __version__
@@ -21,19 +24,35 @@ from .compat import SUPPORTED_TEXT as SUPPORTED_ARBOR, UnsupportedArborError
 from .errors import MechanismError, MechanismRuntimeError, last_error
 from .helpers import cnexp, cnexp_linear, exprelr
 from .spec.registry import CustomMechanism, IonInfo, register
-from .tools import comparison, properties, recipe
 from .tools.comparison import Comparison, compare
 from .tools.properties import cable_properties, extend
 
-# Modules users import by their earlier names: arbor_pycat.comparison, .recipe,
-# .declarations, .demo, .info, .properties stay importable.
-for _old, _new in {"comparison": "tools.comparison", "recipe": "tools.recipe",
-                   "properties": "tools.properties", "demo": "tools.demo", "info": "tools.info",
-                   "declarations": "spec.registry"}.items():
-    _module = __import__(f"{__name__}.{_new}", fromlist=["_"])
-    _sys.modules.setdefault(f"{__name__}.{_old}", _module)
-    globals().setdefault(_old, _module)
-del _old, _new, _module
+# Modules users import by their earlier names (arbor_pycat.comparison, .recipe,
+# .declarations, ...): imported, when first asked for, as the modules they now are.
+_MOVED = {"comparison": "tools.comparison", "recipe": "tools.recipe", "properties": "tools.properties",
+          "demo": "tools.demo", "info": "tools.info", "declarations": "spec.registry"}
+
+
+class _MovedModules(_importlib_abc.MetaPathFinder, _importlib_abc.Loader):
+    names = {f"{__name__}.{old}": f"{__name__}.{new}" for old, new in _MOVED.items()}
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in self.names:
+            return _importlib_util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        module = _importlib.import_module(self.names[spec.name])
+        spec.loader_state = module.__spec__      # the module's own, put back in exec_module
+        return module
+
+    def exec_module(self, module):
+        if module.__spec__.loader_state is not None:
+            module.__spec__ = module.__spec__.loader_state
+
+
+if not any(isinstance(finder, _MovedModules) for finder in _sys.meta_path):
+    _sys.meta_path.append(_MovedModules())
 
 __all__ = ["CustomMechanism", "IonInfo", "register", "build", "build_report", "compare", "Comparison",
            "cable_properties", "extend", "cnexp", "cnexp_linear", "exprelr",

@@ -1,15 +1,21 @@
 """``build()``: registered classes → a new, independent ``arbor.catalogue``."""
+from __future__ import annotations
+
 import logging
 import os
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .backends import compile_mechanism
 from .bridge import Shim
 from .spec.registry import registered, spec_of
 from .errors import MechanismError, _for_user
+
+if TYPE_CHECKING:
+    import arbor
 
 logger = logging.getLogger("arbor_pycat")
 
@@ -17,7 +23,8 @@ logger = logging.getLogger("arbor_pycat")
 PROGRESS_AFTER = 1.0
 
 
-def build(*classes, backend="auto", verbose=None, progress=None):
+def build(*classes: type, backend: str = "auto", verbose: bool | None = None,
+          progress: bool | None = None) -> arbor.catalogue:
     """Build an ``arbor.catalogue`` of ``classes`` (default: every registered class).
 
     Each call returns a new catalogue with its own copy of the shim; earlier
@@ -34,23 +41,43 @@ def build(*classes, backend="auto", verbose=None, progress=None):
     ``progress=False`` (or ``ARBOR_PYCAT_PROGRESS=0``) silences the line,
     ``progress=True`` prints it even when not interactive.
     """
+    try:
+        catalogue, _ = build_with_report(*classes, backend=backend, verbose=verbose, progress=progress)
+    except MechanismError as error:
+        raise _for_user(error) from None        # the traceback ends at your code
+    return catalogue
+
+
+def build_with_report(*classes: type, backend: str = "auto", verbose: bool | None = None,
+                      progress: bool | None = None) -> tuple[arbor.catalogue, BuildReport]:
+    """:func:`build`, returning ``(catalogue, report)``: the :class:`BuildReport` of
+    this very build, whatever other builds (other threads, a build run while a
+    mechanism's module is imported) did meanwhile. :func:`compare` uses it.
+    It also becomes :func:`build_report` and ``last_backends``, as with ``build()``.
+    """
     from .bridge import check_map_budget
     from .compat import check_arbor
     check_arbor()
     check_map_budget()
     if verbose is None:
         verbose = _flag("ARBOR_PYCAT_VERBOSE", False)
-    try:
-        catalogue, report = _build(classes, backend, bool(verbose), progress)
-    except MechanismError as error:
-        raise _for_user(error) from None        # the traceback ends at your code
-    global last_report
-    last_report = report
-    last_backends.clear()
-    last_backends.update({m.name: m.backend for m in report.mechanisms})
+    catalogue, report = _build(classes, backend, bool(verbose), progress)
+    _publish(report)
     if verbose:
         print(report, file=sys.stderr)
-    return catalogue
+    return catalogue, report
+
+
+_publish_lock = threading.Lock()
+
+
+def _publish(report):
+    """Make ``report`` the most recent build's: :func:`build_report`, ``last_backends``."""
+    global last_report
+    with _publish_lock:
+        last_report = report
+        last_backends.clear()
+        last_backends.update({m.name: m.backend for m in report.mechanisms})
 
 
 def _build(classes, backend, verbose, progress):
@@ -93,13 +120,13 @@ class MechanismReport:
     class_name: str
     kind: str
     backend: str
-    forms: dict
+    forms: dict[str, str]
     cache: str | None
-    seconds: float
+    seconds: float                 # s
     fallback: str | None = None
 
     @classmethod
-    def of(cls, spec, compiled, seconds):
+    def of(cls, spec, compiled, seconds: float) -> MechanismReport:
         modes = getattr(compiled, "modes", None)
         forms = {m: (modes or {}).get(m, "python") for m in spec.methods}
         fallback = getattr(compiled, "fallback", None)
@@ -107,7 +134,7 @@ class MechanismReport:
                    getattr(compiled, "cache", None), seconds,
                    str(fallback) if fallback is not None else None)
 
-    def __str__(self):
+    def __str__(self) -> str:
         forms = ", ".join(f"{m} {f}" for m, f in self.forms.items()) or "no methods"
         cache = {"compiled": "compiled now", "disk": "from the disk cache",
                  "memory": "built before in this process", None: "no compilation"}[self.cache]
@@ -122,26 +149,31 @@ class MechanismReport:
 class BuildReport:
     """What the most recent :func:`build` did, per mechanism (a list of
     :class:`MechanismReport` in ``mechanisms``; ``report["name"]`` finds one)."""
-    mechanisms: list = field(default_factory=list)
+    mechanisms: list[MechanismReport] = field(default_factory=list)
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> MechanismReport:
         for entry in self.mechanisms:
             if entry.name == name:
                 return entry
         raise KeyError(name)
 
     @property
-    def seconds(self):
+    def seconds(self) -> float:
+        """Total build time (s)."""
         return sum(m.seconds for m in self.mechanisms)
 
-    def __str__(self):
+    def __str__(self) -> str:
         lines = [f"arbor_pycat build: {len(self.mechanisms)} mechanism(s) in {self.seconds:.2f} s"]
         lines += [f"  {m}" for m in self.mechanisms]
         return "\n".join(lines)
 
 
-def build_report():
-    """The :class:`BuildReport` of the most recent :func:`build` of this process (or None)."""
+def build_report() -> BuildReport | None:
+    """The :class:`BuildReport` of the most recent :func:`build` of this process (or None).
+
+    With builds in several threads, "most recent" is whichever finished last;
+    :func:`build_with_report` gives the report of one particular build.
+    """
     return last_report
 
 
@@ -228,7 +260,10 @@ class _Progress:
                 pass
 
 
-# {mechanism name: backend used} of the most recent build() in this process.
-last_backends = {}
-# The BuildReport of the most recent build() in this process.
-last_report = None
+# Kept for compatibility (README, "Backends"): {mechanism name: backend used} of
+# the most recent build() in this process, updated in place; the same as
+# build_report()'s backends. A program that runs builds in several threads
+# should use the report that build_with_report() returns instead.
+last_backends: dict[str, str] = {}
+# Kept for compatibility: the BuildReport of the most recent build() (build_report()).
+last_report: BuildReport | None = None

@@ -12,16 +12,16 @@ class MechanismError(ValueError):
     frames is kept as its ``__context__``.
     """
 
-    def __init__(self, message, *, location=None):
+    def __init__(self, message: str, *, location=None):
         super().__init__(f"{message}\n{location}" if location is not None else message)
         self.location = location
 
     @property
-    def filename(self):
+    def filename(self) -> str | None:
         return self.location.filename if self.location is not None else None
 
     @property
-    def lineno(self):
+    def lineno(self) -> int | None:
         return self.location.lineno if self.location is not None else None
 
 
@@ -60,7 +60,7 @@ def add_failure_source(source):
         _failure_sources.append(source)
 
 
-def last_error():
+def last_error() -> MechanismRuntimeError | None:
     """The most recent :class:`MechanismRuntimeError` of this process, or None.
 
     For the python backend, its ``__cause__`` is the exception the mechanism

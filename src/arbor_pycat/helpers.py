@@ -1,6 +1,10 @@
 """Numerical helpers that reproduce what Arbor's modcc generates.
 
-All accept scalars or numpy arrays, and all compile with the numba backend.
+All accept scalars or numpy arrays (a float in, a float out; an array in, an
+array out), and all compile with the numba backend. They carry no type
+annotations on purpose: numba's ``overload`` of each (the numba backend's mathlib)
+requires the Python function's parameters to equal its typing stub's, and an
+annotation makes them differ.
 """
 import numpy as np
 
@@ -9,7 +13,8 @@ def exprelr(x):
     """``x / (exp(x) - 1)``, with the removable singularity at 0 filled with 1.
 
     The same function as NMODL's ``exprelr`` in Arbor (``arb::math::exprelr``):
-    exact 1 where ``1 + x == 1``.
+    exact 1 where ``1 + x == 1``. ``x`` is dimensionless (e.g. ``(v + 40) / 10``
+    with v in mV).
     """
     x = np.asarray(x, dtype=np.float64)
     small = (1.0 + x) == 1.0

@@ -1,5 +1,6 @@
 """What users write: :class:`CustomMechanism` and :class:`IonInfo` (plain declarations;
 :mod:`.registry` checks and registers them)."""
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -35,12 +36,13 @@ class CustomMechanism:
     ``apply_events(self, pp, events)``, ``post_event(self, pp)``, and
     decorate the class with :func:`arbor_pycat.register`.
     """
-    name = None
-    kind = "density"
-    state_vars = ()
-    parameters = ()
-    globals = ()
-    ions = ()
-    random = ()
-    backend = None
-    linear = False     # True: Arbor may merge identical synapses (see README, "Declaring")
+    name: str | None = None
+    kind: str = "density"      # "density", "point", "voltage", "reversal_potential", "junction"
+    # (name, units, default) tuples, or bare names (units '', default 0); units as modcc writes them
+    state_vars: Sequence[tuple[str, str, float] | str] = ()
+    parameters: Sequence[tuple[str, str, float] | str] = ()
+    globals: Sequence[tuple[str, str, float] | str] = ()
+    ions: Sequence[IonInfo | str] = ()
+    random: Sequence[tuple[str, int] | str] = ()     # (name, slot) or a name (slot: its position)
+    backend: str | None = None  # "auto", "numba", "python"; None: build()'s backend=
+    linear: bool = False     # True: Arbor may merge identical synapses (see README, "Declaring")

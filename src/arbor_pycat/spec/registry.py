@@ -1,5 +1,6 @@
 """``register``: a checked class joins the mechanisms :func:`~arbor_pycat.build` includes."""
 import inspect
+from typing import TypeVar
 
 from ..errors import MechanismError, _for_user
 from .declarations import CustomMechanism, IonInfo  # noqa: F401  (arbor_pycat.declarations)
@@ -10,7 +11,10 @@ from .validate import make_spec
 _registry = {}
 
 
-def register(cls):
+_Class = TypeVar("_Class", bound=type)
+
+
+def register(cls: _Class) -> _Class:
     """Check ``cls`` and add it to the mechanisms :func:`build` includes.
 
     Returns the class (use it as a decorator). Raises

@@ -14,17 +14,33 @@ one seed; the only difference is the name of the mechanism under test.
     print(result)            # one paragraph
     assert result.max_dv < 1e-3
     result.plot("hh.png")    # needs matplotlib
+
+The options can also be given as three small frozen dataclasses, :class:`Cell`,
+:class:`Stimulus` and :class:`Run`, which check their values when made and can
+be kept and reused::
+
+    from arbor_pycat.comparison import Cell, Run, Stimulus
+    cell = Cell(cvs=16, temperature=16.3)
+    result = compare(models.HH, cell=cell, stimulus=Stimulus(0.4), run=Run(duration=50))
 """
+import math
+import numbers
+import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import MechanismError
 from ..spec.registry import spec_of
 
-__all__ = ["compare", "Comparison"]
+if TYPE_CHECKING:
+    import arbor
+
+__all__ = ["compare", "Comparison", "Cell", "Stimulus", "Run"]
 
 @dataclass
 class Comparison:
@@ -45,31 +61,31 @@ class Comparison:
     time: np.ndarray = field(repr=False)          # ms
     v_reference: np.ndarray = field(repr=False)   # mV
     v_python: np.ndarray = field(repr=False)      # mV
-    spikes_reference: list = field(repr=False)    # per cell: spike times (ms)
-    spikes_python: list = field(repr=False)
-    state_differences: dict = field(default_factory=dict)   # state -> max |difference|
-    ion_differences: dict = field(default_factory=dict)     # e.g. "ena" -> max |difference|
-    states_reference: dict = field(default_factory=dict, repr=False)
-    states_python: dict = field(default_factory=dict, repr=False)
-    ions_reference: dict = field(default_factory=dict, repr=False)  # e.g. "ena" -> trace
-    ions_python: dict = field(default_factory=dict, repr=False)
-    seconds_reference: float = 0.0     # wall time of sim.run()
-    seconds_python: float = 0.0
+    spikes_reference: list[list[float]] = field(repr=False)    # per cell: spike times (ms)
+    spikes_python: list[list[float]] = field(repr=False)
+    state_differences: dict[str, float] = field(default_factory=dict)   # state -> max |difference|
+    ion_differences: dict[str, float] = field(default_factory=dict)     # e.g. "ena" -> max |difference|
+    states_reference: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    states_python: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    ions_reference: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # "ena" -> trace
+    ions_python: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    seconds_reference: float = 0.0     # wall time of sim.run() (s)
+    seconds_python: float = 0.0        # s
 
     @property
-    def max_dv(self):
+    def max_dv(self) -> float:
         """Largest |V_python - V_reference| over every sample and CV (mV)."""
         if self.v_reference.size == 0:
             return 0.0
         return float(np.max(np.abs(self.v_python - self.v_reference)))
 
     @property
-    def spike_counts(self):
+    def spike_counts(self) -> tuple[int, int]:
         """``(reference, python)`` numbers of spikes, all cells together."""
         return (sum(len(s) for s in self.spikes_reference), sum(len(s) for s in self.spikes_python))
 
     @property
-    def spike_time_differences(self):
+    def spike_time_differences(self) -> np.ndarray:
         """Python minus reference spike times (ms), pairing the k-th spikes of each cell."""
         out = []
         for a, b in zip(self.spikes_reference, self.spikes_python):
@@ -78,27 +94,27 @@ class Comparison:
         return np.asarray(out, dtype=float)
 
     @property
-    def max_spike_time_difference(self):
+    def max_spike_time_difference(self) -> float:
         """Largest |spike time difference| (ms); 0 without paired spikes."""
         d = self.spike_time_differences
         return float(np.max(np.abs(d))) if d.size else 0.0
 
     @property
-    def max_state_difference(self):
+    def max_state_difference(self) -> float:
         """Largest difference over the state variables both mechanisms have."""
         return max(self.state_differences.values(), default=0.0)
 
     @property
-    def max_ion_difference(self):
+    def max_ion_difference(self) -> float:
         """Largest difference over the ion quantities the mechanism writes."""
         return max(self.ion_differences.values(), default=0.0)
 
     @property
-    def speed_ratio(self):
+    def speed_ratio(self) -> float:
         """Python run time over reference run time."""
         return self.seconds_python / self.seconds_reference if self.seconds_reference else float("inf")
 
-    def relative_differences(self):
+    def relative_differences(self) -> dict[str, float]:
         """Each compared state and ion quantity's max difference over the largest
         magnitude its reference trace reaches (1 where that is 0)."""
         out = {}
@@ -108,7 +124,8 @@ class Comparison:
             out[name] = difference / _scale(self.ions_reference.get(name))
         return out
 
-    def agrees(self, dv=1e-3, spike_time=None, state=1e-6):
+    def agrees(self, dv: float = 1e-3, spike_time: float | None = None,
+               state: float | None = 1e-6) -> bool:
         """True when the runs agree: max |dV| < ``dv`` (mV), equal spike counts,
         spike times within ``spike_time`` (ms) where given, and every compared
         state and ion quantity within ``state``, relative to its largest
@@ -120,7 +137,7 @@ class Comparison:
             ok = ok and all(r < state for r in self.relative_differences().values())
         return bool(ok)
 
-    def summary(self):
+    def summary(self) -> str:
         """The one-paragraph summary that ``str()`` prints."""
         n_ref, n_py = self.spike_counts
         where = f"{self.cells} cells" if self.cells > 1 else "1 cell"
@@ -148,10 +165,10 @@ class Comparison:
                  "states and ion quantities within 1e-6 relative).")
         return text
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.summary()
 
-    def plot(self, path, column=0):
+    def plot(self, path: str | os.PathLike, column: int = 0) -> str | os.PathLike:
         """Save an overlay of both voltage traces at ``column`` (a CV) and their difference as a PNG."""
         try:
             import matplotlib
@@ -178,6 +195,209 @@ class Comparison:
         return path
 
 
+# -- the options ------------------------------------------------------------------
+
+def _bad(where: str, value: Any, what: str):
+    raise ValueError(f"compare(): {where} must be {what}, not {value!r}")
+
+
+def _real(where: str, value: Any, what: str, *, above: float | None = None,
+          at_least: float | None = None, none: bool = False) -> float | None:
+    """``value`` as a finite float (None where ``none`` allows it), or a ValueError naming ``where``."""
+    if value is None and none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        _bad(where, value, what)
+    number = float(value)
+    if not math.isfinite(number) or (above is not None and not number > above) \
+            or (at_least is not None and not number >= at_least):
+        _bad(where, value, what)
+    return number
+
+
+def _count(where: str, value: Any, what: str, *, at_least: int = 1) -> int:
+    """``value`` as an int >= ``at_least`` (a whole float such as 4.0 is accepted)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < at_least:
+        _bad(where, value, what)
+    return int(value)
+
+
+def _set(options, name, value):
+    object.__setattr__(options, name, value)      # the dataclasses are frozen
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The cells :func:`compare` simulates, the same in both runs.
+
+    ``cvs``: CVs of each cell, an unbranched cable ``length`` µm long of radius
+    ``radius`` µm; ``cells``: number of cells (junction mechanisms couple cells
+    0-1, 2-3, ..., and get at least 2); ``temperature`` (°C; None: Arbor's
+    NEURON-like 6.3 °C); ``region``: where density and voltage mechanisms are
+    painted; ``base``: mechanisms painted everywhere so that the cell spikes
+    (``"auto"``: Arbor's ``hh`` unless the reference is ``hh``; a name, a list
+    of names or ``arbor.density`` objects; None for none); ``diffusivity`` of
+    the ion ``ion`` (m²/s; None: 1e-9 for a mechanism using the diffusive
+    concentration, else none); ``decorate``: a function called with each cell's
+    ``arbor.decor`` to add more (e.g. a source of concentration).
+    """
+    cvs: int = 1
+    cells: int = 1
+    length: float = 200.0                   # µm
+    radius: float = 1.0                     # µm
+    temperature: float | None = None        # °C
+    region: str = "(all)"
+    base: str | tuple | None = "auto"
+    diffusivity: float | None = None        # m²/s
+    decorate: Callable | None = None
+
+    def __post_init__(self):
+        _set(self, "cvs", _count("Cell.cvs (cvs=)", self.cvs, "a whole number >= 1 (CVs per cell)"))
+        _set(self, "cells", _count("Cell.cells (cells=)", self.cells, "a whole number >= 1 (cells)"))
+        _set(self, "length", _real("Cell.length (length=)", self.length, "a length > 0 (µm)", above=0.0))
+        _set(self, "radius", _real("Cell.radius (radius=)", self.radius, "a radius > 0 (µm)", above=0.0))
+        _set(self, "temperature", _real("Cell.temperature (temperature=)", self.temperature,
+                                        "a temperature above -273.15 (°C) or None", above=-273.15,
+                                        none=True))
+        if not isinstance(self.region, str) or not self.region.strip():
+            _bad("Cell.region (region=)", self.region, "a region expression such as '(all)'")
+        _set(self, "base", _base(self.base))
+        _set(self, "diffusivity", _real("Cell.diffusivity (diffusivity=)", self.diffusivity,
+                                        "a diffusivity >= 0 (m²/s) or None", at_least=0.0, none=True))
+        if self.decorate is not None and not callable(self.decorate):
+            _bad("Cell.decorate (decorate=)", self.decorate,
+                 "a function called with each cell's arbor.decor, or None")
+
+
+def _base(base):
+    """``base`` as ``"auto"`` or a tuple of names / ``arbor.density`` objects."""
+    if base is None:
+        return ()
+    if isinstance(base, str):
+        return base if base == "auto" else _base((base,))
+    try:
+        entries = tuple(base)
+    except TypeError:
+        _bad("Cell.base (base=)", base, "'auto', None, a mechanism name or a list of names "
+             "or arbor.density objects")
+    for entry in entries:
+        named = isinstance(entry, str) and bool(entry.strip())
+        if not named and type(entry).__name__ != "density":      # an arbor.density
+            raise ValueError(f"compare(): Cell.base (base=) must hold mechanism names or "
+                             f"arbor.density objects; {entry!r} in {base!r} is neither")
+    return entries
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    """What drives the cells in both runs of :func:`compare`.
+
+    A current clamp of ``amplitude`` nA (0 or None: none) at the start of each
+    cable from ``start`` for ``duration`` ms (None: to the end of the run);
+    with several cells, cell k gets ``amplitude * (1 + 0.1 k)`` so that the
+    cells differ (of a junction pair, only the first cell is stimulated).
+    Events of ``weight`` (µS for Arbor's synapses; None: 0.01 for a point
+    mechanism, else no events; 0: none) at ``event_start``, ``event_start +
+    event_interval``, ... (ms) go to the synapse labelled ``"syn"``: the point
+    mechanism under test, or one that ``Cell.decorate`` places.
+
+    ``compare(stimulus=...)`` takes a Stimulus or just the amplitude.
+    """
+    amplitude: float | None = 0.2           # nA
+    start: float = 10.0                     # ms
+    duration: float | None = None           # ms
+    weight: float | None = None
+    event_start: float = 5.0                # ms
+    event_interval: float = 10.0            # ms
+
+    def __post_init__(self):
+        _set(self, "amplitude", _real("Stimulus.amplitude (stimulus=)", self.amplitude,
+                                      "a current (nA), 0 or None", none=True) or 0.0)
+        _set(self, "start", _real("Stimulus.start (stimulus_start=)", self.start,
+                                  "a time >= 0 (ms)", at_least=0.0))
+        _set(self, "duration", _real("Stimulus.duration (stimulus_duration=)", self.duration,
+                                     "a duration >= 0 (ms) or None", at_least=0.0, none=True))
+        _set(self, "weight", _real("Stimulus.weight (weight=)", self.weight,
+                                   "an event weight (a number) or None", none=True))
+        _set(self, "event_start", _real("Stimulus.event_start (event_start=)", self.event_start,
+                                        "a time >= 0 (ms)", at_least=0.0))
+        _set(self, "event_interval", _real("Stimulus.event_interval (event_interval=)",
+                                           self.event_interval, "an interval > 0 (ms)", above=0.0))
+
+
+@dataclass(frozen=True)
+class Run:
+    """How both runs of :func:`compare` are simulated.
+
+    ``duration`` and time step ``dt`` (ms); ``sample_interval``: ms between
+    samples of the traces (None: ``dt``); ``threads`` and ``seed``: Arbor's
+    thread count and random seed; ``backend``: the arbor_pycat backend of the
+    Python mechanism (``"auto"``, ``"numba"``, ``"python"``, as
+    :func:`arbor_pycat.build`; the result says which one ran).
+    """
+    duration: float = 200.0                 # ms
+    dt: float = 0.025                       # ms
+    sample_interval: float | None = None    # ms
+    threads: int = 1
+    seed: int = 0
+    backend: str = "auto"
+
+    def __post_init__(self):
+        _set(self, "duration", _real("Run.duration (duration=)", self.duration,
+                                     "a duration > 0 (ms)", above=0.0))
+        _set(self, "dt", _real("Run.dt (dt=)", self.dt, "a time step > 0 (ms)", above=0.0))
+        _set(self, "sample_interval", _real("Run.sample_interval (sample_interval=)",
+                                            self.sample_interval, "an interval > 0 (ms) or None",
+                                            above=0.0, none=True))
+        _set(self, "threads", _count("Run.threads (threads=)", self.threads,
+                                     "a whole number >= 1 (threads)"))
+        _set(self, "seed", _count("Run.seed (seed=)", self.seed, "a whole number >= 0", at_least=0))
+        if not isinstance(self.backend, str):
+            _bad("Run.backend (backend=)", self.backend, "'auto', 'numba' or 'python'")
+
+
+# compare()'s keywords that make each options object: keyword -> field.
+_CELL_KEYWORDS = {"cvs": "cvs", "cells": "cells", "length": "length", "radius": "radius",
+                  "temperature": "temperature", "region": "region", "base": "base",
+                  "diffusivity": "diffusivity", "decorate": "decorate"}
+_STIMULUS_KEYWORDS = {"stimulus": "amplitude", "stimulus_start": "start",
+                      "stimulus_duration": "duration", "weight": "weight",
+                      "event_start": "event_start", "event_interval": "event_interval"}
+_RUN_KEYWORDS = {"duration": "duration", "dt": "dt", "sample_interval": "sample_interval",
+                 "threads": "threads", "seed": "seed", "backend": "backend"}
+
+
+def _is_default(value, default):
+    if value is default:
+        return True
+    try:
+        return type(value) is not bool and bool(value == default)
+    except (TypeError, ValueError):
+        return False
+
+
+def _options(cls, given, keyword, mapping, values):
+    """The ``cls`` options of a compare() call: ``given`` (an instance) or one made of
+    the keywords ``values`` ({keyword: value}); a keyword changed from its default
+    beside an instance is an error (the value would be ambiguous)."""
+    if given is None:
+        return cls(**{mapping[k]: v for k, v in values.items()})
+    if not isinstance(given, cls):
+        raise ValueError(f"compare(): {keyword}= must be an arbor_pycat.comparison.{cls.__name__}, "
+                         f"not {given!r}")
+    defaults = {f.name: f.default for f in fields(cls)}
+    clash = [k for k, v in values.items() if not _is_default(v, defaults[mapping[k]])]
+    if clash:
+        k = clash[0]
+        raise ValueError(f"compare(): {k}={values[k]!r} and {keyword}={given!r} both given: set "
+                         f"{cls.__name__}({mapping[k]}=...) or {k}=..., not both")
+    return given
+
+
+# -- one run's view of the mechanism under test -------------------------------------
+
 def _scale(trace):
     if trace is None or np.size(trace) == 0:
         return 1.0
@@ -195,7 +415,7 @@ def _merge_catalogue(target, source, prefix):
         return prefix
 
 
-def _is_default(catalogue):
+def _is_default_catalogue(catalogue):
     import arbor
     return sorted(catalogue) == sorted(arbor.default_catalogue())
 
@@ -224,63 +444,91 @@ class _Side:
         return name, ranged
 
 
-def _cell_factory(kind, options):
-    """A function (gid, side) -> the ``arbor.cable_cell`` of cell ``gid`` in one run."""
+@dataclass(frozen=True)
+class _Setup:
+    """Everything both runs share, resolved for the mechanism under test."""
+    kind: str
+    cell: Cell              # base a tuple; at least 2 cells for junctions
+    stimulus: Stimulus      # duration and weight resolved
+    run: Run                # sample_interval resolved
+    parameters: dict
+    ion: str | None
+    states: tuple           # state variables compared
+    ion_quantities: tuple   # (quantity, ion) pairs compared: ('e', 'na'), ('i', 'ca'), ...
+    properties: Any         # the arbor.cable_global_properties of both runs
+
+
+# Where things sit on the cable, and the spike detector's threshold (mV).
+_SITE = "(location 0 0.5)"
+_STIMULUS_AT = "(location 0 0)"
+_DETECTOR_AT = "(location 0 0.5)"
+_THRESHOLD = -10.0
+_STIMULUS_SPREAD = 0.1      # cell k gets amplitude * (1 + 0.1 k)
+
+
+def _paint_mechanism(decor, setup, side):
+    """Paint or place the mechanism under test (as ``side`` names it)."""
+    import arbor
+    kind, ion = setup.kind, setup.ion
+    name, ranged = side.derived(setup.parameters, ion)
+    if kind == "density" or kind == "voltage":
+        decor.paint(setup.cell.region, arbor.density(name, ranged) if kind == "density"
+                    else arbor.voltage_process(name, ranged))
+    elif kind == "point":
+        decor.place('"site"', arbor.synapse(name, ranged), "syn")
+    elif kind == "junction":
+        decor.place('"site"', arbor.junction(name, ranged), "gj")
+    elif kind == "reversal_potential":
+        if ion is None:
+            raise MechanismError("compare(): a reversal_potential mechanism needs ion=... "
+                                 "(the ion whose reversal potential it sets, e.g. 'na')")
+        decor.set_ion(ion, method=arbor.mechanism(name, ranged))
+
+
+def _place_stimulus(decor, stimulus, kind, gid):
+    """The current clamp of cell ``gid`` (none for the second cell of a junction pair)."""
     import arbor
     from arbor import units as U
-
-    o = options
-
-    def build(gid, side):
-        tree = arbor.segment_tree()
-        tree.append(arbor.mnpos, arbor.mpoint(0, 0, 0, o["radius"]),
-                    arbor.mpoint(o["length"], 0, 0, o["radius"]), tag=1)
-        labels = arbor.label_dict({"site": o["site"], "stim": o["stimulus_at"],
-                                   "detector": o["detector_at"]})
-        decor = arbor.decor()
-        if o["temperature"] is not None:
-            decor.set_property(tempK=(o["temperature"] + 273.15) * U.Kelvin)
-        name, ranged = side.derived(o["parameters"], o["ion"])
-        ion = o["ion"]
-        if o["diffusivity"] is not None and ion is not None:
-            decor.set_ion(ion, diff=o["diffusivity"] * U.m2 / U.s)
-        for base in o["base"]:
-            decor.paint(o["base_region"], base if not isinstance(base, str) else arbor.density(base))
-        if kind == "density" or kind == "voltage":
-            decor.paint(o["region"], arbor.density(name, ranged) if kind == "density"
-                        else arbor.voltage_process(name, ranged))
-        elif kind == "point":
-            decor.place('"site"', arbor.synapse(name, ranged), "syn")
-        elif kind == "junction":
-            decor.place('"site"', arbor.junction(name, ranged), "gj")
-        elif kind == "reversal_potential":
-            if ion is None:
-                raise MechanismError("compare(): a reversal_potential mechanism needs ion=... "
-                                     "(the ion whose reversal potential it sets, e.g. 'na')")
-            decor.set_ion(ion, method=arbor.mechanism(name, ranged))
-        amplitude = o["stimulus"]
-        if amplitude and (kind != "junction" or gid % 2 == 0):
-            amplitude = amplitude * (1.0 + o["stimulus_spread"] * gid)
-            decor.place('"stim"', arbor.i_clamp(o["stimulus_start"] * U.ms,
-                                                o["stimulus_duration"] * U.ms,
-                                                amplitude * U.nA))
-        decor.place('"detector"', arbor.threshold_detector(o["threshold"] * U.mV), "detector")
-        if o["decorate"] is not None:
-            o["decorate"](decor)
-        policy = arbor.cv_policy_fixed_per_branch(o["cvs"])
-        return arbor.cable_cell(tree, decor, labels, discretization=policy)
-    return build
+    if stimulus.amplitude and (kind != "junction" or gid % 2 == 0):
+        amplitude = stimulus.amplitude * (1.0 + _STIMULUS_SPREAD * gid)
+        decor.place('"stim"', arbor.i_clamp(stimulus.start * U.ms, stimulus.duration * U.ms,
+                                            amplitude * U.nA))
 
 
-def _probe_plan(kind, options):
+def _make_cell(setup, gid, side):
+    """The ``arbor.cable_cell`` of cell ``gid`` in the run of ``side``."""
+    import arbor
+    from arbor import units as U
+    cell = setup.cell
+    tree = arbor.segment_tree()
+    tree.append(arbor.mnpos, arbor.mpoint(0, 0, 0, cell.radius),
+                arbor.mpoint(cell.length, 0, 0, cell.radius), tag=1)
+    labels = arbor.label_dict({"site": _SITE, "stim": _STIMULUS_AT, "detector": _DETECTOR_AT})
+    decor = arbor.decor()
+    if cell.temperature is not None:
+        decor.set_property(tempK=(cell.temperature + 273.15) * U.Kelvin)
+    if cell.diffusivity is not None and setup.ion is not None:
+        decor.set_ion(setup.ion, diff=cell.diffusivity * U.m2 / U.s)
+    for base in cell.base:
+        decor.paint("(all)", base if not isinstance(base, str) else arbor.density(base))
+    _paint_mechanism(decor, setup, side)
+    _place_stimulus(decor, setup.stimulus, setup.kind, gid)
+    decor.place('"detector"', arbor.threshold_detector(_THRESHOLD * U.mV), "detector")
+    if cell.decorate is not None:
+        cell.decorate(decor)
+    policy = arbor.cv_policy_fixed_per_branch(cell.cvs)
+    return arbor.cable_cell(tree, decor, labels, discretization=policy)
+
+
+def _probe_plan(setup):
     """[(tag, probe factory(side) -> arbor.probe, key in the result or None for v)]."""
     import arbor
     plan = [("v", lambda side: arbor.cable_probe_membrane_voltage_cell("v"), None)]
     state_probe = {"density": arbor.cable_probe_density_state_cell,
                    "point": arbor.cable_probe_point_state_cell,
-                   "junction": arbor.cable_probe_point_state_cell}.get(kind)
+                   "junction": arbor.cable_probe_point_state_cell}.get(setup.kind)
     if state_probe is not None:
-        for state in options["states"]:
+        for state in setup.states:
             tag = "state_" + state
             plan.append((tag, lambda side, state=state, tag=tag: state_probe(side.probe_name, state, tag),
                          state))
@@ -290,7 +538,7 @@ def _probe_plan(kind, options):
         "o": (arbor.cable_probe_ion_ext_concentration_cell, "{}o"),
         "d": (arbor.cable_probe_ion_diff_concentration_cell, "{}d"),
     }
-    for quantity, ion in options["ion_quantities"]:
+    for quantity, ion in setup.ion_quantities:
         probe, label = ion_probes[quantity]
         tag = f"ion_{quantity}_{ion}"
         plan.append((tag, lambda side, probe=probe, ion=ion, tag=tag: probe(ion, tag),
@@ -301,7 +549,7 @@ def _probe_plan(kind, options):
 def _written_ion_quantities(spec, ion):
     """The (quantity, ion name) pairs the Python mechanism writes, with ``ion`` renaming."""
     out = []
-    for k, info in enumerate(spec.ions):
+    for info in spec.ions:
         name = ion if (ion is not None and len(spec.ions) == 1) else info.name
         if info.write_rev_potential:
             out.append(("e", name))
@@ -315,30 +563,34 @@ def _written_ion_quantities(spec, ion):
     return out
 
 
-def _run(kind, side, options, plan, threads, seed):
+def _event_times(stimulus, run):
+    return list(np.arange(stimulus.event_start, run.duration, stimulus.event_interval))
+
+
+def _recipe(setup, side, plan):
+    """The recipe of one run: ``setup``'s cells with the mechanism as ``side`` names it."""
     import arbor
     from arbor import units as U
 
-    build_cell = _cell_factory(kind, options)
-    n_cells = options["cells"]
-    props = options["properties"]
-    event_times = list(np.arange(options["event_start"], options["duration"], options["event_interval"]))
-
     from .recipe import CableRecipe
+
+    kind, n_cells = setup.kind, setup.cell.cells
+    weight = setup.stimulus.weight
+    event_times = _event_times(setup.stimulus, setup.run)
 
     class Recipe(CableRecipe):
         def make_cell(self, gid):
-            return build_cell(gid, side)
+            return _make_cell(setup, gid, side)
 
         def probes(self, gid):
             return [make(side) for _, make, _ in plan]
 
         def event_generators(self, gid):
-            if not options["weight"]:
+            if not weight:
                 return []
             # An explicit schedule: arbor 0.12's regular_schedule ignores tstart.
             schedule = arbor.explicit_schedule([t * U.ms for t in event_times])
-            return [arbor.event_generator("syn", float(options["weight"]), schedule)]
+            return [arbor.event_generator("syn", float(weight), schedule)]
 
         def gap_junctions_on(self, gid):
             if kind != "junction":
@@ -348,15 +600,26 @@ def _run(kind, side, options, plan, threads, seed):
                 return []
             return [arbor.gap_junction_connection((peer, "gj"), "gj", 1.0)]
 
-    recipe = Recipe(n_cells=n_cells, properties=props)
-    context = arbor.context(threads=threads)
+    return Recipe(n_cells=n_cells, properties=setup.properties)
+
+
+def _simulate(setup, side):
+    """One run: (sample times, {tag: trace}, spike times per cell, seconds of sim.run())."""
+    import arbor
+    from arbor import units as U
+
+    side.probe_name = side.derived(setup.parameters, setup.ion)[0]
+    plan = _probe_plan(setup)
+    run, n_cells = setup.run, setup.cell.cells
+    recipe = _recipe(setup, side, plan)
+    context = arbor.context(threads=run.threads)
     domains = arbor.partition_load_balance(recipe, context)
-    sim = arbor.simulation(recipe, context, domains, seed=seed)
+    sim = arbor.simulation(recipe, context, domains, seed=run.seed)
     sim.record(arbor.spike_recording.local)
-    schedule = arbor.regular_schedule(options["sample_interval"] * U.ms)
+    schedule = arbor.regular_schedule(run.sample_interval * U.ms)
     handles = {(gid, tag): sim.sample((gid, tag), schedule) for gid in range(n_cells) for tag, _, _ in plan}
     start = time.perf_counter()
-    sim.run(options["duration"] * U.ms, options["dt"] * U.ms)
+    sim.run(run.duration * U.ms, run.dt * U.ms)
     seconds = time.perf_counter() - start
     traces = {}
     t = None
@@ -379,12 +642,142 @@ def _run(kind, side, options, plan, threads, seed):
     return t, traces, spikes, seconds
 
 
-def compare(mechanism, reference=None, catalogue=None, *, cvs=1, duration=200.0, dt=0.025,
-            parameters=None, stimulus=0.2, stimulus_start=10.0, stimulus_duration=None,
-            weight=None, event_start=5.0, event_interval=10.0, ion=None, diffusivity=None,
-            region="(all)", base="auto", cells=1, length=200.0, radius=1.0, temperature=None,
-            backend="auto", threads=1, seed=0, sample_interval=None, states=True,
-            decorate=None, plot=None):
+# -- compare() ----------------------------------------------------------------------
+
+def _reference_of(mechanism, spec, reference, catalogue):
+    """The compiled twin's name and catalogue (defaults: models.REFERENCES, Arbor's default)."""
+    import arbor
+    if reference is None or catalogue is None:
+        from .. import models
+        twin = models.REFERENCES.get(mechanism)
+        if twin is not None:
+            factory, twin_name = twin
+            reference = reference or twin_name
+            if catalogue is None and reference == twin_name:
+                catalogue = getattr(arbor, factory)()
+        if reference is None:
+            raise MechanismError(f"compare(): give the name of {spec.label}'s compiled twin "
+                                 "(reference=...)")
+    if catalogue is None:
+        catalogue = arbor.default_catalogue()
+    if reference not in catalogue:
+        raise MechanismError(f"compare(): the catalogue has no mechanism {reference!r}")
+    return reference, catalogue
+
+
+def _build_twin(mechanism, run_name, backend):
+    """Build ``mechanism`` under the name ``run_name``: (catalogue, backend that it got).
+
+    The backend comes from this build's own report, not from the most recent
+    build of the process (another thread may have built something since)."""
+    from ..builder import build_with_report
+    twin = type(mechanism.__name__, (mechanism,), {
+        "name": run_name, "__module__": mechanism.__module__,
+        "__qualname__": mechanism.__qualname__, "__doc__": mechanism.__doc__})
+    catalogue, report = build_with_report(twin, backend=backend)
+    return catalogue, report[run_name].backend
+
+
+def _checked_parameters(parameters, spec, info, reference):
+    """``parameters`` as {name: float}; every name a parameter or global of both mechanisms."""
+    if parameters is None:
+        return {}
+    if not isinstance(parameters, Mapping):
+        _bad("parameters", parameters, "a dict {name: value}")
+    ours = {p.name for p in spec.parameters} | {g.name for g in spec.globals}
+    theirs = set(info.parameters) | set(info.globals)
+    out = {}
+    for name, value in parameters.items():
+        if name not in ours:
+            raise ValueError(f"compare(): parameters: {name!r} is not a parameter or global of "
+                             f"{spec.label} (it has: {', '.join(sorted(ours)) or 'none'})")
+        if name not in theirs:
+            raise ValueError(f"compare(): parameters: {name!r} is not a parameter or global of the "
+                             f"compiled {reference!r} (it has: {', '.join(sorted(theirs)) or 'none'})")
+        out[name] = _real(f"parameters[{name!r}]", value, "a finite number")
+    return out
+
+
+def _compared_states(states, spec, info, kind, reference):
+    """The state variables whose traces are compared."""
+    common = [s.name for s in spec.state_vars if s.name in set(info.state)]
+    if states is False or states is None:
+        return ()
+    if states is True:
+        return tuple(common) if kind in ("density", "point", "junction") else ()
+    try:
+        names = tuple(states) if not isinstance(states, str) else None
+    except TypeError:
+        names = None
+    if names is None or not all(isinstance(name, str) for name in names):
+        _bad("states", states, "True, False or a list of state variable names")
+    for name in names:
+        if name not in common:
+            raise ValueError(f"compare(): states: {name!r} is not a state variable of both "
+                             f"{spec.label} and the compiled {reference!r} "
+                             f"(both have: {', '.join(common) or 'none'})")
+    return names
+
+
+def _setup(spec, info, reference, cell, stimulus, run, parameters, ion, states, properties):
+    """Resolve the defaults that depend on the mechanism and its twin."""
+    kind = spec.kind
+    if ion is not None and (not isinstance(ion, str) or not ion.isidentifier()):
+        _bad("ion", ion, "an ion name such as 'na', or None")
+    py_ions = [i.name for i in spec.ions]
+    if ion is None and kind == "reversal_potential" and py_ions and py_ions[0] in ("na", "k", "ca"):
+        ion = py_ions[0]
+    base = cell.base if cell.base != "auto" else (() if reference == "hh" else ("hh",))
+    diffusivity = cell.diffusivity
+    if diffusivity is None and ion is not None and any(i.use_diff_concentration for i in spec.ions):
+        diffusivity = 1e-9
+    cell = replace(cell, base=base, diffusivity=diffusivity,
+                   cells=max(cell.cells, 2) if kind == "junction" else cell.cells)
+    weight = stimulus.weight
+    if weight is None and kind == "point":
+        weight = 0.01
+    duration = stimulus.duration
+    if duration is None:
+        duration = max(run.duration - stimulus.start, 0.0) + 1.0
+    stimulus = replace(stimulus, weight=weight, duration=duration)
+    run = replace(run, sample_interval=run.sample_interval or run.dt)
+    return _Setup(kind, cell, stimulus, run, _checked_parameters(parameters, spec, info, reference),
+                  ion, _compared_states(states, spec, info, kind, reference),
+                  tuple(_written_ion_quantities(spec, ion)), properties)
+
+
+def _differences(setup, reference_traces, python_traces):
+    """Max |difference| and both traces of every compared state and ion quantity."""
+    states, ions = {}, {}
+    traces = {"states": ({}, {}), "ions": ({}, {})}
+    for tag, _, key in _probe_plan(setup):
+        if key is None:
+            continue
+        a, b = reference_traces[tag], python_traces[tag]
+        difference = float(np.max(np.abs(a - b))) if a.size else 0.0
+        if key.startswith("ion:"):
+            ions[key[4:]] = difference
+            traces["ions"][0][key[4:]], traces["ions"][1][key[4:]] = a, b
+        else:
+            states[key] = difference
+            traces["states"][0][key], traces["states"][1][key] = a, b
+    return dict(state_differences=states, ion_differences=ions,
+                states_reference=traces["states"][0], states_python=traces["states"][1],
+                ions_reference=traces["ions"][0], ions_python=traces["ions"][1])
+
+
+def compare(mechanism: type, reference: str | None = None, catalogue: "arbor.catalogue | None" = None,
+            *, cvs: int = 1, duration: float = 200.0, dt: float = 0.025,
+            parameters: Mapping[str, float] | None = None, stimulus: float | Stimulus | None = 0.2,
+            stimulus_start: float = 10.0, stimulus_duration: float | None = None,
+            weight: float | None = None, event_start: float = 5.0, event_interval: float = 10.0,
+            ion: str | None = None, diffusivity: float | None = None, region: str = "(all)",
+            base: str | list | None = "auto", cells: int = 1, length: float = 200.0,
+            radius: float = 1.0, temperature: float | None = None, backend: str = "auto",
+            threads: int = 1, seed: int = 0, sample_interval: float | None = None,
+            states: bool | list[str] = True, decorate: Callable | None = None,
+            plot: str | os.PathLike | None = None, cell: Cell | None = None,
+            run: Run | None = None) -> Comparison:
     """Simulate ``mechanism`` (a :class:`~arbor_pycat.CustomMechanism` class) and
     its compiled twin ``reference`` on the same cell and report the differences.
 
@@ -406,7 +799,7 @@ def compare(mechanism, reference=None, catalogue=None, *, cvs=1, duration=200.0,
         ``stimulus * (1 + 0.1 k)`` so that the cells differ (of a junction
         pair, only the first cell is stimulated). Point and junction
         mechanisms sit in the middle of the cable, as does the spike detector
-        (-10 mV).
+        (-10 mV). Or a :class:`Stimulus` holding all the stimulus options.
     weight, event_start, event_interval : an ``arbor.event_generator`` with this
         weight and a regular schedule (ms) drives the synapse labelled ``"syn"``:
         the point mechanism under test (default weight 0.01), or, for other
@@ -431,6 +824,16 @@ def compare(mechanism, reference=None, catalogue=None, *, cvs=1, duration=200.0,
     decorate : optional function called with each cell's ``arbor.decor`` (both
         runs) to add more, e.g. a source of concentration.
     plot : a path: save the voltage overlay there as a PNG (needs matplotlib).
+    cell, run : a :class:`Cell` (cvs, cells, length, radius, temperature,
+        region, base, diffusivity, decorate) and a :class:`Run` (duration, dt,
+        sample_interval, threads, seed, backend) instead of those keywords;
+        with ``stimulus=Stimulus(...)`` (amplitude, start, duration, weight,
+        event_start, event_interval), they hold every option but
+        ``parameters``, ``ion``, ``states`` and ``plot``. A keyword that such
+        an object covers must then be left at its default.
+
+    Every option is checked before anything runs: a bad value is a
+    ``ValueError`` naming the option and the value.
 
     Returns a :class:`Comparison`.
 
@@ -444,115 +847,47 @@ def compare(mechanism, reference=None, catalogue=None, *, cvs=1, duration=200.0,
     """
     import arbor
 
-    from .. import builder
-    from ..builder import build
-
+    cell = _options(Cell, cell, "cell", _CELL_KEYWORDS, dict(
+        cvs=cvs, cells=cells, length=length, radius=radius, temperature=temperature,
+        region=region, base=base, diffusivity=diffusivity, decorate=decorate))
+    stimulus_keywords = dict(stimulus_start=stimulus_start, stimulus_duration=stimulus_duration,
+                             weight=weight, event_start=event_start, event_interval=event_interval)
+    if isinstance(stimulus, Stimulus):
+        stimulus = _options(Stimulus, stimulus, "stimulus", _STIMULUS_KEYWORDS, stimulus_keywords)
+    else:
+        stimulus = _options(Stimulus, None, "stimulus", _STIMULUS_KEYWORDS,
+                            dict(stimulus=stimulus, **stimulus_keywords))
+    run = _options(Run, run, "run", _RUN_KEYWORDS, dict(
+        duration=duration, dt=dt, sample_interval=sample_interval, threads=threads, seed=seed,
+        backend=backend))
     spec = spec_of(mechanism)
-    kind = spec.kind
-    if reference is None or catalogue is None:
-        from .. import models
-        twin = models.REFERENCES.get(mechanism)
-        if twin is not None:
-            factory, twin_name = twin
-            reference = reference or twin_name
-            if catalogue is None and reference == twin_name:
-                catalogue = getattr(arbor, factory)()
-        if reference is None:
-            raise MechanismError(f"compare(): give the name of {spec.label}'s compiled twin "
-                                 "(reference=...)")
-    if catalogue is None:
-        catalogue = arbor.default_catalogue()
-    if reference not in catalogue:
-        raise MechanismError(f"compare(): the catalogue has no mechanism {reference!r}")
+    reference, catalogue = _reference_of(mechanism, spec, reference, catalogue)
     info = catalogue[reference]
 
     # One catalogue for both runs: Arbor's defaults, the reference's, the Python one.
-    props = arbor.neuron_cable_properties()
-    ref_prefix = "" if _is_default(catalogue) else _merge_catalogue(props.catalogue, catalogue, "reference_")
+    properties = arbor.neuron_cable_properties()
+    ref_prefix = ("" if _is_default_catalogue(catalogue)
+                  else _merge_catalogue(properties.catalogue, catalogue, "reference_"))
     # Arbor runs a cell's mechanisms in the order of their names, and that
     # order also picks their random streams. For the two runs to differ in
     # nothing but the implementation, the Python mechanism runs under a name
     # that sorts next to the reference's: '<reference>_pycat'.
     run_name = f"{ref_prefix}{reference}_pycat"
-    twin = type(mechanism.__name__, (mechanism,), {
-        "name": run_name, "__module__": mechanism.__module__,
-        "__qualname__": mechanism.__qualname__, "__doc__": mechanism.__doc__})
-    python_catalogue = build(twin, backend=backend)
-    used_backend = builder.last_backends.get(run_name, backend)
-    py_prefix = _merge_catalogue(props.catalogue, python_catalogue, "python_")
+    setup = _setup(spec, info, reference, cell, stimulus, run, parameters, ion, states, properties)
+    python_catalogue, used_backend = _build_twin(mechanism, run_name, run.backend)
+    py_prefix = _merge_catalogue(properties.catalogue, python_catalogue, "python_")
 
-    ref_ions = list(info.ions)
-    py_ions = [ion_.name for ion_ in spec.ions]
-    if ion is None and kind == "reversal_potential" and py_ions and py_ions[0] in ("na", "k", "ca"):
-        ion = py_ions[0]
-    uses_diff = any(i.use_diff_concentration for i in spec.ions)
-    if diffusivity is None and uses_diff and ion is not None:
-        diffusivity = 1e-9
-
-    common = [s.name for s in spec.state_vars if s.name in set(info.state)]
-    if states is False or states is None:
-        compared_states = []
-    elif states is True:
-        compared_states = common if kind in ("density", "point", "junction") else []
-    else:
-        compared_states = list(states)
-    ref_side = _Side(ref_prefix + reference, ref_ions, info.globals)
-    py_side = _Side(py_prefix + run_name, py_ions, [g.name for g in spec.globals])
-
-    if weight is None and kind == "point":
-        weight = 0.01
-    if base == "auto":
-        base = [] if reference == "hh" else ["hh"]
-    elif base is None:
-        base = []
-    elif isinstance(base, str):
-        base = [base]
-    options = dict(
-        cvs=int(cvs), duration=float(duration), dt=float(dt), parameters=dict(parameters or {}),
-        stimulus=float(stimulus or 0.0), stimulus_start=float(stimulus_start),
-        stimulus_duration=float(stimulus_duration if stimulus_duration is not None
-                                else max(duration - stimulus_start, 0.0) + 1.0),
-        stimulus_spread=0.1, weight=weight, event_start=float(event_start),
-        event_interval=float(event_interval), ion=ion, diffusivity=diffusivity,
-        region=region, base_region="(all)", base=list(base), cells=int(cells),
-        length=float(length), radius=float(radius), temperature=temperature, site="(location 0 0.5)",
-        stimulus_at="(location 0 0)", detector_at="(location 0 0.5)", threshold=-10.0,
-        sample_interval=float(sample_interval or dt), states=compared_states,
-        ion_quantities=_written_ion_quantities(spec, ion), decorate=decorate, properties=props)
-    if kind == "junction" and options["cells"] < 2:
-        options["cells"] = 2
-
-    results = {}
-    for label, side in (("reference", ref_side), ("python", py_side)):
-        side.probe_name = side.derived(options["parameters"], ion)[0]
-        plan = _probe_plan(kind, options)
-        results[label] = _run(kind, side, options, plan, int(threads), int(seed))
-
-    t, ref_traces, ref_spikes, ref_seconds = results["reference"]
-    _, py_traces, py_spikes, py_seconds = results["python"]
-    state_differences, ion_differences = {}, {}
-    states_reference, states_python = {}, {}
-    ions_reference, ions_python = {}, {}
-    for tag, _, key in _probe_plan(kind, options):
-        if key is None:
-            continue
-        a, b = ref_traces[tag], py_traces[tag]
-        difference = float(np.max(np.abs(a - b))) if a.size else 0.0
-        if key.startswith("ion:"):
-            ion_differences[key[4:]] = difference
-            ions_reference[key[4:]], ions_python[key[4:]] = a, b
-        else:
-            state_differences[key] = difference
-            states_reference[key], states_python[key] = a, b
+    ref_side = _Side(ref_prefix + reference, list(info.ions), info.globals)
+    py_side = _Side(py_prefix + run_name, [i.name for i in spec.ions], [g.name for g in spec.globals])
+    t, ref_traces, ref_spikes, ref_seconds = _simulate(setup, ref_side)
+    _, py_traces, py_spikes, py_seconds = _simulate(setup, py_side)
     result = Comparison(
-        mechanism=spec.name, reference=reference, kind=kind, backend=used_backend,
-        cvs=options["cvs"], cells=options["cells"], duration=options["duration"], dt=options["dt"],
-        threads=int(threads), time=t, v_reference=ref_traces["v"], v_python=py_traces["v"],
+        mechanism=spec.name, reference=reference, kind=spec.kind, backend=used_backend,
+        cvs=setup.cell.cvs, cells=setup.cell.cells, duration=setup.run.duration, dt=setup.run.dt,
+        threads=setup.run.threads, time=t, v_reference=ref_traces["v"], v_python=py_traces["v"],
         spikes_reference=ref_spikes, spikes_python=py_spikes,
-        state_differences=state_differences, ion_differences=ion_differences,
-        states_reference=states_reference, states_python=states_python,
-        ions_reference=ions_reference, ions_python=ions_python,
-        seconds_reference=ref_seconds, seconds_python=py_seconds)
+        seconds_reference=ref_seconds, seconds_python=py_seconds,
+        **_differences(setup, ref_traces, py_traces))
     if plot:
         try:
             result.plot(plot)

@@ -96,8 +96,9 @@ def plot(path, t, builtin, python, label):
 
 def run(out=DEFAULT_OUT, duration=200.0, dt=0.025, backend=None, cvs_per_branch=8, stream=None):
     """Run the demo; print the comparison to ``stream``; return a dict of the figures."""
-    from .. import builder, models
+    from .. import models
     from .._version import __version__
+    from ..builder import build_with_report
 
     stream = stream or sys.stdout
 
@@ -105,11 +106,11 @@ def run(out=DEFAULT_OUT, duration=200.0, dt=0.025, backend=None, cvs_per_branch=
         print(*parts, file=stream)
 
     start = time.perf_counter()
-    catalogue = (builder.build(models.HH) if backend is None
-                 else builder.build(models.HH, backend=backend))
+    catalogue, report = (build_with_report(models.HH) if backend is None
+                         else build_with_report(models.HH, backend=backend))
     build_seconds = time.perf_counter() - start
     name = models.HH.name
-    used = builder.last_backends.get(name, "?")
+    used = report[name].backend          # this build's, whatever else was built meanwhile
 
     import arbor
     t, soma_builtin, dend_builtin, spikes_builtin, seconds_builtin = simulate(

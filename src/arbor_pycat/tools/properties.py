@@ -6,12 +6,20 @@ Arbor's bare "mechanism X already exists". That happens in a notebook when a
 rebuilt catalogue is added to long-lived properties. :func:`extend` says so
 and what to do; :func:`cable_properties` makes fresh properties every time.
 """
+from __future__ import annotations
+
 import re
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import MechanismError
 
+if TYPE_CHECKING:
+    import arbor
 
-def cable_properties(*catalogues, prefix=""):
+Target = TypeVar("Target")      # an arbor.catalogue or arbor.cable_global_properties
+
+
+def cable_properties(*catalogues: arbor.catalogue, prefix: str = "") -> arbor.cable_global_properties:
     """Fresh ``arbor.neuron_cable_properties()`` whose catalogue is Arbor's default one
     extended with ``catalogues`` (their mechanism names prefixed with ``prefix``)."""
     import arbor
@@ -21,10 +29,11 @@ def cable_properties(*catalogues, prefix=""):
     return properties
 
 
-def extend(target, catalogue, prefix=""):
+def extend(target: Target, catalogue: arbor.catalogue, prefix: str = "") -> Target:
     """``target.extend(catalogue, prefix)`` for an ``arbor.catalogue`` or cable
-    properties (their ``.catalogue``), with a clear error when a name is taken."""
-    destination = getattr(target, "catalogue", target)
+    properties (their ``.catalogue``), with a clear error when a name is taken.
+    Returns ``target``."""
+    destination: Any = getattr(target, "catalogue", target)
     try:
         destination.extend(catalogue, prefix)
     except RuntimeError as exc:

@@ -17,7 +17,8 @@ class CableRecipe(arbor.recipe):
     and probes on it then read freed memory.
     """
 
-    def __init__(self, catalogue=None, n_cells=1, properties=None):
+    def __init__(self, catalogue: arbor.catalogue | None = None, n_cells: int = 1,
+                 properties: arbor.cable_global_properties | None = None):
         super().__init__()
         if properties is None:
             properties = arbor.neuron_cable_properties()
@@ -25,22 +26,22 @@ class CableRecipe(arbor.recipe):
                 properties.catalogue.extend(catalogue, "")
         self.props = properties
         self.n_cells = n_cells
-        self.cells = {}
+        self.cells: dict[int, arbor.cable_cell] = {}
 
-    def num_cells(self):
+    def num_cells(self) -> int:
         return self.n_cells
 
-    def cell_kind(self, gid):
+    def cell_kind(self, gid: int) -> arbor.cell_kind:
         return arbor.cell_kind.cable
 
-    def global_properties(self, kind):
+    def global_properties(self, kind: arbor.cell_kind) -> arbor.cable_global_properties:
         return self.props
 
-    def cell_description(self, gid):
+    def cell_description(self, gid: int) -> arbor.cable_cell:
         cell = self.make_cell(gid)
         self.cells[gid] = cell
         return cell
 
-    def make_cell(self, gid):
+    def make_cell(self, gid: int) -> arbor.cable_cell:
         """The ``arbor.cable_cell`` of ``gid``."""
         raise NotImplementedError
