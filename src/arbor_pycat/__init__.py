@@ -54,6 +54,13 @@ class _MovedModules(_importlib_abc.MetaPathFinder, _importlib_abc.Loader):
 if not any(isinstance(finder, _MovedModules) for finder in _sys.meta_path):
     _sys.meta_path.append(_MovedModules())
 
+
+def __getattr__(name):
+    """``arbor_pycat.comparison`` and the other earlier module names, as attributes."""
+    if name in _MOVED:
+        return _importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = ["CustomMechanism", "IonInfo", "register", "build", "build_report", "compare", "Comparison",
            "cable_properties", "extend", "cnexp", "cnexp_linear", "exprelr",
            "MechanismError", "MechanismRuntimeError", "UnsupportedArborError", "last_error",

@@ -167,14 +167,13 @@ def current_writes(buffers, values, at):
             grouped.setdefault((variable, index), []).append(f)
     ops = []
     for (variable, index), fields in grouped.items():
-        terms = [f"{f.write_scale!r} * {weight(f)} * ({values[f.name]})" for f in fields]
-        same = {(f.write_scale, f.weighted) for f in fields}
-        if len(same) == 1:
+        if len({(f.write_scale, f.weighted) for f in fields}) == 1:     # one factor for the sum
             f = fields[0]
             ops.append((f"{variable}[{at(index)}]", "+=", f"{f.write_scale!r} * {weight(f)} * ",
                         " + ".join(values[g.name] for g in fields)))
         else:
-            ops.append((f"{variable}[{at(index)}]", "+=", "", " + ".join(terms)))
+            ops.append((f"{variable}[{at(index)}]", "+=", "", " + ".join(
+                f"{f.write_scale!r} * {weight(f)} * ({values[f.name]})" for f in fields)))
     return ops
 
 
