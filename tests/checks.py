@@ -73,14 +73,15 @@ class Cable(arbor.recipe):
     arbor.synapse)`` pairs, labelled ``syn0``, ``syn1``, ...; ``events``:
     ``(label, weight, times)``; ``ions``: ``{ion: mechanism name or
     arbor.mechanism}`` reversal-potential methods; ``extra``: ``(catalogue,
-    prefix)`` pairs added to the cell's catalogue; ``ion``: sample that ion's
+    prefix)`` pairs added to the cell's catalogue; ``probes``: more probes
+    (after the voltage's, tagged by the caller); ``ion``: sample that ion's
     concentrations and reversal potential too. A 0.2 nA clamp at the start
     from 5 ms (``clamp=0`` for none), a spike detector in the middle.
     """
 
     def __init__(self, catalogue=None, *, paint=(), place=(), events=(), ions=None, ion=None,
                  cvs=4, length=100.0, radius=1.0, clamp=0.2, temperature=None, every=0.1,
-                 extra=()):
+                 extra=(), probes=()):
         super().__init__()
         self.props = arbor.neuron_cable_properties()
         if catalogue is not None:
@@ -93,6 +94,7 @@ class Cable(arbor.recipe):
         self.ions, self.ion = dict(ions or {}), ion
         self.cvs, self.length, self.radius, self.clamp = cvs, length, radius, clamp
         self.every = every
+        self.more_probes = list(probes)
         self.cells = []      # Arbor 0.12 frees a cable cell the recipe does not keep
 
     def num_cells(self):
@@ -109,7 +111,7 @@ class Cable(arbor.recipe):
         if self.ion:
             probes += [arbor.cable_probe_ion_int_concentration_cell(self.ion, "xi"),
                        arbor.cable_probe_ion_reversal_potential_cell(self.ion, "ex")]
-        return probes
+        return probes + self.more_probes
 
     def event_generators(self, gid):
         return [arbor.event_generator(label, weight, arbor.explicit_schedule([t * U.ms for t in times]))
