@@ -37,6 +37,7 @@ PY = f"{PACKAGE}/backends/python.py"
 CODEGEN = f"{PACKAGE}/backends/numba/codegen.py"
 MATHLIB = f"{PACKAGE}/backends/numba/mathlib.py"
 FIELDS = f"{PACKAGE}/fields.py"
+SHIM = f"{PACKAGE}/_shim.cpp"
 
 # The tests each mutant is run against unless --tests is given: fast cases
 # that exercise the rules on both backends.
@@ -102,7 +103,11 @@ MUTANTS = [
     Mutant("range_python", "contiguous-range test checks the ends only (python Gather)", PY,
            "np.array_equal(index, np.arange(first, first + len(index)))",
            "int(index[-1]) - first == len(index) - 1"),
-    Mutant("range_numba", "contiguous-range test checks the ends only (numba mathlib.is_range)", MATHLIB,
+    Mutant("range_shim", "contiguous-range test checks the ends only (the shim's layout bits, numba)", SHIM,
+           "ok &= index[k] == first + (arb_index_type)k;",
+           "ok &= index[n - 1] == first + (arb_index_type)(n - 1);"),
+    # mathlib.is_range decides only for the ions past the shim's 62 layout bits.
+    Mutant("range_mathlib", "contiguous-range test checks the ends only (mathlib.is_range, ions >= 62)", MATHLIB,
            "        ok &= index[k] == first + k\n    return ok",
            "        ok &= True\n    return index[n - 1] == first + n - 1"),
     Mutant("dt_refresh", "dt read once instead of at every call (python)", PY,
@@ -122,6 +127,21 @@ def _copy_tree(destination):
     shared = ROOT.parent / "shared"
     if shared.exists():       # the tests find shared data beside the repository
         (destination.parent / "shared").symlink_to(shared.resolve())
+
+
+def _build_shim(tree):
+    """Compile the copy's ``_shim.cpp`` in place of its shared object (as setup.py does)."""
+    import importlib.util
+    import sysconfig
+    include = Path(importlib.util.find_spec("arbor").origin).parent / "include"
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    target = tree / PACKAGE / f"_shim{suffix}"
+    command = ["g++", "-std=c++17", "-O2", "-fvisibility=hidden", "-g0", "-shared", "-fPIC",
+               f"-I{include}", str(tree / SHIM), "-o", str(target), "-Wl,--strip-all"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"cannot compile the mutated shim: {result.stderr[-2000:]}")
+    return target
 
 
 def _check_rows(mutants, tree):
@@ -201,10 +221,16 @@ def main(argv=None):
             path = tree / m.file
             original = ROOT / m.file
             path.write_text(path.read_text().replace(m.old, m.new))
+            shim = None
             try:
+                if m.file.endswith(".cpp"):
+                    shim = _build_shim(tree)
+                    saved_shim = ROOT / shim.relative_to(tree)
                 code, seconds, failed = _run_tests(tree, args.tests, args.keyword, env, args.timeout)
             finally:
                 shutil.copy2(original, path)      # the original text and time stamp
+                if shim is not None:
+                    shutil.copy2(saved_shim, shim)
             if code == 0:
                 verdict, detail = "SURVIVED", f"all tests pass ({seconds:.0f} s)"
             elif code == 1 or code == "timeout":

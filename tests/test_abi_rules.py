@@ -38,11 +38,28 @@ def test_hh_on_part_of_the_cable(backend, region):
     assert result.max_spike_time_difference < SPIKE_TOLERANCE, summary
 
 
+class _PasArrayForm(P.models.Pas):
+    """Arbor's pas with a while loop: the numba backend compiles it in the array form."""
+    name = "pas_array_form"
+
+    def compute_currents(self, pp):
+        g = pp.g
+        k = 0
+        while k < 1:        # not element-wise
+            k += 1
+        pp.i = g * (pp.v - pp.e)
+        pp.conductance = g
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_pas_on_part_of_a_single_cv(backend):
+@pytest.mark.parametrize("port", [P.models.Pas, _PasArrayForm])
+def test_pas_on_part_of_a_single_cv(backend, port):
     """A leak on 30 % of the only CV: its conductance counts 30 %."""
-    result = P.compare(P.models.Pas, cvs=1, duration=60.0, region=PARTIAL, backend=backend,
+    result = P.compare(port, reference="pas", catalogue=arbor.default_catalogue(), cvs=1, duration=60.0, region=PARTIAL, backend=backend,
                        parameters={"g": 2e-3, "e": -40.0}, stimulus=0.0, base=["pas"])
+    if backend == "numba":      # both compiled forms are checked
+        form = P.build_report()["pas_pycat"].forms["compute_currents"]
+        assert form == ("array" if port is _PasArrayForm else "scalar"), form
     v = assert_trace(result.v_python, columns=1, differs_from=-65.0, by=5.0, label="v")
     # Arbor's pas (g = 1e-3 S/cm², e = -70 mV) on the whole CV and the port on
     # 30 %: the CV settles at the conductance-weighted mean of the two
@@ -52,12 +69,18 @@ def test_pas_on_part_of_a_single_cv(backend):
     assert result.max_dv < V_TOLERANCE, str(result)
 
 
+# CaDynamics on two pieces of the cable, Ca_HVA everywhere: the index of the
+# ion's CVs has a gap, and the first piece ends inside a CV.
+SCATTERED = "(join (cable 0 0 0.3) (cable 0 0.55 0.8))"
+
+
 def _calcium_cable(catalogue, region, cad, nernst="nernst/x=ca", cvs=8):
     """hh everywhere, Arbor's allen Ca_HVA and the calcium accumulator ``cad``
-    on ``region``, ca's reversal potential from ``nernst``. Arbor's allen
-    catalogue is there under the prefix ``allen_``."""
+    on ``region`` (Ca_HVA everywhere for ``SCATTERED``), ca's reversal
+    potential from ``nernst``. Arbor's allen catalogue is there under the
+    prefix ``allen_``."""
     paint = [("(all)", arbor.density("hh")),
-             (region, arbor.density("allen_Ca_HVA", gbar=5e-4)),
+             ("(all)" if region == SCATTERED else region, arbor.density("allen_Ca_HVA", gbar=5e-4)),
              (region, arbor.density(cad, gamma=0.05, decay=40.0))]
     return Cable(catalogue, paint=paint, ions={"ca": nernst}, ion="ca", cvs=cvs, clamp=0.3,
                  extra=[(arbor.allen_catalogue(), "allen_")])
@@ -67,11 +90,11 @@ def _calcium_cable(catalogue, region, cad, nernst="nernst/x=ca", cvs=8):
 def allen_reference():
     """The compiled run: Arbor's allen CaDynamics and Ca_HVA, Arbor's nernst."""
     return {region: run_cable(_calcium_cable(None, region, "allen_CaDynamics"), duration=60.0)
-            for region in (PARTIAL, "(all)")}
+            for region in (PARTIAL, "(all)", SCATTERED)}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("region", [PARTIAL, "(all)"])
+@pytest.mark.parametrize("region", [PARTIAL, "(all)", SCATTERED])
 def test_concentration_written_in_write_ions_on_a_partly_covered_cv(backend, region, allen_reference):
     """CaDynamics writes cai in write_ions: Arbor resets cai where writers sit and
     sums their coverage-weighted contributions (accumulate, not blend)."""
@@ -79,7 +102,8 @@ def test_concentration_written_in_write_ions_on_a_partly_covered_cv(backend, reg
     catalogue = P.build(P.models.allen.CaDynamics, backend=backend)
     ported = run_cable(_calcium_cable(catalogue, region, "CaDynamics"), duration=60.0)
     # cai is sampled on the CVs the region touches (the last one partly).
-    cai = assert_trace(reference["xi"], length=600, label="cai (reference)")
+    cai = assert_trace(reference["xi"], length=600, columns=8 if region == SCATTERED else None,
+                       label="cai (reference)")
     assert cai.max() > 10 * cai[0].max() > 0, "calcium did not accumulate"
     assert_same_trace(ported["xi"], reference["xi"], atol=1e-12, label="cai")
     assert_same_trace(ported["v"], reference["v"], atol=V_TOLERANCE, label="v")

@@ -12,6 +12,7 @@ import pytest
 
 import arbor_pycat
 from arbor_pycat import models
+from checks import V_TOLERANCE
 from conftest import BACKENDS
 from pycat_cell import OneCell, simulate
 
@@ -150,5 +151,5 @@ def test_many_cell_groups_on_two_threads():
                                  stimulus=0.3)
     assert result.backend == "numba"
     assert result.v_python.shape[1] == 3 * 40
-    assert result.max_dv < 1e-6, str(result)
+    assert result.max_dv < V_TOLERANCE, str(result)
     assert result.spike_counts[0] == result.spike_counts[1] > 0, str(result)
