@@ -129,15 +129,19 @@ def _copy_tree(destination):
         (destination.parent / "shared").symlink_to(shared.resolve())
 
 
+def _shim_name():
+    import sysconfig
+    return f"_shim{sysconfig.get_config_var('EXT_SUFFIX')}"
+
+
 def _build_shim(tree):
     """Compile the copy's ``_shim.cpp`` in place of its shared object (as setup.py does)."""
     import importlib.util
     import sysconfig
     include = Path(importlib.util.find_spec("arbor").origin).parent / "include"
-    suffix = sysconfig.get_config_var("EXT_SUFFIX")
-    target = tree / PACKAGE / f"_shim{suffix}"
+    target = tree / PACKAGE / _shim_name()
     command = ["g++", "-std=c++17", "-O2", "-fvisibility=hidden", "-g0", "-shared", "-fPIC",
-               f"-I{include}", str(tree / SHIM), "-o", str(target), "-Wl,--strip-all"]
+               f"-I{include}", f"-I{sysconfig.get_paths()['include']}", str(tree / SHIM), "-o", str(target), "-Wl,--strip-all"]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"cannot compile the mutated shim: {result.stderr[-2000:]}")
@@ -224,15 +228,20 @@ def main(argv=None):
             shim = None
             try:
                 if m.file.endswith(".cpp"):
-                    shim = _build_shim(tree)
-                    saved_shim = ROOT / shim.relative_to(tree)
+                    shim = tree / PACKAGE / _shim_name()
+                    saved_shim = ROOT / PACKAGE / _shim_name()
+                    _build_shim(tree)
                 code, seconds, failed = _run_tests(tree, args.tests, args.keyword, env, args.timeout)
+            except RuntimeError as exc:
+                code, seconds, failed = "no build", 0.0, str(exc)
             finally:
                 shutil.copy2(original, path)      # the original text and time stamp
                 if shim is not None:
                     shutil.copy2(saved_shim, shim)
             if code == 0:
                 verdict, detail = "SURVIVED", f"all tests pass ({seconds:.0f} s)"
+            elif code == "no build":
+                verdict, detail = "ERROR", failed
             elif code == 1 or code == "timeout":
                 verdict, detail = "killed", f"{failed} ({seconds:.0f} s)"
             else:

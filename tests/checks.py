@@ -151,3 +151,8 @@ def run_cable(recipe, duration=50.0, dt=0.025):
         out[tag] = samples[0][0][:, 1:] if samples else np.zeros((0, 0))
     out["spikes"] = [float(s[1]) for s in sim.spikes()]
     return out
+
+
+def trace_time(trace, every=0.1):
+    """Sample times (ms) of a trace sampled every ``every`` ms from 0."""
+    return np.arange(len(trace)) * every
