@@ -12,7 +12,7 @@ import pytest
 
 import arbor_pycat
 from arbor_pycat import models
-from checks import V_TOLERANCE
+from checks import V_TOLERANCE, assert_same_trace
 from conftest import BACKENDS
 from pycat_cell import OneCell, simulate
 
@@ -41,7 +41,7 @@ def _check(catalogue, region):
     theirs, their_spikes = _run(None, "hh", region)
     assert len(their_spikes) >= 1, region
     assert len(our_spikes) == len(their_spikes), region
-    assert np.abs(ours - theirs).max() < 1e-6, region
+    assert_same_trace(ours, theirs, atol=V_TOLERANCE, label=region)
 
 
 def test_hh_on_scattered_cvs(hh_catalogue):
@@ -74,8 +74,7 @@ def test_simulations_alive_at_once(hh_catalogue):
         second[1].run(60 * arbor.units.ms, 0.025 * arbor.units.ms)
         traces[key] = [sim.samples(handle)[0][0][:, 1] for _, sim, handle in (first, second)]
     for ours, theirs in zip(traces["ours"], traces["theirs"]):
-        assert ours.shape == theirs.shape
-        assert np.abs(ours - theirs).max() < 1e-6
+        assert_same_trace(ours, theirs, atol=V_TOLERANCE)
         assert ours.max() > 0.0        # spiking: a wrong layout would show
 
 
