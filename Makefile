@@ -11,7 +11,7 @@ MPI_STAMP := $(MPI_VENV)/.installed
 MPI_INPUTS := scripts/build_arbor_mpi.py $(shell find scripts/arbor_mpi -type f) \
 	pyproject.toml setup.py $(shell find src -name '*.py' -o -name '*.cpp')
 
-.PHONY: install demo test bench clean mpi-install test-mpi bench-mpi
+.PHONY: install demo test bench mutants clean mpi-install test-mpi bench-mpi
 
 install: $(STAMP)
 
@@ -29,6 +29,11 @@ test: install
 
 bench: install
 	$(PY) benchmarks/run.py
+
+# Mutation audit of the ABI rules (slow; not part of `make test`): applies each
+# hand-made mutant to a temporary copy of the tree and runs tests/test_abi_rules.py.
+mutants: install
+	nice -n 10 $(PY) scripts/mutation_audit.py $(MUTANTS_ARGS)
 
 # apt-installs Open MPI and Arbor's C++ dependencies if missing, builds (or
 # takes from the cache) an Arbor wheel with MPI, installs it, mpi4py and

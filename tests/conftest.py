@@ -4,18 +4,12 @@
 every port on; tests take the backend as a parameter and pass it on to
 ``arbor_pycat.build(..., backend=backend)`` / ``arbor_pycat.compare(...)``.
 """
-import sys
-from pathlib import Path
-
 import pytest
 
 from arbor_pycat import declarations
 
-# Test modules import their helpers (conftest's BACKENDS, pycat_cell) by name.
-_TESTS = str(Path(__file__).resolve().parent)
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
+# Test modules import their helpers (this BACKENDS, pycat_cell, checks) by
+# name: pyproject.toml puts the tests folder on pytest's ``pythonpath``.
 BACKENDS = ["python", "numba"]
 
 

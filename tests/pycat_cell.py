@@ -4,17 +4,20 @@ Not a test module (pytest collects ``test_*.py`` only). Test modules import it
 as ``from pycat_cell import ...``; snippets run by :func:`run_snippet` can too
 (the tests folder is put on their ``PYTHONPATH``).
 """
+import importlib.util
 import os
 import subprocess
 import sys
 import tempfile
 import textwrap
+import warnings
 from pathlib import Path
 
 import arbor
 import numpy as np
 from arbor import units as U
 
+import arbor_pycat
 from arbor_pycat.recipe import CableRecipe
 
 TESTS = Path(__file__).resolve().parent
@@ -70,6 +73,46 @@ class OneCell(CableRecipe):
                                 discretization=arbor.cv_policy_max_extent(6 / self.ncv * U.um))
 
 
+class StateCell(OneCell):
+    """OneCell that also probes state variables of its mechanisms, with events to every synapse.
+
+    ``density_states``/``point_states``: ``[(mechanism, state), ...]``; each is
+    sampled under the tag ``"mechanism.state"``. Voltage: every CV (tag "vcell").
+    """
+
+    def __init__(self, catalogue, density_states=(), point_states=(), **options):
+        super().__init__(catalogue, **options)
+        self.density_states = list(density_states)
+        self.point_states = list(point_states)
+
+    def event_generators(self, gid):
+        """The events go to every synapse, not only syn0."""
+        if not self.event_times:
+            return []
+        schedule = arbor.explicit_schedule([t * U.ms for t in self.event_times])
+        return [arbor.event_generator(f"syn{k}", self.weight, schedule) for k in range(len(self.place))]
+
+    def probes(self, gid):
+        probes = [arbor.cable_probe_membrane_voltage_cell("vcell")]
+        probes += [arbor.cable_probe_density_state_cell(m, s, f"{m}.{s}") for m, s in self.density_states]
+        probes += [arbor.cable_probe_point_state_cell(m, s, f"{m}.{s}") for m, s in self.point_states]
+        return probes
+
+
+def run_probed(recipe, t_end, dt=0.025, every=0.1, threads=1):
+    """Run ``recipe``; return ({tag: (times, values)}, spike times)."""
+    sim = arbor.simulation(recipe, arbor.context(threads=threads))
+    sim.record(arbor.spike_recording.local)
+    tags = ["vcell"] + [f"{m}.{s}" for m, s in recipe.density_states + recipe.point_states]
+    handles = {tag: sim.sample((0, tag), arbor.regular_schedule(every * U.ms)) for tag in tags}
+    sim.run(t_end * U.ms, dt * U.ms)
+    out = {}
+    for tag, handle in handles.items():
+        data, _ = sim.samples(handle)[0]
+        out[tag] = (data[:, 0], data[:, 1:])
+    return out, [float(s[1]) for s in sim.spikes()]
+
+
 def simulate(recipe, t_end=50.0, dt=0.025, threads=1, every=0.1):
     """Run ``recipe``; return (voltage trace at the probe, spike times, simulation)."""
     context = arbor.context(threads=threads)
@@ -123,3 +166,23 @@ def check_snippet(code, timeout=120, env=None):
         raise AssertionError(f"snippet exited with {result.returncode}\n--- stdout ---\n{result.stdout}"
                              f"\n--- stderr ---\n{result.stderr}")
     return result
+
+
+def import_file(path, name):
+    """Import the module file ``path`` under ``name`` (kept in sys.modules)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def state_slope(cls, backend="numba"):
+    """d m / d t of ``cls`` built with ``backend``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")      # a fallback warns again; the tests check it elsewhere
+        catalogue = arbor_pycat.build(cls, backend=backend)
+    recipe = StateCell(catalogue, paint=[cls.name], clamp=0.0, density_states=[(cls.name, "m")])
+    traces, _ = run_probed(recipe, t_end=1.0, every=0.25)
+    times, m = traces[f"{cls.name}.m"]
+    return (m[-1, 0] - m[-2, 0]) / (times[-1] - times[-2])

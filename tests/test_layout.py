@@ -12,6 +12,7 @@ import pytest
 
 import arbor_pycat
 from arbor_pycat import models
+from checks import V_TOLERANCE, assert_same_trace
 from conftest import BACKENDS
 from pycat_cell import OneCell, simulate
 
@@ -40,7 +41,7 @@ def _check(catalogue, region):
     theirs, their_spikes = _run(None, "hh", region)
     assert len(their_spikes) >= 1, region
     assert len(our_spikes) == len(their_spikes), region
-    assert np.abs(ours - theirs).max() < 1e-6, region
+    assert_same_trace(ours, theirs, atol=V_TOLERANCE, label=region)
 
 
 def test_hh_on_scattered_cvs(hh_catalogue):
@@ -73,8 +74,7 @@ def test_simulations_alive_at_once(hh_catalogue):
         second[1].run(60 * arbor.units.ms, 0.025 * arbor.units.ms)
         traces[key] = [sim.samples(handle)[0][0][:, 1] for _, sim, handle in (first, second)]
     for ours, theirs in zip(traces["ours"], traces["theirs"]):
-        assert ours.shape == theirs.shape
-        assert np.abs(ours - theirs).max() < 1e-6
+        assert_same_trace(ours, theirs, atol=V_TOLERANCE)
         assert ours.max() > 0.0        # spiking: a wrong layout would show
 
 
@@ -150,5 +150,5 @@ def test_many_cell_groups_on_two_threads():
                                  stimulus=0.3)
     assert result.backend == "numba"
     assert result.v_python.shape[1] == 3 * 40
-    assert result.max_dv < 1e-6, str(result)
+    assert result.max_dv < V_TOLERANCE, str(result)
     assert result.spike_counts[0] == result.spike_counts[1] > 0, str(result)

@@ -1,0 +1,266 @@
+"""Mutation audit: does the test suite catch a broken ABI rule?
+
+Each mutant is one hand-made change to one rule of Arbor's mechanism ABI as
+arbor_pycat implements it (the x10 density scale, the CV-coverage weight, ...),
+described as a row ``(file, exact old text, new text)`` so that it can be
+retargeted when files move. The audit copies the source tree and the tests to
+a temporary folder (the working tree is never touched), checks that the chosen
+tests pass on the unchanged copy, then applies each mutant alone, runs the
+tests against the copy and restores the file. A mutant is *killed* when a test
+fails, *survives* when all pass. A row whose old text is not found exactly
+once is reported as STALE (never as killed) and makes the audit exit with 2;
+a mutant that stops pytest from running at all (an import error) is reported
+as ``killed?``.
+
+    python scripts/mutation_audit.py                 # every mutant, the default tests
+    python scripts/mutation_audit.py --list          # the table of mutants
+    python scripts/mutation_audit.py -m scale_python -m dv_size
+    python scripts/mutation_audit.py --tests tests/test_abi_rules.py -k hh
+
+``make mutants`` runs it (slow: minutes per mutant on two cores; it is not
+part of ``make test``). Exit status: 0 if every mutant was killed, 1 if any
+survived, 2 if a row is stale or the unchanged copy fails its tests.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "src/arbor_pycat"
+PY = f"{PACKAGE}/backends/python.py"
+CODEGEN = f"{PACKAGE}/backends/numba/codegen.py"
+MATHLIB = f"{PACKAGE}/backends/numba/mathlib.py"
+FIELDS = f"{PACKAGE}/fields.py"
+SHIM = f"{PACKAGE}/_shim.cpp"
+
+# The tests each mutant is run against unless --tests is given: fast cases
+# that exercise the rules on both backends.
+DEFAULT_TESTS = ["tests/test_abi_rules.py"]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    rule: str
+    file: str
+    old: str
+    new: str
+
+
+MUTANTS = [
+    Mutant("scale_python", "x10 density scale (python backend)", PY,
+           'scale = 10.0 if self.kind == "density" else 1.0', "scale = 1.0"),
+    Mutant("scale_numba", "x10 density scale (numba codegen)", CODEGEN,
+           'self.scale = "10.0" if kind == "density" else "1.0"', 'self.scale = "1.0"'),
+    Mutant("coverage_python", "CV-coverage weight of currents/conductance dropped (python)", PY,
+           "weights = scale * self.weight",
+           'weights = scale * (np.ones(self.width) if self.kind == "density" else self.weight)'),
+    Mutant("coverage_numba_scalar", "CV-coverage weight dropped (numba scalar form)", CODEGEN,
+           'sw = f"{self.scale} * _w[_k] * "',
+           'sw = f"{self.scale} * " + ("1.0" if self.spec.kind == "density" else "_w[_k]") + " * "'),
+    Mutant("coverage_numba_array", "CV-coverage weight dropped (numba array form)", CODEGEN,
+           'o(2, f"_sw = {self.scale} * _w[_k]")',
+           'o(2, f"_sw = {self.scale} * " + ("1.0" if self.spec.kind == "density" else "_w[_k]"))'),
+    Mutant("point_weight_python", "point-mechanism concentration weight 1 -> weight (python)", PY,
+           'return np.ones(self.width) if self.kind != "density" else self.weight',
+           "return self.weight"),
+    Mutant("point_weight_numba", "point-mechanism concentration weight 1 -> weight (numba)", CODEGEN,
+           'self.concentration_weight = "_w[_k]" if kind == "density" else "1.0"',
+           'self.concentration_weight = "_w[_k]"'),
+    Mutant("ion_total_python", "0.1 factor of ion totals read outside compute_currents (python)", PY,
+           "np.multiply(src, 0.1, out=values)", "np.multiply(src, 1.0, out=values)"),
+    Mutant("ion_total_python_gather", "0.1 factor of ion totals, gathered (python)", PY,
+           "np.multiply(gather.values, 0.1, out=values)", "np.multiply(gather.values, 1.0, out=values)"),
+    Mutant("ion_total_numba", "0.1 factor of ion totals (numba)", CODEGEN,
+           'return f"0.1 * _ion_{name}[{self._index(f)}]"', 'return f"_ion_{name}[{self._index(f)}]"'),
+    Mutant("ion_total_numba_buffered", "0.1 factor of ion totals, copied loop (numba)", CODEGEN,
+           "return f\"{'0.1 * ' if source == 'ion_total' else ''}_gbuf_{name}[_k]\"",
+           'return f"_gbuf_{name}[_k]"'),
+    Mutant("write_ions_mode", "write_ions concentrations blended instead of accumulated (field plan)", FIELDS,
+           'write = "accumulate" if method == "write_ions" else "blend"', 'write = "blend"'),
+    Mutant("accumulate_python", "accumulate written as a blend (python)", PY,
+           "gather.add(weights * values)", "gather.add(weights * (values - old))"),
+    Mutant("accumulate_numba", "accumulate written as a blend (numba)", CODEGEN,
+           'return (f"{target}[{self._index(f)}]", "+=", weight, new)',
+           'return (f"{target}[{self._index(f)}]", "+=", weight, f"{new} - {old}")'),
+    Mutant("blend_python", "blend written as an accumulate (python)", PY,
+           "gather.add(weights * (values - old))", "gather.add(weights * values)"),
+    Mutant("dv_size", "numeric conductance step DV 1e-3 -> 1e-2 mV", PY,
+           "DV = 1e-3   # mV", "DV = 1e-2   # mV"),
+    Mutant("dv_sign", "numeric conductance step DV 1e-3 -> -1e-3 mV", PY,
+           "DV = 1e-3   # mV", "DV = -1e-3   # mV"),
+    Mutant("dv_formula_python", "numeric conductance divided by -DV (python)", PY,
+           "g /= DV", "g /= -DV"),
+    Mutant("dv_formula_numba", "numeric conductance sign (numba scalar form)", CODEGEN,
+           'o(depth, f"_g = (({second}) - ({first})) / __pc_DV")',
+           'o(depth, f"_g = (({first}) - ({second})) / __pc_DV")'),
+    Mutant("range_python", "contiguous-range test checks the ends only (python Gather)", PY,
+           "np.array_equal(index, np.arange(first, first + len(index)))",
+           "int(index[-1]) - first == len(index) - 1"),
+    Mutant("range_shim", "contiguous-range test checks the ends only (the shim's layout bits, numba)", SHIM,
+           "ok &= index[k] == first + (arb_index_type)k;",
+           "ok &= index[n - 1] == first + (arb_index_type)(n - 1);"),
+    # mathlib.is_range decides only for the ions past the shim's 62 layout bits.
+    Mutant("range_mathlib", "contiguous-range test checks the ends only (mathlib.is_range, ions >= 62)", MATHLIB,
+           "        ok &= index[k] == first + k\n    return ok",
+           "        ok &= True\n    return index[n - 1] == first + n - 1"),
+    Mutant("dt_refresh", "dt read once instead of at every call (python)", PY,
+           "self.refreshers.append(refresh_dt)", "pass"),
+]
+
+
+def _copy_tree(destination):
+    """The parts of the checkout the tests need, without caches and build outputs."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info")
+    for name in ("src", "tests", "examples"):
+        if (ROOT / name).exists():
+            shutil.copytree(ROOT / name, destination / name, ignore=ignore, symlinks=True)
+    for name in ("pyproject.toml", "README.md", "setup.py"):
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, destination / name)
+    shared = ROOT.parent / "shared"
+    if shared.exists():       # the tests find shared data beside the repository
+        (destination.parent / "shared").symlink_to(shared.resolve())
+
+
+def _shim_name():
+    import sysconfig
+    return f"_shim{sysconfig.get_config_var('EXT_SUFFIX')}"
+
+
+def _build_shim(tree):
+    """Compile the copy's ``_shim.cpp`` in place of its shared object (as setup.py does)."""
+    import importlib.util
+    import sysconfig
+    include = Path(importlib.util.find_spec("arbor").origin).parent / "include"
+    target = tree / PACKAGE / _shim_name()
+    command = ["g++", "-std=c++17", "-O2", "-fvisibility=hidden", "-g0", "-shared", "-fPIC",
+               f"-I{include}", f"-I{sysconfig.get_paths()['include']}", str(tree / SHIM), "-o", str(target), "-Wl,--strip-all"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"cannot compile the mutated shim: {result.stderr[-2000:]}")
+    return target
+
+
+def _check_rows(mutants, tree):
+    """{name: problem} for rows whose old text is not in the file exactly once."""
+    problems = {}
+    for m in mutants:
+        path = tree / m.file
+        if not path.exists():
+            problems[m.name] = f"file {m.file} not found"
+            continue
+        count = path.read_text().count(m.old)
+        if count != 1:
+            problems[m.name] = f"old text found {count} times in {m.file}"
+    return problems
+
+
+def _run_tests(tree, tests, keyword, env, timeout):
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    if keyword:
+        command += ["-k", keyword]
+    started = time.monotonic()
+    try:
+        result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "timeout", time.monotonic() - started, ""
+    tail = (result.stdout + result.stderr).strip().splitlines()
+    failed = next((line for line in tail if line.startswith(("FAILED", "ERROR"))), tail[-1] if tail else "")
+    return result.returncode, time.monotonic() - started, failed
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-m", "--mutant", action="append", help="run only these mutants (by name)")
+    parser.add_argument("--tests", nargs="+", default=DEFAULT_TESTS, help="test files/ids to run")
+    parser.add_argument("-k", dest="keyword", help="pytest -k expression")
+    parser.add_argument("--list", action="store_true", help="print the mutants and exit")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per test run")
+    args = parser.parse_args(argv)
+
+    mutants = MUTANTS
+    if args.mutant:
+        unknown = set(args.mutant) - {m.name for m in MUTANTS}
+        if unknown:
+            parser.error(f"unknown mutants: {', '.join(sorted(unknown))}")
+        mutants = [m for m in MUTANTS if m.name in args.mutant]
+    if args.list:
+        for m in mutants:
+            print(f"{m.name:26} {m.file}: {m.rule}\n{'':26}   - {m.old!r}\n{'':26}   + {m.new!r}")
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="pycat_mutants_") as folder:
+        tree = Path(folder) / "repo"
+        tree.mkdir()
+        _copy_tree(tree)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(tree / "src"), str(tree / "tests")]
+                                            + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        # One compile cache for all runs, not the user's: unchanged code is compiled once.
+        env["ARBOR_PYCAT_CACHE_DIR"] = str(Path(folder) / "cache")
+        env.setdefault("ARBOR_PYCAT_PROGRESS", "0")
+
+        stale = _check_rows(mutants, tree)
+        for name, problem in stale.items():
+            print(f"STALE    {name}: {problem} (retarget this row)", flush=True)
+        print(f"baseline: {' '.join(args.tests)}{' -k ' + args.keyword if args.keyword else ''}", flush=True)
+        code, seconds, failed = _run_tests(tree, args.tests, args.keyword, env, args.timeout)
+        if code != 0:
+            print(f"the unchanged copy fails its tests ({code}, {seconds:.0f} s): {failed}")
+            return 2
+        print(f"baseline passes ({seconds:.0f} s)", flush=True)
+
+        results = []
+        for m in mutants:
+            if m.name in stale:
+                results.append((m, "STALE", stale[m.name]))
+                continue
+            path = tree / m.file
+            original = ROOT / m.file
+            path.write_text(path.read_text().replace(m.old, m.new))
+            shim = None
+            try:
+                if m.file.endswith(".cpp"):
+                    shim = tree / PACKAGE / _shim_name()
+                    saved_shim = ROOT / PACKAGE / _shim_name()
+                    _build_shim(tree)
+                code, seconds, failed = _run_tests(tree, args.tests, args.keyword, env, args.timeout)
+            except RuntimeError as exc:
+                code, seconds, failed = "no build", 0.0, str(exc)
+            finally:
+                shutil.copy2(original, path)      # the original text and time stamp
+                if shim is not None:
+                    shutil.copy2(saved_shim, shim)
+            if code == 0:
+                verdict, detail = "SURVIVED", f"all tests pass ({seconds:.0f} s)"
+            elif code == "no build":
+                verdict, detail = "ERROR", failed
+            elif code == 1 or code == "timeout":
+                verdict, detail = "killed", f"{failed} ({seconds:.0f} s)"
+            else:
+                verdict, detail = "killed?", f"pytest exit {code}, not a test failure: {failed}"
+            results.append((m, verdict, detail))
+            print(f"{verdict:8} {m.name}: {detail}", flush=True)
+
+    print("\nmutant                     verdict   rule")
+    for m, verdict, detail in results:
+        print(f"{m.name:26} {verdict:9} {m.rule}")
+    survived = [m.name for m, verdict, _ in results if verdict == "SURVIVED"]
+    unclear = [m.name for m, verdict, _ in results if verdict not in ("killed", "SURVIVED")]
+    print(f"\n{len(results) - len(survived) - len(unclear)} killed, {len(survived)} survived"
+          + (f" ({', '.join(survived)})" if survived else "")
+          + (f", {len(unclear)} stale or unclear ({', '.join(unclear)})" if unclear else ""))
+    if stale:
+        return 2
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
