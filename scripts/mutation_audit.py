@@ -33,11 +33,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "src/arbor_pycat"
-PY = f"{PACKAGE}/backends/python.py"
-CODEGEN = f"{PACKAGE}/backends/numba/codegen.py"
-MATHLIB = f"{PACKAGE}/backends/numba/mathlib.py"
-FIELDS = f"{PACKAGE}/fields.py"
-SHIM = f"{PACKAGE}/_shim.cpp"
+RULES = f"{PACKAGE}/abi/rules.py"               # Arbor's rules, written once
+FIELDS = f"{PACKAGE}/spec/fields.py"            # the field decode that applies them
+PY_FIELDS = f"{PACKAGE}/backends/python/fields.py"
+PY_STEPS = f"{PACKAGE}/backends/python/steps.py"
+ACCESS = f"{PACKAGE}/backends/numba/access.py"
+SCALAR = f"{PACKAGE}/backends/numba/entry_scalar.py"
+SHIM = f"{PACKAGE}/bridge/_shim.cpp"
 
 # The tests each mutant is run against unless --tests is given: fast cases
 # that exercise the rules on both backends.
@@ -54,64 +56,68 @@ class Mutant:
 
 
 MUTANTS = [
-    Mutant("scale_python", "x10 density scale (python backend)", PY,
-           'scale = 10.0 if self.kind == "density" else 1.0', "scale = 1.0"),
-    Mutant("scale_numba", "x10 density scale (numba codegen)", CODEGEN,
-           'self.scale = "10.0" if kind == "density" else "1.0"', 'self.scale = "1.0"'),
-    Mutant("coverage_python", "CV-coverage weight of currents/conductance dropped (python)", PY,
-           "weights = scale * self.weight",
-           'weights = scale * (np.ones(self.width) if self.kind == "density" else self.weight)'),
-    Mutant("coverage_numba_scalar", "CV-coverage weight dropped (numba scalar form)", CODEGEN,
-           'sw = f"{self.scale} * _w[_k] * "',
-           'sw = f"{self.scale} * " + ("1.0" if self.spec.kind == "density" else "_w[_k]") + " * "'),
-    Mutant("coverage_numba_array", "CV-coverage weight dropped (numba array form)", CODEGEN,
-           'o(2, f"_sw = {self.scale} * _w[_k]")',
-           'o(2, f"_sw = {self.scale} * " + ("1.0" if self.spec.kind == "density" else "_w[_k]"))'),
-    Mutant("point_weight_python", "point-mechanism concentration weight 1 -> weight (python)", PY,
-           'return np.ones(self.width) if self.kind != "density" else self.weight',
-           "return self.weight"),
-    Mutant("point_weight_numba", "point-mechanism concentration weight 1 -> weight (numba)", CODEGEN,
-           'self.concentration_weight = "_w[_k]" if kind == "density" else "1.0"',
-           'self.concentration_weight = "_w[_k]"'),
-    Mutant("ion_total_python", "0.1 factor of ion totals read outside compute_currents (python)", PY,
-           "np.multiply(src, 0.1, out=values)", "np.multiply(src, 1.0, out=values)"),
-    Mutant("ion_total_python_gather", "0.1 factor of ion totals, gathered (python)", PY,
-           "np.multiply(gather.values, 0.1, out=values)", "np.multiply(gather.values, 1.0, out=values)"),
-    Mutant("ion_total_numba", "0.1 factor of ion totals (numba)", CODEGEN,
-           'return f"0.1 * _ion_{name}[{self._index(f)}]"', 'return f"_ion_{name}[{self._index(f)}]"'),
-    Mutant("ion_total_numba_buffered", "0.1 factor of ion totals, copied loop (numba)", CODEGEN,
-           "return f\"{'0.1 * ' if source == 'ion_total' else ''}_gbuf_{name}[_k]\"",
-           'return f"_gbuf_{name}[_k]"'),
-    Mutant("write_ions_mode", "write_ions concentrations blended instead of accumulated (field plan)", FIELDS,
-           'write = "accumulate" if method == "write_ions" else "blend"', 'write = "blend"'),
-    Mutant("accumulate_python", "accumulate written as a blend (python)", PY,
+    # The rules themselves (abi/rules.py) and the decode (spec/fields.py) ...
+    Mutant("scale_rule", "x10 density scale (the rule)", RULES,
+           'CURRENT_SCALE = {"density": 10.0,', 'CURRENT_SCALE = {"density": 1.0,'),
+    Mutant("coverage_rule", "CV-coverage weight of currents/conductance dropped (the decode)", FIELDS,
+           "buffered = dict(index=Index.INSTANCE, write=Write.BUFFER, weighted=True,",
+           "buffered = dict(index=Index.INSTANCE, write=Write.BUFFER, weighted=False,"),
+    Mutant("point_weight_rule", "point-mechanism concentration weight 1 -> weight (the rule)", RULES,
+           'return kind == "density"', "return True"),
+    Mutant("ion_total_rule", "0.1 factor of ion totals (the rule)", RULES,
+           "ION_TOTAL_SCALE = 0.1", "ION_TOTAL_SCALE = 1.0"),
+    Mutant("write_ions_mode", "write_ions concentrations blended instead of accumulated (the decode)", FIELDS,
+           "write = Write.ACCUMULATE if method == \"write_ions\" else Write.BLEND", "write = Write.BLEND"),
+    Mutant("dv_size", "numeric conductance step DV 1e-3 -> 1e-2 mV (the rule)", RULES,
+           "DV = 1e-3", "DV = 1e-2"),
+    Mutant("dv_sign", "numeric conductance step DV 1e-3 -> -1e-3 mV (the rule)", RULES,
+           "DV = 1e-3", "DV = -1e-3"),
+    Mutant("range_rule", "range test checks the ends only (python Gather, mathlib.is_range)", RULES,
+           "return bool(index[n - 1] - first == n - 1 and np.all(np.diff(index) == 1))",
+           "return bool(index[n - 1] - first == n - 1)"),
+    # ... and each backend's application of the decode.
+    Mutant("scale_python", "x10 density scale not applied (python backend)", PY_STEPS,
+           "return f.write_scale * weights", "return weights"),
+    Mutant("scale_numba", "x10 density scale not applied (numba)", ACCESS,
+           'ops.append((f"{variable}[{at(index)}]", "+=", f"{f.write_scale!r} * {weight(f)} * ",',
+           'ops.append((f"{variable}[{at(index)}]", "+=", f"{weight(f)} * ",'),
+    Mutant("coverage_python", "CV-coverage weight of currents/conductance dropped (python)", PY_STEPS,
+           "weights = self.weight if f.weighted else np.ones(self.width)",
+           "weights = np.ones(self.width)"),
+    Mutant("coverage_numba", "CV-coverage weight dropped (numba, both forms)", ACCESS,
+           'return "_w[_k]" if f.weighted else "1.0"', 'return "1.0"'),
+    Mutant("point_weight_python", "point-mechanism concentration weight 1 -> weight (python)", PY_FIELDS,
+           "weights = self.weight if f.weighted else np.ones(self.width)", "weights = self.weight"),
+    Mutant("point_weight_numba", "point-mechanism concentration weight 1 -> weight (numba)", ACCESS,
+           'return "_w[_k]" if f.weighted else "1.0"', 'return "_w[_k]"'),
+    Mutant("ion_total_python", "0.1 factor of ion totals not applied (python)", PY_FIELDS,
+           "np.multiply(gather.values, scale, out=values)", "values[...] = gather.values"),
+    Mutant("ion_total_numba", "0.1 factor of ion totals not applied (numba)", ACCESS,
+           'scale = "" if f.scale == 1.0 else f"{f.scale!r} * "', 'scale = ""'),
+    Mutant("ion_total_numba_buffered", "0.1 factor of ion totals, copied loop (numba)", SCALAR,
+           "return f\"{'' if f.scale == 1.0 else repr(f.scale) + ' * '}_gbuf_{f.name}[_k]\"",
+           'return f"_gbuf_{f.name}[_k]"'),
+    Mutant("accumulate_python", "accumulate written as a blend (python)", PY_FIELDS,
            "gather.add(weights * values)", "gather.add(weights * (values - old))"),
-    Mutant("accumulate_numba", "accumulate written as a blend (numba)", CODEGEN,
-           'return (f"{target}[{self._index(f)}]", "+=", weight, new)',
-           'return (f"{target}[{self._index(f)}]", "+=", weight, f"{new} - {old}")'),
-    Mutant("blend_python", "blend written as an accumulate (python)", PY,
+    Mutant("accumulate_numba", "accumulate written as a blend (numba)", ACCESS,
+           'return (target, "+=", f"{weight(f)} * ", new)',
+           'return (target, "+=", f"{weight(f)} * ", f"{new} - {old}")'),
+    Mutant("blend_python", "blend written as an accumulate (python)", PY_FIELDS,
            "gather.add(weights * (values - old))", "gather.add(weights * values)"),
-    Mutant("dv_size", "numeric conductance step DV 1e-3 -> 1e-2 mV", PY,
-           "DV = 1e-3   # mV", "DV = 1e-2   # mV"),
-    Mutant("dv_sign", "numeric conductance step DV 1e-3 -> -1e-3 mV", PY,
-           "DV = 1e-3   # mV", "DV = -1e-3   # mV"),
-    Mutant("dv_formula_python", "numeric conductance divided by -DV (python)", PY,
+    Mutant("blend_numba", "blend written as an accumulate (numba)", ACCESS,
+           'return (target, "+=", f"{weight(f)} * ", f"{new} - {old}")',
+           'return (target, "+=", f"{weight(f)} * ", new)'),
+    Mutant("dv_formula_python", "numeric conductance divided by -DV (python)", PY_STEPS,
            "g /= DV", "g /= -DV"),
-    Mutant("dv_formula_numba", "numeric conductance sign (numba scalar form)", CODEGEN,
+    Mutant("dv_formula_numba", "numeric conductance sign (numba scalar form)", SCALAR,
            'o(depth, f"_g = (({second}) - ({first})) / __pc_DV")',
            'o(depth, f"_g = (({first}) - ({second})) / __pc_DV")'),
-    Mutant("range_python", "contiguous-range test checks the ends only (python Gather)", PY,
-           "np.array_equal(index, np.arange(first, first + len(index)))",
-           "int(index[-1]) - first == len(index) - 1"),
     Mutant("range_shim", "contiguous-range test checks the ends only (the shim's layout bits, numba)", SHIM,
            "ok &= index[k] == first + (arb_index_type)k;",
            "ok &= index[n - 1] == first + (arb_index_type)(n - 1);"),
-    # mathlib.is_range decides only for the ions past the shim's 62 layout bits.
-    Mutant("range_mathlib", "contiguous-range test checks the ends only (mathlib.is_range, ions >= 62)", MATHLIB,
-           "        ok &= index[k] == first + k\n    return ok",
-           "        ok &= True\n    return index[n - 1] == first + n - 1"),
-    Mutant("dt_refresh", "dt read once instead of at every call (python)", PY,
-           "self.refreshers.append(refresh_dt)", "pass"),
+    Mutant("dt_refresh", "dt read once instead of at every call (python)", PY_FIELDS,
+           "            self.refreshers.append(refresh)\n            return getattr(pp, f.array)",
+           "            return getattr(pp, f.array)"),
 ]
 
 
@@ -139,7 +145,7 @@ def _build_shim(tree):
     import importlib.util
     import sysconfig
     include = Path(importlib.util.find_spec("arbor").origin).parent / "include"
-    target = tree / PACKAGE / _shim_name()
+    target = tree / PACKAGE / "bridge" / _shim_name()
     command = ["g++", "-std=c++17", "-O2", "-fvisibility=hidden", "-g0", "-shared", "-fPIC",
                f"-I{include}", f"-I{sysconfig.get_paths()['include']}", str(tree / SHIM), "-o", str(target), "-Wl,--strip-all"]
     result = subprocess.run(command, capture_output=True, text=True)
@@ -228,8 +234,8 @@ def main(argv=None):
             shim = None
             try:
                 if m.file.endswith(".cpp"):
-                    shim = tree / PACKAGE / _shim_name()
-                    saved_shim = ROOT / PACKAGE / _shim_name()
+                    shim = tree / PACKAGE / "bridge" / _shim_name()
+                    saved_shim = ROOT / PACKAGE / "bridge" / _shim_name()
                     _build_shim(tree)
                 code, seconds, failed = _run_tests(tree, args.tests, args.keyword, env, args.timeout)
             except RuntimeError as exc:

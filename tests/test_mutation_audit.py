@@ -28,9 +28,9 @@ def test_every_row_matches_exactly_once():
 
 def test_a_stale_row_is_reported():
     audit = _audit()
-    stale = audit.Mutant("gone", "a rule that moved", audit.PY, "text that is not there", "x")
+    stale = audit.Mutant("gone", "a rule that moved", audit.PY_FIELDS, "text that is not there", "x")
     missing = audit.Mutant("moved", "a file that moved", "src/arbor_pycat/nowhere.py", "a", "b")
-    twice = audit.Mutant("twice", "ambiguous", audit.PY, "self", "this")
+    twice = audit.Mutant("twice", "ambiguous", audit.PY_FIELDS, "self", "this")
     problems = audit._check_rows([stale, missing, twice], ROOT)
     assert set(problems) == {"gone", "moved", "twice"}
     assert "0 times" in problems["gone"] and "not found" in problems["moved"]
