@@ -41,6 +41,12 @@ def shape_detail(size, ndim):
     return 1 + 4 * size + min(ndim, 3)
 
 
+# A compiled callback takes (ppack, events or NULL, layout flags, pieces or NULL):
+# ``pieces`` is int32 [n, end_1, ..., end_n], the runs of instances over which
+# every index array of the mechanism goes up by one (end_n = width), computed
+# by the shim once per ppack; NULL when every index is a range (one piece).
+CALLBACK_ARGUMENTS = 4
+
 # The layout flags, the third argument of every compiled callback: which index
 # arrays are ranges (first, first + 1, ...), computed by the shim once per ppack.
 LAYOUT_NODE_INDEX_BIT = 0
@@ -70,5 +76,5 @@ EXPECTED_LAYOUT = (
     C.sizeof(FieldInfo), C.sizeof(EventData), PPack.index_constraints.offset,
     C.sizeof(MechanismInterface), MechanismInterface.init_mechanism.offset, C.sizeof(Mechanism),
     LAYOUT_NODE_INDEX_BIT, LAYOUT_PEER_INDEX_BIT, LAYOUT_FIRST_ION_BIT, LAYOUT_MAX_IONS,
-    len(METHODS), MAX_MESSAGES, STATUS_CODE_BITS, MAX_MECHANISMS,
+    len(METHODS), MAX_MESSAGES, STATUS_CODE_BITS, MAX_MECHANISMS, CALLBACK_ARGUMENTS,
 )

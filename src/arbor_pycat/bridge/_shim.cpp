@@ -30,16 +30,19 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace {
 
 // Native (numba) callbacks: (ppack, event stream or nullptr, layout flags,
-// see layout()).
+// see layout(), the pieces of the instances or nullptr, see pieces()).
 // A return of 0 means success, <0 an error message set by pycat_set_error,
 // >0 an index into the slot's table of error messages in the low 8 bits and,
 // above them, what was assigned for a shape error (see describe_value()).
-using pycat_callback = std::int64_t (*)(arb_mechanism_ppack*, arb_deliverable_event_stream*, std::uint64_t);
+using pycat_callback = std::int64_t (*)(arb_mechanism_ppack*, arb_deliverable_event_stream*, std::uint64_t,
+                                        const arb_index_type*);
 
 // The contract with arbor_pycat's Python side (abi/contract.py), reported by
 // pycat_layout() and pycat_method_name() and checked when a copy loads.
@@ -47,6 +50,7 @@ constexpr int max_mechanisms = 1024;   // slots per copy, shared by its catalogu
 constexpr int n_methods = 6;  // init, compute_currents, apply_events, advance_state, write_ions, post_event
 constexpr int max_messages = 64;       // message codes 1 .. max_messages - 1
 constexpr int status_code_bits = 8;    // a status > 0: code in the low bits, detail above
+constexpr int callback_arguments = 4;  // of a native callback: see pycat_callback
 
 // One cached answer of layout() (below).
 struct layout_entry {
@@ -170,6 +174,57 @@ std::uint64_t layout(slot& s, const arb_mechanism_ppack* pp) {
     return flags;
 }
 
+// The pieces of a mechanism's instances: the runs over which every index array
+// (node_index, peer_index, each ion's index) goes up by one, as
+// [n, end_1, ..., end_n] (end_n = width), so that compiled code loops over
+// each run contiguously without scanning the indices at every call. Computed
+// once per ppack and kept per thread (each thread only reads its own), under
+// the same key as the layout flags. nullptr when every index is a range.
+struct pieces_key {
+    const slot* s;
+    const arb_mechanism_ppack* pp;
+    const arb_index_type* node_index;
+    std::uint64_t generation;
+    arb_size_type width;
+    bool operator==(const pieces_key& o) const {
+        return s == o.s && pp == o.pp && node_index == o.node_index && generation == o.generation
+            && width == o.width;
+    }
+};
+
+struct pieces_hash {
+    std::size_t operator()(const pieces_key& k) const {
+        return std::hash<const void*>()(k.pp) ^ (std::hash<const void*>()(k.s) << 1) ^ (std::size_t)k.generation;
+    }
+};
+
+thread_local std::unordered_map<pieces_key, std::vector<arb_index_type>, pieces_hash> pieces_cache;
+constexpr std::size_t pieces_cache_size = 1024;   // entries per thread before it starts afresh
+
+bool breaks_at(const arb_index_type* index, arb_size_type k) {
+    return index && index[k] != index[k - 1] + 1;
+}
+
+const arb_index_type* pieces(const slot& s, const arb_mechanism_ppack* pp, std::uint64_t flags) {
+    std::uint64_t all = (1ull << layout_node_bit) | (pp->peer_index ? 1ull << layout_peer_bit : 0);
+    const arb_size_type n_ions = s.type.n_ions;
+    for (arb_size_type k = 0; k < n_ions && k < max_layout_ions; ++k) all |= 1ull << (layout_first_ion_bit + k);
+    if ((flags & all) == all && n_ions <= max_layout_ions) return nullptr;   // one piece
+    const pieces_key key{&s, pp, pp->node_index, s.generation.load(std::memory_order_relaxed), pp->width};
+    auto found = pieces_cache.find(key);
+    if (found != pieces_cache.end()) return found->second.data();
+    if (pieces_cache.size() >= pieces_cache_size) pieces_cache.clear();
+    std::vector<arb_index_type> ends{0};
+    for (arb_size_type k = 1; k < pp->width; ++k) {
+        bool split = breaks_at(pp->node_index, k) || breaks_at(pp->peer_index, k);
+        for (arb_size_type j = 0; j < n_ions && !split; ++j) split = breaks_at(pp->ion_states[j].index, k);
+        if (split) ends.push_back((arb_index_type)k);
+    }
+    ends.push_back((arb_index_type)pp->width);
+    ends[0] = (arb_index_type)(ends.size() - 1);
+    return pieces_cache.emplace(key, std::move(ends)).first->second.data();
+}
+
 // The value a shape error reports: 1 + 4 size + min(ndim, 3) of what was assigned.
 std::string describe_value(std::int64_t detail, arb_size_type width) {
     const std::int64_t ndim = (detail - 1) & 3, size = (detail - 1) >> 2;
@@ -283,7 +338,8 @@ int call_python(const slot& s, int M, PyObject* f, arb_mechanism_ppack* pp, arb_
     }
     pycat_callback f = s.callbacks[M];
     if (!f) return;
-    std::int64_t rc = f(pp, events, layout(s, pp));
+    const std::uint64_t flags = layout(s, pp);
+    std::int64_t rc = f(pp, events, flags, pieces(s, pp, flags));
     if (rc != 0) fail(s, rc, pp, true);
 }
 
@@ -372,6 +428,7 @@ extern "C" {
         case 21: return max_messages;
         case 22: return status_code_bits;
         case 23: return max_mechanisms;
+        case 24: return callback_arguments;
         default: return 0;
     }
 }

@@ -42,24 +42,26 @@ class ScalarEntry(Entry):
             o(1, "_status = 0")
         if not indexes:
             self.pieces_loop(o, indexes, 1, may_split=False)
-        elif self.gathered_fields() and not self.indexed_writes():
-            # It writes only per-instance arrays (states): on an index with gaps, what it
-            # reads through the index is copied into instance order first, and one loop
-            # over every instance vectorises (better than one loop per piece).
-            o(1, "if _whole:")
-            self.pieces_loop(o, indexes, 2, may_split=False)
-            o(1, "else:")
-            self.copied_loop(o, 2)
         else:
-            # Scattered instances (many short pieces: a channel on one CV of each of many
-            # cells, synapses) take one indexed loop: a piece costs a loop set-up.
-            breaks = " + ".join(f"__pc_count_breaks(__pc_as_i32({access.index_source(a)}), _width)"
-                                for a in indexes)
-            o(1, f"if _whole or ({breaks}) * {SHORTEST_MEAN_PIECE} < _width:")
+            # The shim hands the pieces (where any index array of the mechanism breaks) in
+            # _pieces_ptr, computed once per ppack; NULL when there is one. Long pieces:
+            # one vectorised loop each. Scattered instances (many short pieces: a channel
+            # on one CV of each of many cells, synapses): a method that writes only
+            # per-instance arrays (states) first copies what it reads through the index
+            # into instance order, and one loop over every instance vectorises; others
+            # take one indexed loop.
+            o(1, "_pieces_at = __pc_address_of(_pieces_ptr)")
+            o(1, "_n_pieces = 1")
+            o(1, "if not _whole:")
+            o(2, "_n_pieces = __pc_as_i32(_pieces_at)[0] if _pieces_at != 0 else _width")
+            o(1, f"if _whole or (_pieces_at != 0 and _n_pieces * {SHORTEST_MEAN_PIECE} < _width):")
             self.pieces_loop(o, indexes, 2, may_split=True)
             o(1, "else:")
-            self.contiguous = False
-            self.loop(o, 2, "range(_width)")
+            if self.gathered_fields() and not self.indexed_writes():
+                self.copied_loop(o, 2)
+            else:
+                self.contiguous = False
+                self.loop(o, 2, "range(_width)")
         self.contiguous = False
         if raises:
             o(1, "if _status != 0:")
@@ -103,15 +105,16 @@ class ScalarEntry(Entry):
 
     def pieces_loop(self, o, indexes, depth, may_split):
         """One vectorised loop per piece of the index (one piece where the shim says the
-        whole index is a range; ``may_split``: else the pieces are found here)."""
+        whole index is a range; ``may_split``: else the shim's pieces, see text())."""
         o(depth, "_start = 0")
+        if may_split:
+            o(depth, "_piece = 0")
         o(depth, "while _start < _width:")
         o(depth + 1, "_stop = _width")
         if may_split:
             o(depth + 1, "if not _whole:")
-            for k, array in enumerate(indexes):
-                end = f"__pc_run_end(__pc_as_i32({access.index_source(array)}), _start, _width)"
-                o(depth + 2, f"_stop = {end}" if k == 0 else f"_stop = min(_stop, {end})")
+            o(depth + 2, "_piece += 1")
+            o(depth + 2, "_stop = __pc_np.int64(__pc_as_i32(_pieces_at)[_piece])")
         for array in indexes:
             o(depth + 1, f"_o{array} = {array}[_start] - _start")
         self.contiguous = True

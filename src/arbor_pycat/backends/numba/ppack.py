@@ -14,7 +14,7 @@ ION_STATE = numba.from_dtype(abi.ION_STATE_DTYPE)
 EVENT = numba.from_dtype(abi.EVENT_DTYPE)
 
 # The C signature of every callback (see _shim.cpp).
-SIGNATURE = types.int64(types.CPointer(PPACK), types.voidptr, types.uint64)
+SIGNATURE = types.int64(types.CPointer(PPACK), types.voidptr, types.uint64, types.voidptr)   # abi.contract
 
 
 def _pointer_cast(target):
