@@ -187,3 +187,33 @@ def test_without_the_entry_the_field_is_refused():
 
     with pytest.raises(arbor_pycat.MechanismError, match="pp.thickness, which is not a field here"):
         make_spec(Thin)
+
+
+def test_random_variables_declared_out_of_slot_order():
+    """random = [("b", 1), ("a", 0)]: pp.b is Arbor's random_numbers[1] in both backends
+    (the python backend once read the declaration's position instead of the slot)."""
+    from pycat_cell import OneCell, simulate
+
+    def mechanism(backend):
+        class Noisy(arbor_pycat.CustomMechanism):
+            name = f"noisy_slots_{backend}"
+            random = [("b", 1), ("a", 0)]
+            state_vars = [("s", "", 0.0)]
+
+            def advance_state(self, pp):
+                pp.s = pp.a - 3.0 * pp.b
+
+            def compute_currents(self, pp):
+                pp.i = 1e-3 * pp.s
+        return Noisy
+
+    traces = {}
+    for backend in ("python", "numba"):
+        cls = mechanism(backend)
+        assert make_spec(cls).fields["advance_state"]["b"].slot == 1
+        catalogue = arbor_pycat.build(cls, backend=backend)
+        assert arbor_pycat.build_report()[cls.name].backend == backend
+        traces[backend], _, _ = simulate(OneCell(catalogue, paint=[cls.name], clamp=0), t_end=5)
+    alone, _, _ = simulate(OneCell(arbor_pycat.build(mechanism("none")), clamp=0), t_end=5)
+    assert len(traces["python"]) > 10 and np.max(np.abs(traces["python"] - alone)) > 1e-3
+    np.testing.assert_allclose(traces["numba"], traces["python"], rtol=0, atol=1e-9)
