@@ -199,3 +199,12 @@ def test_the_shim_and_the_contract_agree():
     assert tuple(lib.pycat_method_name(k).decode() for k in range(len(contract.METHODS))) == contract.METHODS
     assert lib.pycat_method_name(len(contract.METHODS)) is None
     assert contract.status(3, contract.shape_detail(5, 1)) >> contract.STATUS_CODE_BITS == 1 + 4 * 5 + 1
+
+
+def test_python_dash_m_runs_a_moved_module():
+    """``python -m arbor_pycat.demo`` (an earlier name) still runs the demo's command line."""
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-m", "arbor_pycat.demo", "--help"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0 and "--out" in result.stdout, result.stdout + result.stderr

@@ -50,8 +50,13 @@ class _MovedModules(_importlib_abc.MetaPathFinder, _importlib_abc.Loader):
         if module.__spec__.loader_state is not None:
             module.__spec__ = module.__spec__.loader_state
 
+    def get_code(self, fullname):
+        """For ``python -m arbor_pycat.demo``: run the moved module as ``__main__``."""
+        return compile(f"import runpy\nrunpy.run_module({self.names[fullname]!r}, run_name='__main__', "
+                       "alter_sys=True)\n", f"<{fullname}>", "exec")
 
-if not any(isinstance(finder, _MovedModules) for finder in _sys.meta_path):
+
+if not any(type(finder).__name__ == "_MovedModules" for finder in _sys.meta_path):
     _sys.meta_path.append(_MovedModules())
 
 

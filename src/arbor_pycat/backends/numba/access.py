@@ -116,7 +116,10 @@ def setup(o, f, spec, scalar_form, error_code):
     if pointer is None:
         return                       # buffers, time_since_spike: made where used
     o(1, f"_s_{name} = {pointer}")
-    if f.table == "ion_states":
+    if f.table == "ion_states" and f.array != "current_density":
+        # Arbor passes an ion's concentrations and reversal potential only where the
+        # mechanism declares them (its current density always): each check takes one
+        # of the message codes, so only these are checked.
         o(1, f"if _ions[{f.ion}].{f.array} == 0:")
         o(2, f"return {error_code('null:' + name)}")
 

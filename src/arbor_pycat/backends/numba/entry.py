@@ -41,8 +41,8 @@ class Entry:
         self.buffers = [f for f in self.fields if f.write is Write.BUFFER]
         if numeric_conductance and "conductance" not in kernel.params and "conductance" in plan:
             self.buffers.append(plan["conductance"])     # computed, then added like an assigned one
-        # Currents are summed in one order (the non-specific one, then by ion), as before
-        # and as the python backend does: the sums agree to the last bit.
+        # Currents are summed in one order (the non-specific one, then by ion), the
+        # python backend's too (backends/python/steps.py, canonical_order).
         self.buffers.sort(key=lambda f: (any(array == "vec_g" for array, _ in f.targets),
                                          f.ion is not None, f.ion or 0))
 
