@@ -739,3 +739,29 @@ def test_derivimplicit_is_solved_as_sparse():
     assert "METHOD derivimplicit: solved as METHOD sparse" in derivimplicit
     body = lambda src: src[src.index("class Cad"):].replace("derivimplicit", "sparse")
     assert body(derivimplicit) == body(sparse)
+
+
+@pytest.mark.parametrize("helper", ["1", "0"])
+def test_cold_build_with_and_without_the_helper_process(tmp_path, helper):
+    """nmodl.build compiles with a second process from the other end (unless
+    ARBOR_PYCAT_BUILD_HELPER=0): the result is the same catalogue, every mechanism
+    numba-compiled or from the cache the helper filled, and no helper outlives it."""
+    from pycat_cell import check_snippet
+    mods = sorted(str(p) for p in (OWN).glob("*.mod"))[:3]
+    env = dict(os.environ, ARBOR_PYCAT_CACHE_DIR=str(tmp_path / "cache"),
+               NUMBA_CACHE_DIR=str(tmp_path / "numba"), ARBOR_PYCAT_BUILD_HELPER=helper)
+    result = check_snippet(f"""
+import os, arbor_pycat
+from arbor_pycat import nmodl
+catalogue = nmodl.build(*{mods!r}, backend="numba")
+report = arbor_pycat.build_report()
+assert len(report.mechanisms) == {len(mods)} and all(m.backend == "numba" for m in report.mechanisms), report
+assert all(name in catalogue for name in (m.name for m in report.mechanisms))
+children = [p for p in os.listdir("/proc") if p.isdigit()
+            and open(f"/proc/{{p}}/stat").read().split()[3] == str(os.getpid())] if os.path.isdir("/proc") else []
+assert not children, children
+print(sorted(m.cache for m in report.mechanisms))
+""", env=env, timeout=600)
+    caches = result.stdout.strip()
+    if helper == "0":
+        assert caches == str(["compiled"] * len(mods))

@@ -120,7 +120,61 @@ def build(*paths, backend="auto", directory=None):
     """
     from ..builder import build as _build
     classes = load_all(*paths, directory=directory)
-    return _build(*classes, backend=backend)
+    with _compiling_ahead(classes, backend):
+        return _build(*classes, backend=backend)
+
+
+class _compiling_ahead:
+    """While ``build()`` compiles the mechanisms in order, a second process compiles
+    them from the last one backwards into numba's disk cache (on a machine with
+    more than one core, for more than one mechanism, with the numba backend).
+
+    ``build()`` then loads the ones the helper finished from the cache; where
+    both reach the same mechanism, the cache entry's lock makes one of them wait
+    for the other (see ``backends/numba/generate.py``). The helper only imports
+    the generated files, which have no side effects; it is stopped once
+    ``build()`` returns. ``ARBOR_PYCAT_BUILD_HELPER=0`` turns it off."""
+
+    def __init__(self, classes, backend):
+        self.process = None
+        files = [sys.modules[cls.__module__].__file__ for cls in classes]
+        if (len(files) < 2 or backend == "python" or (os.cpu_count() or 1) < 2
+                or os.environ.get("ARBOR_PYCAT_BUILD_HELPER", "1").strip() in ("0", "false", "no", "off")):
+            return
+        import subprocess
+        code = ("import sys, importlib.util\n"
+                "from arbor_pycat.spec import make_spec\n"
+                "from arbor_pycat.backends.numba import generate\n"
+                "from arbor_pycat.spec.declarations import CustomMechanism\n"
+                "for path in sys.argv[1:]:\n"
+                "    try:\n"
+                "        spec = importlib.util.spec_from_file_location('ahead_module', path)\n"
+                "        module = importlib.util.module_from_spec(spec)\n"
+                "        spec.loader.exec_module(module)\n"
+                "        for value in vars(module).values():\n"
+                "            if isinstance(value, type) and issubclass(value, CustomMechanism) \\\n"
+                "                    and value.__module__ == module.__name__:\n"
+                "                generate.build(make_spec(value))\n"
+                "    except Exception:\n"
+                "        pass      # build() compiles it and reports what went wrong\n")
+        try:
+            self.process = subprocess.Popen([sys.executable, "-c", code, *reversed(files)],
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL)
+        except OSError:
+            self.process = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except Exception:
+                self.process.kill()
+        return False
 
 
 def write(paths, directory=".", *, header=None):
