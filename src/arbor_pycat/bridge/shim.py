@@ -303,14 +303,8 @@ class Shim:
 
     def last_failure(self):
         """(time in ns of time.monotonic_ns(), message) of the latest failure of a
-        compiled callback of this catalogue, or None."""
-        when = ctypes.c_longlong(0)
-        size = self.lib.pycat_last_failure(None, 0, ctypes.byref(when))
-        if size == 0:
-            return None
-        buffer = ctypes.create_string_buffer(size + 1)
-        self.lib.pycat_last_failure(buffer, size + 1, ctypes.byref(when))
-        return when.value, buffer.value.decode("utf-8", "replace")
+        compiled callback of this catalogue's copy of the shim, or None."""
+        return self.library.last_failure()
 
     def set_error(self, message):
         """Hand the trampoline the message to throw (thread-local in the shim)."""
