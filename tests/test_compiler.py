@@ -374,34 +374,3 @@ def test_linear_must_be_a_bool():
             pp.i = 0.0 * pp.v
     with pytest.raises(MechanismError, match="linear must be True or False"):
         arbor_pycat.build(Bad)
-
-
-def test_run_end_finds_the_pieces_of_an_index():
-    """The pieces the scalar form's loop runs over, against a plain scan (runs shorter
-    than, equal to and longer than the scan's blocks of 64, repeats, gaps)."""
-    from numba import njit
-    from arbor_pycat.backends.numba import mathlib, ppack
-
-    @njit
-    def pieces(address, n):
-        index, out, start = ppack.as_i32(address), [(0, 0)][:0], 0
-        while start < n:
-            stop = mathlib.run_end(index, start, n)
-            out.append((start, stop))
-            start = stop
-        return out
-
-    rng = np.random.default_rng(3)
-    cases = [np.arange(1), np.arange(64), np.arange(65), np.arange(300), np.arange(0, 500, 5),
-             np.r_[np.arange(10), np.arange(11, 200), np.arange(300, 303)], np.array([3, 3, 4, 5, 5, 6]),
-             np.cumsum(rng.integers(1, 3, size=1000))]
-    for index in cases:
-        index = np.ascontiguousarray(index, dtype=np.int32)
-        expected, start = [], 0
-        while start < len(index):
-            stop = start + 1
-            while stop < len(index) and index[stop] == index[stop - 1] + 1:
-                stop += 1
-            expected.append((start, stop))
-            start = stop
-        assert pieces(index.ctypes.data, len(index)) == expected

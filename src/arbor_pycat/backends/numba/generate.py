@@ -263,7 +263,7 @@ def _runtime_globals():
         "np_clip_lo": mathlib.np_clip_lo, "np_clip_hi": mathlib.np_clip_hi,
         "np_isclose": mathlib.np_isclose, "np_isclose_nan": mathlib.np_isclose_nan,
         "nan": mathlib.const_nan, "inf": mathlib.const_inf,
-        "assign_field": mathlib.assign_field, "is_range": mathlib.is_range, "run_end": mathlib.run_end, "count_breaks": mathlib.count_breaks,
+        "assign_field": mathlib.assign_field, "is_range": mathlib.is_range,
         "njit_scalar": njit(**jit),
         "njit_array": njit(boundscheck=True, **jit),
         "njit_helper": njit(**jit),

@@ -395,38 +395,3 @@ def const_nan():
 @_cached_jit()
 def const_inf():
     return np.inf
-
-
-@_cached_jit(error_model="numpy")
-def run_end(index, start, width):
-    """The end of the run ``index[start], index[start] + 1, ...`` (exclusive);
-    ``index`` is a pointer to Arbor's int32 index array of ``width`` entries.
-
-    Checks blocks of 64 with a branch-free loop (vectorised) before going
-    one by one: the pieces of a branched cell's index cost a fraction of a
-    cycle per instance to find."""
-    stop = start + 1
-    while stop < width and stop < start + 8:      # short runs (scattered instances) end here
-        if index[stop] != index[stop - 1] + 1:
-            return stop
-        stop += 1
-    while stop + 64 <= width:
-        breaks = 0
-        for j in range(stop, stop + 64):
-            breaks += np.int64(index[j] - index[j - 1] != 1)
-        if breaks != 0:
-            break
-        stop += 64
-    while stop < width and index[stop] == index[stop - 1] + 1:
-        stop += 1
-    return stop
-
-
-@_cached_jit(error_model="numpy")
-def count_breaks(index, width):
-    """How many times the int32 array at pointer ``index`` does not go up by one
-    (the number of pieces minus one); a branch-free, vectorised loop."""
-    breaks = 0
-    for k in range(1, width):
-        breaks += np.int64(index[k] - index[k - 1] != 1)
-    return breaks
