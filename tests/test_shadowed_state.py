@@ -35,8 +35,8 @@ def test_state_shadows_a_written_concentration():
     (ion,) = spec.ions
     assert ion.write_int_concentration and not ion.read_int_concentration
     plans = spec.fields["write_ions"]
-    assert plans["cai"].source == "state"
-    assert plans["ion_cai"].source == "ion" and plans["ion_cai"].write == "accumulate"
+    assert plans["cai"].role == "state"
+    assert plans["ion_cai"].role == "ion" and plans["ion_cai"].write == "accumulate"
     assert spec.fields["advance_state"]["cai"].write == "inplace"
 
 

@@ -127,12 +127,10 @@ class MechanismReport:
 
     @classmethod
     def of(cls, spec, compiled, seconds: float) -> MechanismReport:
-        modes = getattr(compiled, "modes", None)
-        forms = {m: (modes or {}).get(m, "python") for m in spec.methods}
-        fallback = getattr(compiled, "fallback", None)
+        forms = {m: compiled.forms.get(m, "python") for m in spec.methods}
+        fallback = compiled.fallback
         return cls(spec.name, spec.cls.__qualname__, spec.kind, compiled.backend, forms,
-                   getattr(compiled, "cache", None), seconds,
-                   str(fallback) if fallback is not None else None)
+                   compiled.cache, seconds, str(fallback) if fallback is not None else None)
 
     def __str__(self) -> str:
         forms = ", ".join(f"{m} {f}" for m, f in self.forms.items()) or "no methods"

@@ -34,8 +34,9 @@ class CompiledMechanism:
     ``messages``: ``{code: text}``, what the shim throws for a status carrying that
     code; ``forms``: ``{method: "scalar" | "array" | "python"}``; ``cache``:
     ``"compiled"``, ``"disk"``, ``"memory"`` or None (nothing compiled);
-    ``keep``: objects that must live as long as the callbacks (a module, an
-    instance); ``module``: the generated module (numba); ``fallback``: why
+    ``keep``: other objects that must live as long as the callbacks (the python
+    backend's instance); ``module``: the generated module (numba), which holds
+    the compiled code; ``fallback``: why
     ``auto`` chose the python backend, or None; ``seconds``: the time it took.
     """
     backend: str

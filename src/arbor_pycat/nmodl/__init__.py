@@ -104,12 +104,7 @@ def load(path, *, directory=None):
 
 def load_all(*paths, directory=None):
     """``[load(p) for p in paths]``; a folder stands for its .mod files (sorted)."""
-    out = []
-    for p in paths:
-        p = Path(p)
-        files = sorted(p.glob("*.mod")) if p.is_dir() else [p]
-        out += [load(f, directory=directory) for f in files]
-    return out
+    return [load(f, directory=directory) for f in _mod_files(paths)]
 
 
 def build(*paths, backend="auto", directory=None):
@@ -119,8 +114,9 @@ def build(*paths, backend="auto", directory=None):
     compiled catalogue works unchanged (``props.catalogue.extend(cat, "")``).
     """
     from ..builder import build as _build
-    classes = load_all(*paths, directory=directory)
-    with _compiling_ahead(classes, backend):
+    files = _mod_files(paths)
+    classes = [load(f, directory=directory) for f in files]
+    with _compiling_ahead(files, directory, backend):
         return _build(*classes, backend=backend)
 
 
@@ -131,34 +127,29 @@ class _compiling_ahead:
 
     ``build()`` then loads the ones the helper finished from the cache; where
     both reach the same mechanism, the cache entry's lock makes one of them wait
-    for the other (see ``backends/numba/generate.py``). The helper only imports
-    the generated files, which have no side effects; it is stopped once
-    ``build()`` returns. ``ARBOR_PYCAT_BUILD_HELPER=0`` turns it off."""
+    for the other (see ``backends/numba/generate.py``). The helper only loads
+    the .mod files with :func:`load` (generated code, no side effects); it is
+    stopped once ``build()`` returns. ``ARBOR_PYCAT_BUILD_HELPER=0`` turns it off."""
 
-    def __init__(self, classes, backend):
+    def __init__(self, files, directory, backend):
         self.process = None
-        files = [sys.modules[cls.__module__].__file__ for cls in classes]
         if (len(files) < 2 or backend == "python" or (os.cpu_count() or 1) < 2
                 or os.environ.get("ARBOR_PYCAT_BUILD_HELPER", "1").strip() in ("0", "false", "no", "off")):
             return
         import subprocess
-        code = ("import sys, importlib.util\n"
-                "from arbor_pycat.spec import make_spec\n"
+        code = ("import sys\n"
+                "from arbor_pycat import nmodl\n"
                 "from arbor_pycat.backends.numba import generate\n"
-                "from arbor_pycat.spec.declarations import CustomMechanism\n"
-                "for path in sys.argv[1:]:\n"
+                "from arbor_pycat.spec import make_spec\n"
+                "directory = sys.argv[1] or None\n"
+                "for path in sys.argv[2:]:\n"
                 "    try:\n"
-                "        spec = importlib.util.spec_from_file_location('ahead_module', path)\n"
-                "        module = importlib.util.module_from_spec(spec)\n"
-                "        spec.loader.exec_module(module)\n"
-                "        for value in vars(module).values():\n"
-                "            if isinstance(value, type) and issubclass(value, CustomMechanism) \\\n"
-                "                    and value.__module__ == module.__name__:\n"
-                "                generate.build(make_spec(value))\n"
+                "        generate.build(make_spec(nmodl.load(path, directory=directory)))\n"
                 "    except Exception:\n"
                 "        pass      # build() compiles it and reports what went wrong\n")
+        arguments = [str(directory or ""), *(str(f) for f in reversed(files))]
         try:
-            self.process = subprocess.Popen([sys.executable, "-c", code, *reversed(files)],
+            self.process = subprocess.Popen([sys.executable, "-c", code, *arguments],
                                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                             stderr=subprocess.DEVNULL)
         except OSError:

@@ -133,10 +133,6 @@ class FieldDecode:
     doc: str = ""
 
     @property
-    def readonly(self):
-        return self.write is None
-
-    @property
     def gathered(self):
         """Per-instance values copied through an index (a view where the index is a range)."""
         return self.index in GATHERED
@@ -144,11 +140,6 @@ class FieldDecode:
     @property
     def per_instance(self):
         return self.index is not Index.NONE
-
-    @property
-    def source(self):
-        """The field's role (the earlier name)."""
-        return self.role
 
     def row(self):
         """The decode as a tuple of plain values (golden tables, review)."""

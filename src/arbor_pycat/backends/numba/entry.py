@@ -8,7 +8,7 @@ results back as modcc's generated code does. :mod:`.entry_scalar` loops over
 instances calling a scalar kernel; :mod:`.entry_array` calls an array kernel
 once.
 """
-from ...spec.fields import Write
+from ...spec.fields import Index, Write
 from . import access
 
 INDENT = "    "
@@ -65,7 +65,7 @@ class Entry:
             o(1, f"_ions = __pc_carray(__pc_as_ion(_p.ion_states), {len(spec.ions)})")
             for k in ions:
                 o(1, f"_ion{k}_index = __pc_carray(__pc_as_i32(_ions[{k}].index), _width)")
-        if any(f.index.value == "peer" for f in self.fields):
+        if any(f.index is Index.PEER for f in self.fields):
             o(1, "_peer_index = __pc_carray(__pc_as_i32(_p.peer_index), _width)")
         access.setup_targets(o, self.buffers)
         if spec.parameters:

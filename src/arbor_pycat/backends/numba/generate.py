@@ -533,7 +533,7 @@ def build(spec):
     cache = ("memory" if in_memory else
              "disk" if cfuncs and all(c.cache_hits for c in cfuncs) else "compiled")
     return CompiledMechanism("numba", spec, callbacks, messages.messages, forms=dict(modes),
-                             cache=cache, keep=(module,), module=module, seconds=time.perf_counter() - start)
+                             cache=cache, module=module, seconds=time.perf_counter() - start)
 
 
 # The line of numba's message that says what went wrong, in order of preference.

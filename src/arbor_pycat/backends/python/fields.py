@@ -50,6 +50,11 @@ class FieldBuilder:
             dynamic.add(name)
         return write
 
+    def weights(self, f):
+        """The factor of a weighted write per instance: the CV weight where the decode
+        says ``weighted``, else 1."""
+        return self.weight if f.weighted else np.ones(self.width)
+
     # -- Arbor's arrays -----------------------------------------------------------
     def _index(self, index, ion=None):
         """The index array (instance -> element) of ``index``."""
@@ -184,7 +189,7 @@ class FieldBuilder:
             values[...] = gather.values
             old[...] = values
         self.refreshers.append(refresh)
-        weights = self.weight if f.weighted else np.ones(self.width)
+        weights = self.weights(f)
 
         if mode is Write.ASSIGN:
             def finish():

@@ -10,6 +10,7 @@ import functools
 import numpy as np
 
 from ...abi.rules import DV
+from ...spec.fields import Index
 from .scatter import fused_scatter
 from .views import readonly
 
@@ -87,8 +88,7 @@ class Steps:
 
     def _coefficients(self, f):
         """``write_scale * weight`` per instance for buffered field ``f``."""
-        weights = self.weight if f.weighted else np.ones(self.width)
-        return f.write_scale * weights
+        return f.write_scale * self.weights(f)
 
     def _scatter_step(self, written):
         """The function that adds the buffered fields to their target arrays."""
@@ -98,7 +98,7 @@ class Steps:
         groups = {}
         for f in buffers:
             for array, index in f.targets:
-                ion = f.ion if f.ion is not None and array != "vec_i" and array != "vec_g" else None
+                ion = f.ion if index is Index.ION else None
                 key = (array, index, ion, f.write_scale, f.weighted)
                 if key not in groups:
                     groups[key] = (self.gather(array, index, ion), self._coefficients(f), [])
