@@ -270,7 +270,37 @@ def sum_of(a, b):
     return a + b
 
 
-ELEMENTWISE = [Dicts, Where, Select, IsClose, ClipMinMax, Ufuncs, Masks, Aliases, TupleLoop, Helpers,
+# A table of rate functions: lambdas in the middle of a statement over several
+# lines, two on one line, tuples of functions as module constants.
+RATE_TABLE = {
+    "m": (lambda v: 0.1 * exprelr(-0.1 * v - 4.0),
+          lambda v: 4.0 * np.exp(-(v + 65.0) / 18.0)),
+    "h": (lambda v: 0.07 * np.exp(-(v + 65.0) / 20.0), lambda w: 1.0 / (1.0 + np.exp(-(w + 35.0) / 10.0))),
+}
+GATE_FUNCTIONS = (np.tanh, lambda v: v * 0.5, seed_exprelr)
+
+
+class RateTables(Base):
+    name = "cm_rate_tables"
+
+    def compute_currents(self, pp):
+        # No current: the cell's voltage, and with it the other spellings' states
+        # (some discontinuous in v, such as cm_uniform_if's v % 7), stays as it was.
+        pp.i = 0.0 * pp.v
+
+    @staticmethod
+    def steady(v, gate):
+        alpha, beta = RATE_TABLE[gate]
+        a, b = alpha(v), beta(v)
+        return a / (a + b)
+
+    def advance_state(self, pp):
+        squash, half, guarded = GATE_FUNCTIONS
+        pp.s = self.steady(pp.v, "m") + self.steady(pp.v, "h")
+        pp.r = squash(half(pp.v) / 100.0) + guarded(-0.1 * pp.v - 4.0)
+
+
+ELEMENTWISE = [RateTables, Dicts, Where, Select, IsClose, ClipMinMax, Ufuncs, Masks, Aliases, TupleLoop, Helpers,
                Methods, InstanceLoop, UniformBranches, Hygiene, Booleans, Decorated, DefaultArguments]
 
 

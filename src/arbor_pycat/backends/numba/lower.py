@@ -860,6 +860,8 @@ class Lowering:
             return Const(value)
         if isinstance(value, (tuple, list)) and all(_is_number(v) for v in value):
             return Const(tuple(value))
+        if isinstance(value, tuple):      # of functions, strings, tuples...: each item as itself
+            return Tup([self.classify(v, name, node) for v in value])
         if isinstance(value, str) or value is None:
             return Const(value)
         if isinstance(value, dict) and all(isinstance(k, (str, int)) for k in value):
@@ -1696,18 +1698,29 @@ def _function_tree(function):
     """The function's (or lambda's) tree, its line numbers those of its file."""
     if function.__name__ != "<lambda>":
         return function_tree(function)[0]
-    try:
-        lines, first = inspect.getsourcelines(function)
-        module = ast.parse(textwrap.dedent("".join(lines)))
-    except (OSError, TypeError, SyntaxError):
-        return None
-    ast.increment_lineno(module, first - 1)
-    lambdas = [n for n in ast.walk(module) if isinstance(n, ast.Lambda)]
+    return _lambda_tree(function)
+
+
+def _lambda_tree(function):
+    """The ``ast.Lambda`` of a lambda, found in its whole file: a lambda may sit in
+    the middle of a statement (a dict or tuple of rate functions over several
+    lines), which its own source lines do not parse as. Among the lambdas of its
+    line with its arguments, the one whose body holds its code's first position."""
+    import linecache
     code = function.__code__
-    matches = [n for n in lambdas if [a.arg for a in n.args.args] == list(code.co_varnames[:code.co_argcount])]
-    if len(matches) != 1:
+    try:
+        module = ast.parse("".join(linecache.getlines(code.co_filename)))
+    except (SyntaxError, ValueError):
         return None
-    return matches[0]
+    names = list(code.co_varnames[:code.co_argcount])
+    matches = [n for n in ast.walk(module) if isinstance(n, ast.Lambda)
+               and n.lineno == code.co_firstlineno and [a.arg for a in n.args.args] == names]
+    if len(matches) > 1:
+        at = min(((line, column) for line, _, column, _ in code.co_positions()
+                  if line is not None and column is not None), default=None)
+        matches = [n for n in matches if at is not None
+                   and (n.body.lineno, n.body.col_offset) <= at <= (n.body.end_lineno, n.body.end_col_offset)]
+    return matches[0] if len(matches) == 1 else None
 
 
 def function_namespace(function):
