@@ -300,7 +300,46 @@ class RateTables(Base):
         pp.r = squash(half(pp.v) / 100.0) + guarded(-0.1 * pp.v - 4.0)
 
 
-ELEMENTWISE = [RateTables, Dicts, Where, Select, IsClose, ClipMinMax, Ufuncs, Masks, Aliases, TupleLoop, Helpers,
+# Fields named by strings: getattr/setattr on pp in loops over names (a module
+# tuple, a dict's items, a class constant), unpacked generators, sum().
+NAMES = ("s", "r")
+SHIFTS = {"s": 1.0, "r": -2.0}
+
+
+class NamedFields(Base):
+    name = "cm_named_fields"
+    STATES = ("s", "r")
+
+    def advance_state(self, pp):
+        for gate in NAMES:
+            setattr(pp, gate, 0.5 * getattr(pp, gate) + 0.01 * np.tanh(pp.v / 30.0))
+        for gate, shift in SHIFTS.items():
+            getattr(pp, gate)[:] = getattr(pp, gate) + shift * 1e-3
+        s, r = (getattr(pp, g) for g in self.STATES)      # views of pp.s and pp.r
+        total = sum(getattr(pp, g) * w for g, w in zip(self.STATES, (0.5, 0.25)))
+        pp.r = total + 0.1 * s - 0.05 * r + sum([getattr(pp, "s") for _ in range(2)])
+
+
+def guarded_vtrap(x, y):
+    with np.errstate(divide="ignore", invalid="ignore"):     # numpy's warnings only
+        return np.where(np.abs(x / y) < 1e-6, y * (1 - x / y / 2), x / (np.exp(x / y) - 1))
+
+
+class Idioms(Base):
+    """np.errstate, asserts, annotations, np.asarray, np.float64, np.heaviside."""
+    name = "cm_idioms"
+
+    def advance_state(self, pp) -> None:
+        assert pp.dt > 0.0, "dt must be positive"
+        assert np.all(pp.v > -500.0), "v out of range"
+        v: np.ndarray = np.asarray(pp.v)
+        with np.errstate(over="ignore"):
+            pp.s = guarded_vtrap(-(v + 40.0), 10.0) * np.float64(0.1) + np.heaviside(v + 60.0, 0.5)
+        pp.r = pp.v > -62.0         # a boolean into a state: 1.0 or 0.0
+        pp.r += np.heaviside(np.floor(v) + 65.0, 0.25) + np.float64(pp.s > 1.0) + float(pp.dt > 0.01)
+
+
+ELEMENTWISE = [Idioms, NamedFields, RateTables, Dicts, Where, Select, IsClose, ClipMinMax, Ufuncs, Masks, Aliases, TupleLoop, Helpers,
                Methods, InstanceLoop, UniformBranches, Hygiene, Booleans, Decorated, DefaultArguments]
 
 
@@ -335,6 +374,14 @@ class Recursive(Base):
         pp.s = recurse(pp.v, 3)
 
 
+class NamedUnknown(Base):
+    name = "cm_named_unknown"
+
+    def advance_state(self, pp):
+        which = "s" if np.mean(pp.v) > -60.0 else "r"
+        setattr(pp, which, pp.v * 0.0)
+
+
 class IfOnArray(Base):
     name = "cm_if_array"
 
@@ -355,6 +402,16 @@ class Raises(Base):
         pp.s = pp.v * 2.0
         if np.any(pp.v > 0.0):
             raise Depolarised("depolarised!")
+        pp.r = pp.s + 1.0
+
+
+class Asserts(Base):
+    name = "cm_asserts"
+
+    def advance_state(self, pp):
+        assert pp.dt > 0.0, "dt must be positive"
+        pp.s = pp.v * 2.0
+        assert np.all(pp.v <= 0.0), "v above 0 mV"
         pp.r = pp.s + 1.0
 
 

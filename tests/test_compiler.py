@@ -151,6 +151,7 @@ def test_branch_conditions_decided_per_instance():
     (M.WrappedHelper, "decorator"),
     (M.Recursive, "recursive"),
     (M.IfOnArray, "ambiguous"),
+    (M.NamedUnknown, "not a constant string"),
 ], ids=lambda x: getattr(x, "__name__", x))
 def test_refused_with_a_reason(cls, reason):
     """What the compiler cannot prove equivalent: backend='numba' refuses, naming why."""
@@ -305,14 +306,15 @@ def test_writes_into_readonly_arrays_are_refused(which, method, field, index, va
 
 # -- the user's own exceptions survive compilation ------------------------------------
 @pytest.mark.parametrize("cls, text", [(M.Raises, "Depolarised: depolarised!"),
+                                       (M.Asserts, "AssertionError: v above 0 mV"),
                                        (M.RaisesInLoop, "ValueError: instance above 0 mV")],
-                         ids=["np.any", "loop"])
+                         ids=["np.any", "assert", "loop"])
 def test_raise_in_compiled_code_gives_the_users_message(cls, text):
     import inspect
     forms = numba_backend.compile(spec_of(cls)).modes
     assert forms["advance_state"] == "scalar"
     source, first = inspect.getsourcelines(cls.advance_state)
-    line = first + next(k for k, s in enumerate(source) if "raise" in s)
+    line = first + next(k for k, s in enumerate(source) if text.split(": ", 1)[1] in s)
     messages = {}
     for backend in ("python", "numba"):
         catalogue = arbor_pycat.build(cls, backend=backend)

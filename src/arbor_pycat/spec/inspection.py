@@ -23,6 +23,7 @@ class MethodAccess:
     why_opaque: str = ""
     tree: ast.FunctionDef | None = None
     source: str | None = None
+    named: tuple = ()     # lines of getattr(pp, name) / setattr(pp, name, value)
 
 
 def function_tree(function):
@@ -50,10 +51,13 @@ def function_tree(function):
     return None, None
 
 
-def analyse(function, pp_position=1):
+def analyse(function, pp_position=1, owner=None):
     """Collect ``pp.<field>`` reads and writes of ``function``.
 
-    ``pp_position`` is the index of the ``pp`` argument (1 after ``self``).
+    ``pp_position`` is the index of the ``pp`` argument (1 after ``self``);
+    ``owner`` is the class (for names such as ``self.GATES``). Fields named by
+    strings, ``getattr(pp, name)`` and ``setattr(pp, name, value)``, count as
+    reads and writes when :mod:`.field_names` can tell which strings they are.
     """
     tree, source = function_tree(function)
     if tree is None:
@@ -64,6 +68,7 @@ def analyse(function, pp_position=1):
     pp = args[pp_position].arg
     reads, writes = set(), set()
     attribute_owners = set()
+    named, why_named = _named_fields(function, tree, pp, owner, reads, writes, attribute_owners)
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == pp:
             attribute_owners.add(id(node.value))
@@ -86,13 +91,58 @@ def analyse(function, pp_position=1):
                         inner = sub.value
                         if isinstance(inner, ast.Attribute) and _is_name(inner.value, pp):
                             writes.add(inner.attr)
-    opaque, why = False, ""
+    opaque, why = (True, why_named) if why_named else (False, "")
     for node in ast.walk(tree):
+        if opaque:
+            break
         if isinstance(node, ast.Name) and node.id == pp and id(node) not in attribute_owners:
             if isinstance(node.ctx, ast.Load):
                 opaque, why = True, f"'{pp}' is used other than as '{pp}.<field>' (line {node.lineno})"
                 break
-    return MethodAccess(frozenset(reads), frozenset(writes), opaque, why, tree, source)
+    return MethodAccess(frozenset(reads), frozenset(writes), opaque, why, tree, source, tuple(named))
+
+
+def _named_fields(function, tree, pp, owner, reads, writes, owners):
+    """Record the fields of ``getattr(pp, name)`` and ``setattr(pp, name, value)``
+    calls (the builtins) in ``reads``/``writes`` and their ``pp`` in ``owners``.
+    Returns (their lines, why one cannot be resolved or "")."""
+    from . import field_names
+    calls = [node for node in ast.walk(tree)
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+             and node.func.id in ("getattr", "setattr", "hasattr", "delattr")
+             and node.args and _is_name(node.args[0], pp)]
+    if not calls:
+        return [], ""
+    resolver = field_names.Resolver(function, tree, owner)
+    parent = resolver.parent
+    lines = []
+    for call in calls:
+        name = call.func.id
+        if not field_names.is_builtin(function, name, tree):
+            continue      # the user's own function of that name: pp is passed to it
+        expected = {"getattr": 2, "setattr": 3}.get(name)
+        if expected is None or len(call.args) != expected or call.keywords \
+                or any(isinstance(a, ast.Starred) for a in call.args):
+            return lines, (f"{name}({pp}, ...) (line {call.lineno}): only getattr({pp}, name) and "
+                           f"setattr({pp}, name, value) are understood")
+        fields = resolver.names_of(call.args[1])
+        if fields is None:
+            return lines, (f"{name}({pp}, {ast.unparse(call.args[1])}) (line {call.lineno}): the name is "
+                           "not a constant string, nor a loop variable over constant strings")
+        owners.add(id(call.args[0]))
+        lines.append(call.lineno)
+        call._pc_fields = fields          # for messages: locations.field_node finds the call
+        call._pc_store = name == "setattr"
+        if name == "setattr":
+            writes.update(fields)
+            continue
+        reads.update(fields)
+        # getattr(pp, name)[...] = value and getattr(pp, name)[...] += value write the field
+        up = parent.get(id(call))
+        if isinstance(up, ast.Subscript) and up.value is call and isinstance(up.ctx, ast.Store):
+            writes.update(fields)
+            call._pc_store = True
+    return lines, ""
 
 
 def _is_name(node, name):

@@ -102,6 +102,10 @@ def field_node(tree, field, store=None):
             writes = isinstance(node.ctx, (ast.Store, ast.Del))
             if store is None or store == writes or (store and _is_item_write(tree, node)):
                 found.append(node)
+        # getattr(pp, name) / setattr(pp, name, value), as resolved by the access analysis
+        if isinstance(node, ast.Call) and field in getattr(node, "_pc_fields", ()):
+            if store is None or store == node._pc_store or (not store and node.func.id == "getattr"):
+                found.append(node)
     return min(found, key=lambda n: (n.lineno, n.col_offset)) if found else None
 
 

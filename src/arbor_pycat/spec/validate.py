@@ -107,7 +107,7 @@ def _methods(cls):
         if len(required) > len(expected) or (len(positional) < len(expected) and not varargs):
             _fail(cls, f"{name} must have the signature {name}({', '.join(expected)}), "
                        f"not {name}{signature}", locations.of_function(function, cls, name))
-        out[name] = MethodSpec(name, function, analyse(function))
+        out[name] = MethodSpec(name, function, analyse(function, owner=cls))
     return out
 
 

@@ -36,6 +36,7 @@ import ast
 import builtins
 import inspect
 import math
+import sys
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -77,6 +78,11 @@ class Expr:
 @dataclass
 class Tup:
     items: list
+
+
+class OneShot(Tup):
+    """What zip(), enumerate() and a generator give: to loop over or unpack, not
+    to index (Python raises for that)."""
 
 
 @dataclass
@@ -310,7 +316,11 @@ class Lowering:
             mask = self.store_mask(node.targets[0], env) if len(node.targets) == 1 else None
             self.mask_context = mask
             try:
-                value = self.expr(node.value, env)
+                if isinstance(node.value, ast.GeneratorExp) \
+                        and all(isinstance(t, (ast.Tuple, ast.List)) for t in node.targets):
+                    value = Tup(self.comprehension_items(node.value, env))   # a, b = (... for ...)
+                else:
+                    value = self.expr(node.value, env)
             finally:
                 self.mask_context = None
             if len(node.targets) > 1 and not isinstance(value, (Obj, Tup, Const)):
@@ -335,7 +345,56 @@ class Lowering:
         if isinstance(node, ast.Raise):
             self.raise_statement(node, env)
             return True
+        if isinstance(node, ast.With) and all(self._is_errstate(item, env) for item in node.items):
+            # np.errstate only silences numpy's floating-point warnings; the compiled
+            # code computes the same values and warns about nothing
+            for statement in node.body:
+                if self.statement(statement, env):
+                    return True
+            return
+        if isinstance(node, ast.Assert):
+            self.assert_statement(node, env)
+            return
         self.fail(node, f"{type(node).__name__} statements are not element-wise code")
+
+    def _is_errstate(self, item, env):
+        """``with np.errstate(...):`` (no ``as``)."""
+        call = item.context_expr
+        if item.optional_vars is not None or not isinstance(call, ast.Call):
+            return False
+        try:
+            return self.expr(call.func, env, probe=True) == Ref(np.errstate)
+        except CannotCompile:
+            return False
+
+    def assert_statement(self, node, env):
+        """``assert test, "text"`` as ``if not test: raise AssertionError("text")``; with
+        ``np.all(c)`` or ``c.all()`` as the test, checked instance by instance. Skipped
+        when Python runs with -O, as Python then skips it."""
+        if sys.flags.optimize:
+            return
+        exc = ast.Call(ast.Name("AssertionError", ast.Load()), [node.msg] if node.msg is not None else [], [])
+        raise_node = ast.fix_missing_locations(ast.copy_location(ast.Raise(exc=exc, cause=None), node))
+        every = self._all_argument(node.test)
+        if every is not None:
+            cond = self.expr(every, env)
+            saved, self.body = self.body, []
+            self.raise_statement(raise_node, env)
+            self.body, body = saved, self.body
+            self.emit(ast.If(ast.UnaryOp(ast.Not(), self.bool_node(cond, node.test)), body, []))
+            return
+        test = ast.copy_location(ast.UnaryOp(ast.Not(), node.test), node.test)
+        self.if_statement(ast.fix_missing_locations(ast.copy_location(ast.If(test, [raise_node], []), node)), env)
+
+    def _all_argument(self, test):
+        """The argument of ``np.all(x)`` / ``x.all()``, else None."""
+        if not (isinstance(test, ast.Call) and not test.keywords and isinstance(test.func, ast.Attribute)
+                and test.func.attr == "all"):
+            return None
+        if len(test.args) == 1 and isinstance(test.func.value, ast.Name) and test.func.value.id != "self":
+            owner = self.lookup(test.func.value.id, {}, test)
+            return test.args[0] if isinstance(owner, Ref) and owner.value is np else None
+        return test.func.value if not test.args else None
 
     def raise_statement(self, node, env):
         """``raise E("text")``: the kernel sets a status code; the shim then raises
@@ -431,7 +490,7 @@ class Lowering:
             self.fields[name] = Obj(value.var, True, True, False, name, False)
             return
         if isinstance(value, (Obj, Expr)) and value.boolean:
-            expr = ast.Call(ast.Name("float", ast.Load()), [expr], [])
+            expr = _float_of_bool(expr)
         self.assign(current.var, expr)
 
     def value_node(self, value, node):
@@ -546,7 +605,7 @@ class Lowering:
                 self.fail(node, "a dict key that is not a constant")
             obj.items[key.value] = self.hold(value, "item") if isinstance(value, Expr) else value
             return
-        if isinstance(target.value, ast.Attribute):
+        if isinstance(target.value, ast.Attribute) or self.named_field(target.value, env) is not None:
             node._pc_direct = True
         index = target.slice
         kind = self.index_kind(index, env)
@@ -578,7 +637,7 @@ class Lowering:
             self.written.add(obj.field)
         value_node = self.value_node(value, node)
         if isinstance(value, (Obj, Expr)) and value.boolean and not obj.boolean:
-            value_node = ast.Call(ast.Name("float", ast.Load()), [value_node], [])
+            value_node = _float_of_bool(value_node)
         self.assign(obj.var, value_node)
 
     def broadcast(self, obj, value, node):
@@ -587,7 +646,7 @@ class Lowering:
             self.fail(node, "assigns per-instance values into a uniform array")
         expr = self.value_node(value, node)
         if boolean and isinstance(obj, Obj) and not obj.boolean:
-            expr = ast.Call(ast.Name("float", ast.Load()), [expr], [])
+            expr = _float_of_bool(expr)
         return expr
 
     def select_node(self, mask, value, otherwise, node):
@@ -744,23 +803,7 @@ class Lowering:
         if self._is_instance_range(iterable, env):
             self.instance_for(node, env)
             return
-        if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) \
-                and iterable.func.id == "range" and self.lookup("range", env, iterable) == Ref(range):
-            bounds = [self.expr(a, env) for a in iterable.args]
-            if not all(isinstance(b, Const) and isinstance(b.value, int) for b in bounds) or iterable.keywords:
-                self.fail(node, "a loop over a range that is not a constant (only constant ranges and "
-                                "range(pp.width) are element-wise)")
-            items = [Const(i) for i in range(*[b.value for b in bounds])]
-        else:
-            value = self.expr(iterable, env)
-            if isinstance(value, Tup):
-                items = value.items
-            elif isinstance(value, Const) and isinstance(value.value, (tuple, list)):
-                items = [Const(v) for v in value.value]
-            else:
-                self.fail(node, "a loop over something that is not a tuple, a list literal or a range")
-        if len(items) > _MAX_UNROLL:
-            self.fail(node, f"a loop of more than {_MAX_UNROLL} iterations")
+        items = self.iteration_items(iterable, env, node)
         for item in items:
             self.bind(node.target, item, env, node)
             for statement in node.body:
@@ -770,6 +813,87 @@ class Lowering:
                     self.fail(statement, "a return inside a loop")
                 if self.statement(statement, env):
                     break
+
+    def iteration_items(self, iterable, env, node):
+        """The values a loop (or a comprehension) over ``iterable`` binds, in order:
+        a constant range, a tuple or list (of fields, numbers, functions...), a
+        dict's keys, a generator expression or a list comprehension."""
+        if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) \
+                and iterable.func.id == "range" and self.lookup("range", env, iterable) == Ref(range):
+            bounds = [self.expr(a, env) for a in iterable.args]
+            if not all(isinstance(b, Const) and isinstance(b.value, int) for b in bounds) or iterable.keywords:
+                self.fail(node, "a loop over a range that is not a constant (only constant ranges and "
+                                "range(pp.width) are element-wise)")
+            items = [Const(i) for i in range(*[b.value for b in bounds])]
+        elif isinstance(iterable, (ast.GeneratorExp, ast.ListComp)):
+            items = self.comprehension_items(iterable, env)
+        else:
+            items = self.sequence_items(self.expr(iterable, env), node)
+        if len(items) > _MAX_UNROLL:
+            self.fail(node, f"a loop of more than {_MAX_UNROLL} iterations")
+        return items
+
+    def sequence_items(self, value, node):
+        """The items of a tuple or list the compiler sees (a dict: its keys)."""
+        if isinstance(value, Tup):
+            return list(value.items)
+        if isinstance(value, Const) and isinstance(value.value, (tuple, list)):
+            return [Const(v) for v in value.value]
+        if isinstance(value, Dict):
+            return [Const(k) for k in value.items]
+        self.fail(node, "a loop over something that is not a tuple, a list, a dict or a range")
+
+    def comprehension_items(self, node, env):
+        """The elements of a list comprehension or generator expression over
+        constant iterables, unrolled (each in a scope of its own, as Python's)."""
+        if isinstance(node, (ast.SetComp, ast.DictComp)):
+            self.fail(node, "a set or dict comprehension")
+        results = []
+
+        def generate(generators, scope):
+            if not generators:
+                value = self.expr(node.elt, scope)
+                results.append(self.hold(value, "item") if isinstance(value, Expr) else value)
+                return
+            first = generators[0]
+            if first.is_async:
+                self.fail(node, "an async comprehension")
+            for item in self.iteration_items(first.iter, scope, node):
+                inner = dict(scope)
+                self.bind(first.target, item, inner, node)
+                keep = True
+                for condition in first.ifs:
+                    test = self.expr(condition, inner)
+                    if not isinstance(test, Const):
+                        self.fail(condition, "a condition in a comprehension that is not a constant "
+                                             "(use np.where for per-instance choices)")
+                    keep = keep and bool(test.value)
+                if keep:
+                    generate(generators[1:], inner)
+        generate(node.generators, env)
+        return results
+
+    def expr_ListComp(self, node, env):
+        return Tup(self.comprehension_items(node, env))
+
+    def expr_GeneratorExp(self, node, env):
+        self.fail(node, "a generator expression other than unpacked (a, b = (... for ...)), looped "
+                        "over, passed as *args or to tuple(), list() or sum()")
+
+    def named_field(self, call, env):
+        """The field name of ``getattr(pp, name)`` (``call``: an ast.Call), or None
+        when ``call`` is not a call of the builtin getattr on pp."""
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "getattr"):
+            return None
+        if self.lookup("getattr", env, call) != Ref(getattr) or len(call.args) != 2 or call.keywords:
+            return None
+        owner = call.args[0]
+        if not (isinstance(owner, ast.Name) and env.get(owner.id) == Ref("pp")):
+            return None
+        name = self.expr(call.args[1], env)
+        if not (isinstance(name, Const) and isinstance(name.value, str)):
+            self.fail(call, "getattr(pp, name) with a name that is not a constant string")
+        return name.value
 
     def _is_instance_range(self, iterable, env):
         if not (isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name)
@@ -1064,6 +1188,9 @@ class Lowering:
 
     def expr_Subscript(self, node, env):
         obj = self.expr(node.value, env)
+        if isinstance(obj, OneShot):
+            self.fail(node, "indexes what zip(), enumerate() or a generator gives (Python raises: "
+                            "it is not subscriptable)")
         kind = self.index_kind(node.slice, env)
         if kind == "all":
             return obj
@@ -1132,7 +1259,13 @@ class Lowering:
         args = []
         for a in node.args:
             if isinstance(a, ast.Starred):
-                args += self.unpack_all(self.expr(a.value, env), a)
+                if isinstance(a.value, ast.GeneratorExp):
+                    args += self.comprehension_items(a.value, env)
+                else:
+                    args += self.unpack_all(self.expr(a.value, env), a)
+            elif isinstance(a, ast.GeneratorExp) and len(node.args) == 1 and not node.keywords \
+                    and callee in (Ref(tuple), Ref(list), Ref(sum)):
+                args.append(OneShot(self.comprehension_items(a, env)))
             else:
                 args.append(self.expr(a, env))
         kwargs = {}
@@ -1160,6 +1293,24 @@ class Lowering:
         return Obj(var, inst, True if inst else array, boolean)
 
     def call_known(self, target, args, kwargs, node, env):
+        if target is getattr or target is setattr:
+            return self.named_access(target, args, kwargs, node)
+        if target is zip and args and not kwargs:
+            columns = [self.sequence_items(a, node) for a in args]
+            return OneShot([Tup(list(row)) for row in zip(*columns)])
+        if target is enumerate and len(args) in (1, 2) and set(kwargs) <= {"start"}:
+            start = kwargs.get("start", args[1] if len(args) == 2 else Const(0))
+            if not (isinstance(start, Const) and isinstance(start.value, int)):
+                self.fail(node, "enumerate() with a start that is not a constant integer")
+            return OneShot([Tup([Const(start.value + k), item])
+                        for k, item in enumerate(self.sequence_items(args[0], node))])
+        if target in (tuple, list) and len(args) == 1 and not kwargs and isinstance(args[0], Tup):
+            return Tup(list(args[0].items))
+        if target is sum and len(args) in (1, 2) and not kwargs and isinstance(args[0], Tup):
+            total = args[1] if len(args) == 2 else Const(0)     # Python's sum: start + x1 + x2 ...
+            for item in args[0].items:
+                total = self.binop(ast.Add(), total, item, node)
+            return total
         if target is exprelr:
             self.no_kwargs(kwargs, node, "exprelr")
             return self.runtime_call("exprelr", args, node, 1)
@@ -1185,8 +1336,11 @@ class Lowering:
             inst, array, boolean = self.info(args[0])
             if inst and array:
                 self.fail(node, f"{target.__name__}() of an array (numpy raises for more than one value)")
-            return Expr(ast.Call(ast.Name(target.__name__, ast.Load()), [self.value_node(args[0], node)], []),
-                        inst, False, target is bool)
+            value = self.value_node(args[0], node)
+            if boolean and target is not bool:      # numba has no float(bool) / int(bool)
+                value = _float_of_bool(value) if target is float else ast.IfExp(value, ast.Constant(1), ast.Constant(0))
+                return Expr(value, inst, False, False)
+            return Expr(ast.Call(ast.Name(target.__name__, ast.Load()), [value], []), inst, False, target is bool)
         if target is pow:
             if len(args) != 2 or kwargs:
                 self.fail(node, "pow() with a modulus")
@@ -1211,6 +1365,20 @@ class Lowering:
             return Obj(var, inst, False)
         label = getattr(target, "__name__", type(target).__name__)
         self.fail(node, f"calls {label}, which the compiler cannot see into")
+
+    def named_access(self, target, args, kwargs, node):
+        """``getattr(pp, "m")`` is ``pp.m``; ``setattr(pp, "m", value)`` is ``pp.m = value``."""
+        count = 2 if target is getattr else 3
+        if kwargs or len(args) != count or args[0] != Ref("pp"):
+            self.fail(node, f"{target.__name__}() other than {target.__name__}(pp, name"
+                            f"{', value' if target is setattr else ''})")
+        name = args[1]
+        if not (isinstance(name, Const) and isinstance(name.value, str)):
+            self.fail(node, f"{target.__name__}(pp, name) with a name that is not a constant string")
+        if target is getattr:
+            return self.field_obj(name.value, node)
+        self.write_field(name.value, args[2], node)
+        return Const(None)
 
     def no_kwargs(self, kwargs, node, name):
         if kwargs:
@@ -1335,7 +1503,15 @@ class Lowering:
         if name in ("abs", "absolute", "fabs"):
             no_kwargs(); arity(1)
             return self.unary_expr(ast.Name("abs", ast.Load()), args, node)
-        if name in ("sign", "maximum", "minimum", "fmax", "fmin"):
+        if name in ("maximum", "minimum") and len(args) == 2 and any(_plain_number(a) for a in args):
+            no_kwargs()
+            # numpy: NaN if either is NaN, the second on ties (the sign of a zero);
+            # against a constant that is not NaN that is one select (mathlib.above)
+            x, c = (args[0], args[1]) if _plain_number(args[1]) else (args[1], args[0])
+            tie_to_c = c is args[1] and c.value == 0     # elsewhere a tie is the same number
+            helper = ("above" if name == "maximum" else "below") + ("_or_at" if tie_to_c else "")
+            return self.runtime_call(helper, [x, c], node, 2)
+        if name in ("sign", "maximum", "minimum", "fmax", "fmin", "heaviside"):
             no_kwargs(); arity(1 if name == "sign" else 2)
             return self.runtime_call("np_" + name, args, node, len(args))
         if name in ("logical_and", "logical_or", "logical_xor"):
@@ -1421,9 +1597,14 @@ class Lowering:
             array = any(self.info(v)[1] for v in (x, lo, hi))
             value = self.value_node(x, node)
             if not (isinstance(lo, Const) and lo.value is None):
-                value = ast.Call(_name(self.runtime("np_clip_lo")), [value, self.value_node(lo, node)], [])
+                # numpy: x where x is NaN, else (x if x > lo else lo); ties give lo
+                helper = ("np_clip_lo" if not _plain_number(lo) else
+                          "above_or_at" if lo.value == 0 else "above")
+                value = ast.Call(_name(self.runtime(helper)), [value, self.value_node(lo, node)], [])
             if not (isinstance(hi, Const) and hi.value is None):
-                value = ast.Call(_name(self.runtime("np_clip_hi")), [value, self.value_node(hi, node)], [])
+                helper = ("np_clip_hi" if not _plain_number(hi) else
+                          "below_or_at" if hi.value == 0 else "below")
+                value = ast.Call(_name(self.runtime(helper)), [value, self.value_node(hi, node)], [])
             return Expr(value, inst, array)
         if name in ("ones_like", "zeros_like", "empty_like", "full_like"):
             arity(2 if name == "full_like" else 1)
@@ -1455,6 +1636,19 @@ class Lowering:
         if name in ("asarray", "asanyarray"):
             no_kwargs(); arity(1)
             return args[0]
+        if name in ("float64", "double"):
+            no_kwargs(); arity(1)
+            x = args[0]
+            if isinstance(x, Const):
+                if not _is_number(x.value):
+                    self.fail(node, f"np.{name}() of {x.value!r}")
+                return Const(float(x.value))
+            inst, array, boolean = self.info(x)
+            if isinstance(x, Obj) and array and not boolean:
+                return x        # numpy returns a float64 array itself, not a copy
+            value = self.value_node(x, node)
+            return Expr(_float_of_bool(value) if boolean else ast.Call(ast.Name("float", ast.Load()), [value], []),
+                        inst, array)
         self.fail(node, f"np.{name} (not in the element-wise vocabulary the compiler lowers)")
 
     def _is_width_value(self, value, node):
@@ -1637,6 +1831,17 @@ class LoweredKernel:
     raises: bool = False  # it returns (status, outputs...): a raise sets the status
 
 
+def _float_of_bool(node):
+    """1.0 or 0.0 for a boolean (numba has no float(bool))."""
+    return ast.IfExp(node, ast.Constant(1.0), ast.Constant(0.0))
+
+
+def _plain_number(value):
+    """A compile-time constant int or float that is not NaN (and not a bool)."""
+    return isinstance(value, Const) and isinstance(value.value, (int, float)) \
+        and not isinstance(value.value, bool) and value.value == value.value
+
+
 def _same_value(a, b):
     if isinstance(a, Obj) and isinstance(b, Obj):
         return a.var == b.var
@@ -1668,6 +1873,7 @@ def _structure_returns(statements):
     Returns the statements where every return ends the function (at the end, or
     at the ends of both branches of a final if), or None when a return sits
     somewhere that cannot be arranged so (inside a loop)."""
+    statements = _open_errstate_blocks(statements)
     out = []
     for index, statement in enumerate(statements):
         if isinstance(statement, ast.Return):
@@ -1694,6 +1900,25 @@ def _structure_returns(statements):
     return out
 
 
+def _open_errstate_blocks(statements):
+    """``with np.errstate(...): body`` -> ``with np.errstate(...): pass`` then ``body``,
+    so that a return inside it can be structured like any other. np.errstate only
+    changes numpy's warnings, so this keeps the values; whether the context
+    manager really is np.errstate is checked when the ``with`` is lowered."""
+    out = []
+    for statement in statements:
+        if isinstance(statement, ast.With) and statement.items and all(
+                item.optional_vars is None and isinstance(item.context_expr, ast.Call)
+                and (getattr(item.context_expr.func, "attr", None) == "errstate"
+                     or getattr(item.context_expr.func, "id", None) == "errstate")
+                for item in statement.items):
+            out.append(ast.copy_location(ast.With(statement.items, [ast.Pass()]), statement))
+            out += _open_errstate_blocks(statement.body)
+        else:
+            out.append(statement)
+    return out
+
+
 def _function_tree(function):
     """The function's (or lambda's) tree, its line numbers those of its file."""
     if function.__name__ != "<lambda>":
@@ -1716,8 +1941,12 @@ def _lambda_tree(function):
     matches = [n for n in ast.walk(module) if isinstance(n, ast.Lambda)
                and n.lineno == code.co_firstlineno and [a.arg for a in n.args.args] == names]
     if len(matches) > 1:
-        at = min(((line, column) for line, _, column, _ in code.co_positions()
-                  if line is not None and column is not None), default=None)
+        import dis
+        at = min(((i.positions.lineno, i.positions.col_offset) for i in dis.get_instructions(code)
+                  if i.positions is not None and i.positions.lineno is not None
+                  and i.positions.col_offset is not None      # RESUME, RETURN: no span of their own
+                  and (i.positions.end_lineno, i.positions.end_col_offset)
+                  != (i.positions.lineno, i.positions.col_offset)), default=None)
         matches = [n for n in matches if at is not None
                    and (n.body.lineno, n.body.col_offset) <= at <= (n.body.end_lineno, n.body.end_col_offset)]
     return matches[0] if len(matches) == 1 else None

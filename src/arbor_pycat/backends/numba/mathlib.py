@@ -367,12 +367,48 @@ def np_clip_hi(x, hi):
     return x if x != x else (x if x < hi else hi)
 
 
+# The same with one side a constant c that is not NaN: one select, which LLVM
+# makes one vmaxpd/vminpd where c is not zero (x86's max(c, x) is c > x ? c : x,
+# x where x is NaN). Each equals the numpy rule above for every x, NaN and
+# signed zeros included (the generated code picks the variant, see lower.py).
+@_cached_jit(error_model="numpy")
+def above(x, c):
+    """c where c > x, else x."""
+    return c if c > x else x
+
+
+@_cached_jit(error_model="numpy")
+def above_or_at(x, c):
+    """c where c >= x, else x."""
+    return c if c >= x else x
+
+
+@_cached_jit(error_model="numpy")
+def below(x, c):
+    """c where c < x, else x."""
+    return c if c < x else x
+
+
+@_cached_jit(error_model="numpy")
+def below_or_at(x, c):
+    """c where c <= x, else x."""
+    return c if c <= x else x
+
+
 @_cached_jit(error_model="numpy")
 def np_sign(x):
     """``np.sign`` of a float: -1, 0 or 1, NaN for NaN."""
     if x != x:
         return x
     return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
+
+
+@_cached_jit(error_model="numpy")
+def np_heaviside(x, h0):
+    """``np.heaviside(x, h0)``: 0 below zero, h0 at zero (either sign), 1 above, NaN for NaN."""
+    if x != x:
+        return x
+    return 1.0 if x > 0 else (0.0 if x < 0 else h0)
 
 
 @_cached_jit(error_model="numpy")

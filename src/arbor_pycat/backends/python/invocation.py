@@ -47,7 +47,11 @@ class Invocation(KeptCheck, FieldBuilder, Steps):
         width = self.width = pp.width
         access = self.method.access
         plan = runner.plan
-        used = set(plan) if access.opaque else (access.reads | access.writes)
+        # getattr(pp, name): the name is evaluated when the method runs, so every
+        # field is made available, as for an opaque method (a module constant the
+        # analysis resolved at build() may have changed since)
+        dynamic = access.opaque or bool(access.named)
+        used = set(plan) if dynamic else (access.reads | access.writes)
         self.static_writes = access.writes & set(plan)
         self.kind = spec.kind
         self.node_index = view(pp.node_index, width, abi.index_t)
