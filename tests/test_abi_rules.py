@@ -180,33 +180,25 @@ class _Nonlinear(P.CustomMechanism):
 
 
 class _NonlinearForward(P.CustomMechanism):
+    """The difference quotient (I(v + STEP) - I(v)) / STEP, assigned as the conductance."""
     name = "nl_forward"
+    STEP = NL_DV
 
     def compute_currents(self, pp):
         x = pp.v - NL_EL
         pp.i = NL_GL * x + NL_A * x * x + NL_B * x * x * x
-        h = NL_DV
+        h = self.STEP
         pp.conductance = NL_GL + NL_A * (2 * x + h) + NL_B * (3 * x * x + 3 * x * h + h * h)
 
 
-class _NonlinearBackward(P.CustomMechanism):
+class _NonlinearBackward(_NonlinearForward):
     name = "nl_backward"
-
-    def compute_currents(self, pp):
-        x = pp.v - NL_EL
-        pp.i = NL_GL * x + NL_A * x * x + NL_B * x * x * x
-        h = -NL_DV
-        pp.conductance = NL_GL + NL_A * (2 * x + h) + NL_B * (3 * x * x + 3 * x * h + h * h)
+    STEP = -NL_DV
 
 
-class _NonlinearWide(P.CustomMechanism):
+class _NonlinearWide(_NonlinearForward):
     name = "nl_wide"
-
-    def compute_currents(self, pp):
-        x = pp.v - NL_EL
-        pp.i = NL_GL * x + NL_A * x * x + NL_B * x * x * x
-        h = 10 * NL_DV
-        pp.conductance = NL_GL + NL_A * (2 * x + h) + NL_B * (3 * x * x + 3 * x * h + h * h)
+    STEP = 10 * NL_DV
 
 
 class _NonlinearExact(P.CustomMechanism):

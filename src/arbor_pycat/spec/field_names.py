@@ -9,6 +9,9 @@ works out the set of strings the name can hold at one call, from the loop
 that binds it there (the innermost), so that the access analysis sees every
 field the method touches. A name it cannot resolve to constant strings makes
 the method's access opaque, as any other use of ``pp`` as a value does.
+
+:func:`function_namespace` (the names a function sees) is shared with the
+numba backend's compiler.
 """
 from __future__ import annotations
 
@@ -17,7 +20,17 @@ import builtins
 import inspect
 import types
 
-_LOOPS = (ast.For, ast.comprehension)
+
+def function_namespace(function):
+    """The names ``function`` sees: its module's globals and its closure's cells."""
+    namespace = dict(getattr(function, "__globals__", {}))
+    closure = getattr(function, "__closure__", None) or ()
+    for name, cell in zip(function.__code__.co_freevars, closure):
+        try:
+            namespace[name] = cell.cell_contents
+        except ValueError:
+            pass
+    return namespace
 
 
 def parents(tree: ast.AST) -> dict[int, ast.AST]:
@@ -27,21 +40,6 @@ def parents(tree: ast.AST) -> dict[int, ast.AST]:
         for child in ast.iter_child_nodes(node):
             out[id(child)] = node
     return out
-
-
-def is_builtin(function, name: str, tree: ast.AST) -> bool:
-    """True when ``name`` in ``function``'s body means the builtin of that name
-    (not a local, a global or a closure variable of the same name)."""
-    if any(isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load)
-           for node in ast.walk(tree)):
-        return False
-    if any(isinstance(node, ast.arg) and node.arg == name for node in ast.walk(tree)):
-        return False
-    code = getattr(function, "__code__", None)
-    if code is not None and name in code.co_freevars:
-        return False
-    namespace = getattr(function, "__globals__", {})
-    return namespace.get(name, getattr(builtins, name)) is getattr(builtins, name)
 
 
 class _Unknown(Exception):
@@ -56,15 +54,14 @@ class Resolver:
         self.parent = parents(tree)
         arguments = tree.args.posonlyargs + tree.args.args
         self.self_name = arguments[0].arg if arguments else None
-        closure = {}
-        code = getattr(function, "__code__", None)
-        for name, cell in zip(getattr(code, "co_freevars", ()), getattr(function, "__closure__", None) or ()):
-            try:
-                closure[name] = cell.cell_contents
-            except ValueError:
-                pass
-        self.closure = closure
-        self.namespace = getattr(function, "__globals__", {})
+        self.namespace = function_namespace(function)      # globals, then the closure's cells
+        self.local = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)} \
+            | {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
+
+    def is_builtin(self, name: str) -> bool:
+        """True when ``name`` in the method means the builtin of that name (not a
+        local, a global or a closure variable of the same name)."""
+        return name not in self.local and self._global(name) is getattr(builtins, name)
 
     # -- the strings a name argument can be ----------------------------------------
     def names_of(self, node: ast.expr) -> frozenset[str] | None:
@@ -130,10 +127,7 @@ class Resolver:
         return False
 
     def _bound_locally(self, name):
-        if any(isinstance(node, ast.arg) and node.arg == name for node in ast.walk(self.tree)):
-            return True
-        return any(isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load)
-                   for node in ast.walk(self.tree))
+        return name in self.local
 
     def _items_of(self, target, name, iterable):
         """The values ``name`` takes in ``for target in iterable``."""
@@ -175,8 +169,6 @@ class Resolver:
         raise _Unknown
 
     def _global(self, name):
-        if name in self.closure:
-            return self.closure[name]
         if name in self.namespace:
             return self.namespace[name]
         if hasattr(builtins, name):

@@ -25,6 +25,12 @@ class MethodAccess:
     source: str | None = None
     named: tuple = ()     # lines of getattr(pp, name) / setattr(pp, name, value)
 
+    @property
+    def dynamic(self) -> bool:
+        """Which fields a call uses is known only when it runs: the access is opaque,
+        or names fields with strings (getattr/setattr), which Python evaluates then."""
+        return self.opaque or bool(self.named)
+
 
 def function_tree(function):
     """The ``ast.FunctionDef`` of ``function`` and its (dedented) source, or (None, None).
@@ -91,10 +97,8 @@ def analyse(function, pp_position=1, owner=None):
                         inner = sub.value
                         if isinstance(inner, ast.Attribute) and _is_name(inner.value, pp):
                             writes.add(inner.attr)
-    opaque, why = (True, why_named) if why_named else (False, "")
-    for node in ast.walk(tree):
-        if opaque:
-            break
+    opaque, why = bool(why_named), why_named
+    for node in ast.walk(tree) if not opaque else ():
         if isinstance(node, ast.Name) and node.id == pp and id(node) not in attribute_owners:
             if isinstance(node.ctx, ast.Load):
                 opaque, why = True, f"'{pp}' is used other than as '{pp}.<field>' (line {node.lineno})"
@@ -118,7 +122,7 @@ def _named_fields(function, tree, pp, owner, reads, writes, owners):
     lines = []
     for call in calls:
         name = call.func.id
-        if not field_names.is_builtin(function, name, tree):
+        if not resolver.is_builtin(name):
             continue      # the user's own function of that name: pp is passed to it
         expected = {"getattr": 2, "setattr": 3}.get(name)
         if expected is None or len(call.args) != expected or call.keywords \

@@ -46,6 +46,7 @@ import numpy as np
 from ..base import CannotCompile
 from ...helpers import cnexp, cnexp_linear, exprelr
 from ...spec.fields import Index, Write
+from ...spec.field_names import function_namespace
 from ...spec.inspection import function_tree
 
 PREFIX = "__pc_"
@@ -605,8 +606,8 @@ class Lowering:
                 self.fail(node, "a dict key that is not a constant")
             obj.items[key.value] = self.hold(value, "item") if isinstance(value, Expr) else value
             return
-        if isinstance(target.value, ast.Attribute) or self.named_field(target.value, env) is not None:
-            node._pc_direct = True
+        if isinstance(target.value, ast.Attribute) or self._is_named_field(target.value, env):
+            node._pc_direct = True      # pp.x[...] = or getattr(pp, name)[...] =: written directly
         index = target.slice
         kind = self.index_kind(index, env)
         if kind == "all":
@@ -880,20 +881,12 @@ class Lowering:
         self.fail(node, "a generator expression other than unpacked (a, b = (... for ...)), looped "
                         "over, passed as *args or to tuple(), list() or sum()")
 
-    def named_field(self, call, env):
-        """The field name of ``getattr(pp, name)`` (``call``: an ast.Call), or None
-        when ``call`` is not a call of the builtin getattr on pp."""
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "getattr"):
-            return None
-        if self.lookup("getattr", env, call) != Ref(getattr) or len(call.args) != 2 or call.keywords:
-            return None
-        owner = call.args[0]
-        if not (isinstance(owner, ast.Name) and env.get(owner.id) == Ref("pp")):
-            return None
-        name = self.expr(call.args[1], env)
-        if not (isinstance(name, Const) and isinstance(name.value, str)):
-            self.fail(call, "getattr(pp, name) with a name that is not a constant string")
-        return name.value
+    def _is_named_field(self, node, env):
+        """``node`` is a call of the builtin getattr on pp (:meth:`named_access` has
+        already checked the rest, when the subscript's owner was evaluated)."""
+        return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and bool(node.args) \
+            and self.lookup(node.func.id, env, node) == Ref(getattr) \
+            and isinstance(node.args[0], ast.Name) and env.get(node.args[0].id) == Ref("pp")
 
     def _is_instance_range(self, iterable, env):
         if not (isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name)
@@ -1838,8 +1831,8 @@ def _float_of_bool(node):
 
 def _plain_number(value):
     """A compile-time constant int or float that is not NaN (and not a bool)."""
-    return isinstance(value, Const) and isinstance(value.value, (int, float)) \
-        and not isinstance(value.value, bool) and value.value == value.value
+    return isinstance(value, Const) and _is_number(value.value) \
+        and not isinstance(value.value, (bool, np.bool_)) and value.value == value.value
 
 
 def _same_value(a, b):
@@ -1950,18 +1943,6 @@ def _lambda_tree(function):
         matches = [n for n in matches if at is not None
                    and (n.body.lineno, n.body.col_offset) <= at <= (n.body.end_lineno, n.body.end_col_offset)]
     return matches[0] if len(matches) == 1 else None
-
-
-def function_namespace(function):
-    """The names ``function`` sees: its module's globals and its closure's cells."""
-    namespace = dict(getattr(function, "__globals__", {}))
-    closure = getattr(function, "__closure__", None) or ()
-    for name, cell in zip(function.__code__.co_freevars, closure):
-        try:
-            namespace[name] = cell.cell_contents
-        except ValueError:
-            pass
-    return namespace
 
 
 def _apply(op, a, b):

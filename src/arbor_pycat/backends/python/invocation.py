@@ -47,11 +47,9 @@ class Invocation(KeptCheck, FieldBuilder, Steps):
         width = self.width = pp.width
         access = self.method.access
         plan = runner.plan
-        # getattr(pp, name): the name is evaluated when the method runs, so every
-        # field is made available, as for an opaque method (a module constant the
-        # analysis resolved at build() may have changed since)
-        dynamic = access.opaque or bool(access.named)
-        used = set(plan) if dynamic else (access.reads | access.writes)
+        # every field is made available where the fields are known only when the
+        # method runs (getattr(pp, name): a constant resolved at build() may change)
+        used = set(plan) if access.dynamic else (access.reads | access.writes)
         self.static_writes = access.writes & set(plan)
         self.kind = spec.kind
         self.node_index = view(pp.node_index, width, abi.index_t)

@@ -47,7 +47,7 @@ class Steps:
 
         An empty method then costs a callback and a call, nothing more.
         """
-        opaque = self.method.access.opaque or bool(self.method.access.named)   # see Invocation._setup
+        opaque = self.method.access.dynamic
         before, after = [], []
         if opaque or self.numeric_conductance:
             before.append(self.dynamic_writes.clear)
