@@ -33,6 +33,12 @@ def function_namespace(function):
     return namespace
 
 
+def local_names(tree: ast.AST) -> set[str]:
+    """The names ``tree`` (a function) binds itself: assigned, looped over, arguments."""
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)} \
+        | {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
+
+
 def parents(tree: ast.AST) -> dict[int, ast.AST]:
     """id(node) -> its parent, for every node of ``tree``."""
     out = {}
@@ -55,8 +61,7 @@ class Resolver:
         arguments = tree.args.posonlyargs + tree.args.args
         self.self_name = arguments[0].arg if arguments else None
         self.namespace = function_namespace(function)      # globals, then the closure's cells
-        self.local = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)} \
-            | {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
+        self.local = local_names(tree)
 
     def is_builtin(self, name: str) -> bool:
         """True when ``name`` in the method means the builtin of that name (not a

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import inspect
 import math
 import sys
@@ -46,7 +47,7 @@ import numpy as np
 from ..base import CannotCompile
 from ...helpers import cnexp, cnexp_linear, exprelr
 from ...spec.fields import Index, Write
-from ...spec.field_names import function_namespace
+from ...spec.field_names import function_namespace, local_names
 from ...spec.inspection import function_tree
 
 PREFIX = "__pc_"
@@ -227,8 +228,8 @@ class Lowering:
     # -- entry point ----------------------------------------------------------------
     def lower(self):
         method = self.method
-        tree = method.access.tree
         function = method.function
+        tree = OpenErrstate(function_namespace(function), method.access.tree).visit(copy.deepcopy(method.access.tree))
         self._locate(function)
         if tree.decorator_list:
             self.fail(tree, f"{method.name} is decorated: the compiler cannot see what the decorator does")
@@ -346,27 +347,10 @@ class Lowering:
         if isinstance(node, ast.Raise):
             self.raise_statement(node, env)
             return True
-        if isinstance(node, ast.With) and all(self._is_errstate(item, env) for item in node.items):
-            # np.errstate only silences numpy's floating-point warnings; the compiled
-            # code computes the same values and warns about nothing
-            for statement in node.body:
-                if self.statement(statement, env):
-                    return True
-            return
         if isinstance(node, ast.Assert):
             self.assert_statement(node, env)
             return
         self.fail(node, f"{type(node).__name__} statements are not element-wise code")
-
-    def _is_errstate(self, item, env):
-        """``with np.errstate(...):`` (no ``as``)."""
-        call = item.context_expr
-        if item.optional_vars is not None or not isinstance(call, ast.Call):
-            return False
-        try:
-            return self.expr(call.func, env, probe=True) == Ref(np.errstate)
-        except CannotCompile:
-            return False
 
     def assert_statement(self, node, env):
         """``assert test, "text"`` as ``if not test: raise AssertionError("text")``; with
@@ -1866,7 +1850,6 @@ def _structure_returns(statements):
     Returns the statements where every return ends the function (at the end, or
     at the ends of both branches of a final if), or None when a return sits
     somewhere that cannot be arranged so (inside a loop)."""
-    statements = _open_errstate_blocks(statements)
     out = []
     for index, statement in enumerate(statements):
         if isinstance(statement, ast.Return):
@@ -1893,30 +1876,44 @@ def _structure_returns(statements):
     return out
 
 
-def _open_errstate_blocks(statements):
-    """``with np.errstate(...): body`` -> ``with np.errstate(...): pass`` then ``body``,
-    so that a return inside it can be structured like any other. np.errstate only
-    changes numpy's warnings, so this keeps the values; whether the context
-    manager really is np.errstate is checked when the ``with`` is lowered."""
-    out = []
-    for statement in statements:
-        if isinstance(statement, ast.With) and statement.items and all(
-                item.optional_vars is None and isinstance(item.context_expr, ast.Call)
-                and (getattr(item.context_expr.func, "attr", None) == "errstate"
-                     or getattr(item.context_expr.func, "id", None) == "errstate")
-                for item in statement.items):
-            out.append(ast.copy_location(ast.With(statement.items, [ast.Pass()]), statement))
-            out += _open_errstate_blocks(statement.body)
+class OpenErrstate(ast.NodeTransformer):
+    """``with np.errstate(...): body`` -> ``body``, in a function's tree: errstate
+    only changes numpy's floating-point warnings, and compiled code computes the
+    same values and never warns (numba has no such context manager). Used by both
+    forms (the scalar lowering here and :mod:`.translate`). ``namespace`` is what
+    the function sees (:func:`function_namespace`); a name the function binds
+    itself is not the module's."""
+
+    def __init__(self, namespace, tree):
+        self.namespace, self.local = namespace, local_names(tree)
+
+    def _is_errstate(self, item):
+        call = item.context_expr
+        if item.optional_vars is not None or not isinstance(call, ast.Call):
+            return False
+        func = call.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            owner, value = func.value.id, getattr(self.namespace.get(func.value.id), func.attr, None)
+        elif isinstance(func, ast.Name):
+            owner, value = func.id, self.namespace.get(func.id)
         else:
-            out.append(statement)
-    return out
+            return False
+        return owner not in self.local and value is np.errstate
+
+    def visit_With(self, node):
+        self.generic_visit(node)
+        if node.items and all(self._is_errstate(item) for item in node.items):
+            return node.body
+        return node
 
 
 def _function_tree(function):
-    """The function's (or lambda's) tree, its line numbers those of its file."""
-    if function.__name__ != "<lambda>":
-        return function_tree(function)[0]
-    return _lambda_tree(function)
+    """The function's (or lambda's) tree, its line numbers those of its file, with
+    its ``np.errstate`` blocks opened (:class:`OpenErrstate`)."""
+    tree = function_tree(function)[0] if function.__name__ != "<lambda>" else _lambda_tree(function)
+    if tree is None:
+        return None
+    return OpenErrstate(function_namespace(function), tree).visit(tree)     # a fresh parse: ours to change
 
 
 def _lambda_tree(function):

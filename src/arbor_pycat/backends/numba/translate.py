@@ -32,7 +32,7 @@ import numpy as np
 from ...abi import contract
 from ..base import CannotCompile
 from .lower import PREFIX
-from .lower import function_namespace as _resolver
+from .lower import OpenErrstate, function_namespace as _resolver
 
 F_PREFIX = PREFIX + "f_"
 from ...helpers import exprelr
@@ -626,29 +626,6 @@ class _Rewriter(ast.NodeTransformer):
         return self.visit_Assign(ast.copy_location(ast.Assign([node.target], node.value), node))
 
 
-class _OpenErrstate(ast.NodeTransformer):
-    """``with np.errstate(...): body`` -> ``body``: errstate only changes numpy's
-    floating-point warnings (numba has no such context manager and never warns)."""
-
-    def __init__(self, namespace):
-        self.namespace = namespace
-
-    def _is_errstate(self, item):
-        call = item.context_expr
-        if item.optional_vars is not None or not isinstance(call, ast.Call):
-            return False
-        func = call.func
-        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-            return func.attr == "errstate" and self.namespace.get(func.value.id) is np
-        return isinstance(func, ast.Name) and self.namespace.get(func.id) is np.errstate
-
-    def visit_With(self, node):
-        self.generic_visit(node)
-        if node.items and all(self._is_errstate(item) for item in node.items):
-            return node.body
-        return node
-
-
 def translate(spec, method, plan, mode, code_for):
     """Rewrite ``method`` (a MethodSpec) into a :class:`Kernel` of the given mode.
 
@@ -696,7 +673,7 @@ def translate(spec, method, plan, mode, code_for):
         if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await, ast.Global, ast.Nonlocal)):
             raise CannotCompile(f"{method.name}: {type(node).__name__} is not supported")
     namespace = _resolver(method.function)
-    tree = _OpenErrstate(namespace).visit(tree)
+    tree = OpenErrstate(namespace, tree).visit(tree)
     used = sorted((access.reads | access.writes) & set(plan))
     outputs = sorted(access.writes & set(plan))
 
