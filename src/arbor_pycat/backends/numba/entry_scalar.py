@@ -16,18 +16,24 @@ from .entry import Entry
 
 # Below this mean length of the index's pieces, the indexed loop beats one loop per piece.
 SHORTEST_MEAN_PIECE = 16
+# From this many instances on, the entry checks whether the temperature is uniform (hoist.py).
+SHORTEST_UNIFORM = 8
 
 
 class ScalarEntry(Entry):
     scalar_form = True
     contiguous = False       # while writing the loop of a piece
     buffered = frozenset()   # fields copied into instance order (_gbuf_<name>) before the loop
+    per_instance_prelude = False   # while writing the loop that calls the prelude per instance
 
     def text(self):
         o = self.out
         kernel = self.kernel
         self.header(o)
         self.setup(o)
+        prelude = getattr(kernel, "prelude", None)
+        if prelude is not None and not prelude.kernel_reads_field:
+            access.setup(o, self.plan[prelude.field], self.spec, self.scalar_form, self.error_code)
         indexes = sorted({access.field_index(f) for f in self.fields if f.gathered}
                          | {index for f in self.buffers for _, index, _, _ in access.targets(f)})
         self.uniform_reads(o)
@@ -40,8 +46,32 @@ class ScalarEntry(Entry):
         raises = getattr(kernel, "raises", False)
         if raises:
             o(1, "_status = 0")
+        if prelude is None:
+            self.loops(o, indexes, 1)
+        else:
+            # Values of the temperature alone (hoist.py): computed once where every
+            # instance has the same temperature, for each instance where not.
+            self.prelude_values(o, prelude)
+            o(1, "if _pu:")
+            self.uniform_prelude(o, prelude, 2)
+            self.loops(o, indexes, 2)
+            o(1, "else:")
+            self.per_instance_prelude = True
+            self.contiguous = False
+            self.loop(o, 2, "range(_width)")
+            self.per_instance_prelude = False
+        self.contiguous = False
+        if raises:
+            o(1, "if _status != 0:")
+            o(2, "return _status")
+        self.multiplicity(o)
+        o(1, "return 0")
+        return o.text()
+
+    def loops(self, o, indexes, depth):
+        """The loops over the instances (see text())."""
         if not indexes:
-            self.pieces_loop(o, indexes, 1, may_split=False)
+            self.pieces_loop(o, indexes, depth, may_split=False)
         else:
             # The shim hands the pieces (where any index array of the mechanism breaks) in
             # _pieces_ptr, computed once per ppack; NULL when there is one. Long pieces:
@@ -50,25 +80,52 @@ class ScalarEntry(Entry):
             # per-instance arrays (states) first copies what it reads through the index
             # into instance order, and one loop over every instance vectorises; others
             # take one indexed loop.
-            o(1, "_pieces_at = __pc_address_of(_pieces_ptr)")
-            o(1, "_n_pieces = 1")
-            o(1, "if not _whole:")
-            o(2, "_n_pieces = __pc_as_i32(_pieces_at)[0] if _pieces_at != 0 else _width")
-            o(1, f"if _whole or (_pieces_at != 0 and _n_pieces * {SHORTEST_MEAN_PIECE} < _width):")
-            self.pieces_loop(o, indexes, 2, may_split=True)
-            o(1, "else:")
+            d = depth
+            o(d, "_pieces_at = __pc_address_of(_pieces_ptr)")
+            o(d, "_n_pieces = 1")
+            o(d, "if not _whole:")
+            o(d + 1, "_n_pieces = __pc_as_i32(_pieces_at)[0] if _pieces_at != 0 else _width")
+            o(d, f"if _whole or (_pieces_at != 0 and _n_pieces * {SHORTEST_MEAN_PIECE} < _width):")
+            self.pieces_loop(o, indexes, d + 1, may_split=True)
+            o(d, "else:")
             if self.gathered_fields() and not self.indexed_writes():
-                self.copied_loop(o, 2)
+                self.copied_loop(o, d + 1)
             else:
                 self.contiguous = False
-                self.loop(o, 2, "range(_width)")
-        self.contiguous = False
-        if raises:
-            o(1, "if _status != 0:")
-            o(2, "return _status")
-        self.multiplicity(o)
-        o(1, "return 0")
-        return o.text()
+                self.loop(o, d + 1, "range(_width)")
+
+    def prelude_values(self, o, prelude):
+        """``_pu``: every instance has the same value ``_pt`` of the prelude's field, bit
+        for bit (see hoist.py). Below SHORTEST_UNIFORM instances the prelude runs per
+        instance (there is no loop to save it from)."""
+        f = self.plan[prelude.field]
+        array = access.field_index(f) if f.gathered else None
+        at = (lambda k: f"{array}[{k}]") if array else (lambda k: k)
+        o(1, "_pt = 0.0")
+        o(1, "_pu = False")
+        o(1, f"if _width >= {SHORTEST_UNIFORM}:")
+        o(2, f"_pt = {access.load(f, at('0'))}")
+        o(2, "_pbits = __pc_bits_of(_pt)")
+        o(2, "_pdiff = 0")
+        if array:
+            bit = access.layout_bit(array)
+            o(2, f"if ((_key >> {bit}) & 1) == 1:" if bit is not None else f"if __pc_is_range({array}):")
+            o(3, f"_o_first = {array}[0]")
+            o(3, "for _k in range(_width):")
+            o(4, f"_pdiff |= __pc_bits_of({access.load(f, '_o_first + _k')}) ^ _pbits")
+            o(2, "else:")
+            o(3, "for _k in range(_width):")
+            o(4, f"_pdiff |= __pc_bits_of({access.load(f, at('_k'))}) ^ _pbits")
+        else:
+            o(2, "for _k in range(_width):")
+            o(3, f"_pdiff |= __pc_bits_of({access.load(f, '_k')}) ^ _pbits")
+        o(2, "_pu = _pdiff == 0")
+
+    def uniform_prelude(self, o, prelude, depth):
+        """The prelude's values for the temperature every instance has (``_pt``)."""
+        o(depth, f"_pv = {prelude.name}(_pt)")
+        for j, value in enumerate(prelude.values):
+            o(depth, f"{value} = _pv[{j}]")
 
     # -- where an index points for instance _k ---------------------------------
     def at(self, array):
@@ -129,8 +186,12 @@ class ScalarEntry(Entry):
             value = self.load(f)
             if value is not None:
                 o(depth + 1, f"_f_{f.name} = {value}")
-        args = ", ".join(["_f_" + f.name for f in self.fields] + [p for _, _, p in kernel.uniform_reads])
-        o(depth + 1, f"_r = {kernel.name}({args})")
+        prelude = getattr(kernel, "prelude", None)
+        if prelude is not None and self.per_instance_prelude:
+            o(depth + 1, f"_pv = {prelude.name}({self.load(self.plan[prelude.field])})")
+            for j, value in enumerate(prelude.values):
+                o(depth + 1, f"{value} = _pv[{j}]")
+        o(depth + 1, f"_r = {kernel.name}({self.kernel_args()})")
         offset = 1 if getattr(kernel, "raises", False) else 0     # _r[0] is the status
         if offset:
             o(depth + 1, "_status = max(_status, _r[0])")
@@ -138,6 +199,15 @@ class ScalarEntry(Entry):
         self.numeric_conductance_of(o, results, depth + 1)
         for lhs, op, coeff, value in self.write_ops(results):
             o(depth + 1, f"{lhs} {op} {coeff}({value})")
+
+    def kernel_args(self, shifted_v=False):
+        """The kernel's arguments for instance ``_k`` (``shifted_v``: at v + DV)."""
+        kernel = self.kernel
+        prelude = getattr(kernel, "prelude", None)
+        return ", ".join([("_f_v + __pc_DV" if shifted_v and f.name == "v" else "_f_" + f.name)
+                          for f in self.fields]
+                         + [p for _, _, p in kernel.uniform_reads]
+                         + (list(prelude.values) if prelude is not None else []))
 
     def uniform_reads(self, o):
         """``pp.x[i]`` with a constant ``i``: read once, before the loop (bounds checked)."""
@@ -159,9 +229,7 @@ class ScalarEntry(Entry):
         if not currents or "v" not in self.kernel.params:
             results["conductance"] = "0.0"
             return
-        args = ", ".join([("_f_v + __pc_DV" if f.name == "v" else "_f_" + f.name) for f in self.fields]
-                         + [p for _, _, p in self.kernel.uniform_reads])
-        o(depth, f"_r2 = {self.kernel.name}({args})")
+        o(depth, f"_r2 = {self.kernel.name}({self.kernel_args(shifted_v=True)})")
         outputs = self.kernel.outputs
         first = " + ".join(results[n] for n in currents)
         offset = 1 if getattr(self.kernel, "raises", False) else 0     # _r2[0]: the status

@@ -107,6 +107,9 @@ def _source_for(spec, messages, forced_array=frozenset()):
             namespace[key] = value
         decorator = PREFIX + ("njit_scalar" if kernel.mode == "scalar" else "njit_array")
         pieces.append(kernel.source + f"\n{kernel.name} = {decorator}({kernel.name})\n")
+        if kernel.prelude is not None:
+            prelude = kernel.prelude
+            pieces.append(prelude.source + f"\n{prelude.name} = {decorator}({prelude.name})\n")
         pieces.append(entry + "\n")
         modes[name] = kernel.mode
     helper_text = "".join(f"{text}\n{name} = {PREFIX}njit_helper({name})\n\n" for name, text in sorted(helpers.items()))
@@ -267,6 +270,7 @@ def _runtime_globals():
         "np_isclose": mathlib.np_isclose, "np_isclose_nan": mathlib.np_isclose_nan,
         "nan": mathlib.const_nan, "inf": mathlib.const_inf,
         "assign_field": mathlib.assign_field, "is_range": mathlib.is_range,
+        "bits_of": mathlib._bits_from_double,
         "njit_scalar": njit(**jit),
         "njit_array": njit(boundscheck=True, **jit),
         "njit_helper": njit(**jit),

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..base import CannotCompile
+from . import hoist
 from ...helpers import cnexp, cnexp_linear, exprelr
 from ...spec.fields import Index, Write
 from ...spec.field_names import function_namespace, local_names
@@ -262,8 +263,14 @@ class Lowering:
         ast.fix_missing_locations(function_def)
         function_def = _Arithmetic().visit(function_def)
         ast.fix_missing_locations(function_def)
+        # init_mechanism runs once: a prelude would only add code to compile
+        prelude = None if method.name == "init_mechanism" else \
+            hoist.split(function_def, {name: self.field_params[name] for name in params})
+        if prelude is not None and not prelude.kernel_reads_field:
+            params = [name for name in params if name != prelude.field]
         return LoweredKernel(self.kernel_name, ast.unparse(function_def), params, outputs,
-                             [(f, i, p) for (f, i), p in uniform], dict(self.namespace), self.raises)
+                             [(f, i, p) for (f, i), p in uniform], dict(self.namespace), self.raises,
+                             prelude)
 
     def _locate(self, function):
         """Messages name ``function``'s file (the trees' line numbers are the file's)."""
@@ -1806,6 +1813,7 @@ class LoweredKernel:
     uniform_reads: list   # (field, index, parameter name): pp.x[index], read before the loop
     namespace: dict       # globals it needs
     raises: bool = False  # it returns (status, outputs...): a raise sets the status
+    prelude: hoist.Prelude | None = None   # temperature-only values, computed by the entry
 
 
 def _float_of_bool(node):

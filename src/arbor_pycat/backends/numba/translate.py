@@ -69,6 +69,7 @@ class Kernel:
         self.uniform_reads = []     # scalar form: (field, index, parameter) read once before the loop
         self.raises = False         # scalar form: returns (status, outputs...)
         self.events_only = False    # apply_events does nothing without events
+        self.prelude = None         # scalar form: hoist.Prelude, values the entry computes
 
 
 def _local_names(tree):
@@ -644,6 +645,7 @@ def translate(spec, method, plan, mode, code_for):
                         lowered.namespace, mode)
         kernel.uniform_reads = lowered.uniform_reads
         kernel.raises = lowered.raises
+        kernel.prelude = lowered.prelude
         return kernel
     if access.opaque:
         raise CannotCompile(f"{method.name}: {access.why_opaque}")
