@@ -124,14 +124,15 @@ def setup(o, f, spec, scalar_form, error_code):
         o(2, f"return {error_code('null:' + name)}")
 
 
-def load(f, index_expr):
-    """The value of ``f`` for instance ``_k`` (``index_expr``: its gathered index), or
-    None for fields set once per call."""
+def load(f, index_expr, array=None):
+    """The value of ``f`` for instance ``_k`` (``index_expr``: its gathered index;
+    ``array``: the pointer it is read from, by default Arbor's), or None for fields
+    set once per call."""
     if f.write is Write.BUFFER:
         return "0.0"
     scale = "" if f.scale == 1.0 else f"{f.scale!r} * "
     if f.gathered:
-        return f"{scale}_s_{f.name}[{index_expr}]"
+        return f"{scale}{array or '_s_' + f.name}[{index_expr}]"
     if f.index is Index.INSTANCE:
         if f.table is None:
             return f"_f_{f.name}[_k]"

@@ -25,6 +25,7 @@ class ScalarEntry(Entry):
     contiguous = False       # while writing the loop of a piece
     buffered = frozenset()   # fields copied into instance order (_gbuf_<name>) before the loop
     per_instance_prelude = False   # while writing the loop that calls the prelude per instance
+    through_copies = False   # gathered fields are read through _a_<name> (Arbor's array or a copy)
 
     def text(self):
         o = self.out
@@ -85,6 +86,10 @@ class ScalarEntry(Entry):
             o(d, "_n_pieces = 1")
             o(d, "if not _whole:")
             o(d + 1, "_n_pieces = __pc_as_i32(_pieces_at)[0] if _pieces_at != 0 else _width")
+            if self.gathered_fields() and not self.indexed_writes() \
+                    and all(f.dtype != "index" for f in self.gathered_fields()):
+                self.pieces_or_copies_loop(o, indexes, d)
+                return
             o(d, f"if _whole or (_pieces_at != 0 and _n_pieces * {SHORTEST_MEAN_PIECE} < _width):")
             self.pieces_loop(o, indexes, d + 1, may_split=True)
             o(d, "else:")
@@ -93,6 +98,43 @@ class ScalarEntry(Entry):
             else:
                 self.contiguous = False
                 self.loop(o, d + 1, "range(_width)")
+
+    def pieces_or_copies_loop(self, o, indexes, depth):
+        """The loop over the pieces, or over copies (in instance order) of what the
+        method reads through an index where the pieces are short: one loop, so that
+        the kernel is compiled into the entry once. For methods that write only
+        per-instance arrays."""
+        d = depth
+        gathered = self.gathered_fields()
+        o(d, f"_copied = not (_whole or (_pieces_at != 0 and _n_pieces * {SHORTEST_MEAN_PIECE} < _width))")
+        for f in gathered:
+            o(d, f"_a_{f.name} = _s_{f.name}")
+        o(d, "if _copied:")
+        for f in gathered:
+            o(d + 1, f"_gbuf_{f.name} = __pc_np.empty(_width)")
+            o(d + 1, "for _k in range(_width):")
+            o(d + 2, f"_gbuf_{f.name}[_k] = _s_{f.name}[{access.field_index(f)}[_k]]")
+            o(d + 1, f"_a_{f.name} = __pc_as_f64(_gbuf_{f.name}.ctypes.data)")
+        o(d, "_start = 0")
+        o(d, "_piece = 0")
+        o(d, "while _start < _width:")
+        o(d + 1, "_stop = _width")
+        for array in indexes:
+            o(d + 1, f"_o{array} = 0")
+        o(d + 1, "if not _copied:")
+        o(d + 2, "if not _whole:")
+        o(d + 3, "_piece += 1")
+        o(d + 3, "_stop = __pc_np.int64(__pc_as_i32(_pieces_at)[_piece])")
+        for array in indexes:
+            o(d + 2, f"_o{array} = {array}[_start] - _start")
+        self.contiguous = True
+        self.through_copies = True
+        self.loop(o, d + 1, "range(_start, _stop)")
+        self.through_copies = False
+        o(d + 1, "_start = _stop")
+        # the copies live until here (numba frees an array after its last use)
+        o(d, "if _copied:")
+        o(d + 1, "_copies = " + " + ".join(f"_gbuf_{f.name}.size" for f in gathered))
 
     def prelude_values(self, o, prelude):
         """``_pu``: every instance has the same value ``_pt`` of the prelude's field, bit
@@ -144,7 +186,8 @@ class ScalarEntry(Entry):
     def load(self, f):
         if f.name in self.buffered:
             return f"{'' if f.scale == 1.0 else repr(f.scale) + ' * '}_gbuf_{f.name}[_k]"
-        return access.load(f, self.at(access.field_index(f)) if f.gathered else None)
+        array = f"_a_{f.name}" if self.through_copies and f.gathered else None
+        return access.load(f, self.at(access.field_index(f)) if f.gathered else None, array)
 
     # -- loops -------------------------------------------------------------------
     def copied_loop(self, o, depth):
