@@ -8,7 +8,12 @@ and written contiguously and LLVM vectorises the loop. The shim says in
 :mod:`arbor_pycat.abi.contract`); then there is one piece and no scan.
 Scattered instances (many short pieces) take one indexed loop instead, and a
 method that writes states only first copies what it reads through an index
-into instance order.
+into instance order and runs the same loop over the copies (its kernel is
+compiled into the entry once).
+
+Values of the temperature alone (:mod:`.hoist`) are computed once per call
+where every instance has the same temperature; otherwise one indexed loop
+computes them per instance.
 """
 from ...spec.fields import Write
 from . import access
@@ -23,7 +28,6 @@ SHORTEST_UNIFORM = 8
 class ScalarEntry(Entry):
     scalar_form = True
     contiguous = False       # while writing the loop of a piece
-    buffered = frozenset()   # fields copied into instance order (_gbuf_<name>) before the loop
     per_instance_prelude = False   # while writing the loop that calls the prelude per instance
     through_copies = False   # gathered fields are read through _a_<name> (Arbor's array or a copy)
 
@@ -86,18 +90,14 @@ class ScalarEntry(Entry):
             o(d, "_n_pieces = 1")
             o(d, "if not _whole:")
             o(d + 1, "_n_pieces = __pc_as_i32(_pieces_at)[0] if _pieces_at != 0 else _width")
-            if self.gathered_fields() and not self.indexed_writes() \
-                    and all(f.dtype != "index" for f in self.gathered_fields()):
+            if self.gathered_fields() and not self.indexed_writes():
                 self.pieces_or_copies_loop(o, indexes, d)
                 return
             o(d, f"if _whole or (_pieces_at != 0 and _n_pieces * {SHORTEST_MEAN_PIECE} < _width):")
             self.pieces_loop(o, indexes, d + 1, may_split=True)
             o(d, "else:")
-            if self.gathered_fields() and not self.indexed_writes():
-                self.copied_loop(o, d + 1)
-            else:
-                self.contiguous = False
-                self.loop(o, d + 1, "range(_width)")
+            self.contiguous = False
+            self.loop(o, d + 1, "range(_width)")
 
     def pieces_or_copies_loop(self, o, indexes, depth):
         """The loop over the pieces, or over copies (in instance order) of what the
@@ -184,25 +184,10 @@ class ScalarEntry(Entry):
                    for n in self.kernel.outputs if n in self.plan)
 
     def load(self, f):
-        if f.name in self.buffered:
-            return f"{'' if f.scale == 1.0 else repr(f.scale) + ' * '}_gbuf_{f.name}[_k]"
         array = f"_a_{f.name}" if self.through_copies and f.gathered else None
         return access.load(f, self.at(access.field_index(f)) if f.gathered else None, array)
 
     # -- loops -------------------------------------------------------------------
-    def copied_loop(self, o, depth):
-        """The loop over every instance, reading copies (in instance order) of what the
-        method reads through an index."""
-        self.contiguous = False
-        gathered = self.gathered_fields()
-        for f in gathered:
-            o(depth, f"_gbuf_{f.name} = __pc_np.empty(_width)")
-            o(depth, "for _k in range(_width):")
-            o(depth + 1, f"_gbuf_{f.name}[_k] = _s_{f.name}[{access.field_index(f)}[_k]]")
-        self.buffered = {f.name for f in gathered}
-        self.loop(o, depth, "range(_width)")
-        self.buffered = frozenset()
-
     def pieces_loop(self, o, indexes, depth, may_split):
         """One vectorised loop per piece of the index (one piece where the shim says the
         whole index is a range; ``may_split``: else the shim's pieces, see text())."""
