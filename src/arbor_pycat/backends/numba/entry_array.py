@@ -49,17 +49,17 @@ class ArrayEntry(Entry):
         o(2, "return _status")
 
     def events(self, o):
-        """``_ev_target``, ``_ev_weight``, ``_ev_n``: the events of this step."""
+        """``_ev_target``, ``_ev_weight``, ``_ev_n``: the events of this step (two arrays
+        allocated per call with events: Arbor's records copied into columns)."""
         o(1, "_ev_n = 0")
-        o(1, "_ev_target = __pc_np.zeros(0, __pc_np.int64)")
-        o(1, "_ev_weight = __pc_np.zeros(0)")
         o(1, "_ev_address = __pc_address_of(_ev_ptr)")
         o(1, "if _ev_address != 0:")
         o(2, "_stream = __pc_carray(__pc_as_u64(_ev_address), 2)")
         o(2, "_ev_n = __pc_np.int64((_stream[1] - _stream[0]) // 8)")
+        o(1, "_ev_target = __pc_np.empty(_ev_n, __pc_np.int64)")
+        o(1, "_ev_weight = __pc_np.empty(_ev_n)")
+        o(1, "if _ev_n > 0:")
         o(2, "_events = __pc_carray(__pc_as_event(_stream[0]), _ev_n)")
-        o(2, "_ev_target = __pc_np.empty(_ev_n, __pc_np.int64)")
-        o(2, "_ev_weight = __pc_np.empty(_ev_n)")
         o(2, "for _j in range(_ev_n):")
         o(3, "_ev_target[_j] = _events[_j].mech_index")
         o(3, "_ev_weight[_j] = _events[_j].weight")
