@@ -115,23 +115,9 @@ class ScalarEntry(Entry):
             o(d + 1, "for _k in range(_width):")
             o(d + 2, f"_gbuf_{f.name}[_k] = _s_{f.name}[{access.field_index(f)}[_k]]")
             o(d + 1, f"_a_{f.name} = __pc_as_f64(_gbuf_{f.name}.ctypes.data)")
-        o(d, "_start = 0")
-        o(d, "_piece = 0")
-        o(d, "while _start < _width:")
-        o(d + 1, "_stop = _width")
-        for array in indexes:
-            o(d + 1, f"_o{array} = 0")
-        o(d + 1, "if not _copied:")
-        o(d + 2, "if not _whole:")
-        o(d + 3, "_piece += 1")
-        o(d + 3, "_stop = __pc_np.int64(__pc_as_i32(_pieces_at)[_piece])")
-        for array in indexes:
-            o(d + 2, f"_o{array} = {array}[_start] - _start")
-        self.contiguous = True
         self.through_copies = True
-        self.loop(o, d + 1, "range(_start, _stop)")
+        self.pieces_loop(o, indexes, d, may_split=True, copies=True)
         self.through_copies = False
-        o(d + 1, "_start = _stop")
         # the copies live until here (numba frees an array after its last use)
         o(d, "if _copied:")
         o(d + 1, "_copies = " + " + ".join(f"_gbuf_{f.name}.size" for f in gathered))
@@ -188,20 +174,27 @@ class ScalarEntry(Entry):
         return access.load(f, self.at(access.field_index(f)) if f.gathered else None, array)
 
     # -- loops -------------------------------------------------------------------
-    def pieces_loop(self, o, indexes, depth, may_split):
+    def pieces_loop(self, o, indexes, depth, may_split, copies=False):
         """One vectorised loop per piece of the index (one piece where the shim says the
-        whole index is a range; ``may_split``: else the shim's pieces, see text())."""
+        whole index is a range; ``may_split``: else the shim's pieces, see text();
+        ``copies``: one piece, at offset 0, where ``_copied``)."""
         o(depth, "_start = 0")
         if may_split:
             o(depth, "_piece = 0")
         o(depth, "while _start < _width:")
         o(depth + 1, "_stop = _width")
+        inner = depth + 1
+        if copies:
+            for array in indexes:
+                o(depth + 1, f"_o{array} = 0")
+            o(depth + 1, "if not _copied:")
+            inner = depth + 2
         if may_split:
-            o(depth + 1, "if not _whole:")
-            o(depth + 2, "_piece += 1")
-            o(depth + 2, "_stop = __pc_np.int64(__pc_as_i32(_pieces_at)[_piece])")
+            o(inner, "if not _whole:")
+            o(inner + 1, "_piece += 1")
+            o(inner + 1, "_stop = __pc_np.int64(__pc_as_i32(_pieces_at)[_piece])")
         for array in indexes:
-            o(depth + 1, f"_o{array} = {array}[_start] - _start")
+            o(inner, f"_o{array} = {array}[_start] - _start")
         self.contiguous = True
         self.loop(o, depth + 1, "range(_start, _stop)")
         o(depth + 1, "_start = _stop")
