@@ -1,5 +1,6 @@
 """np.clip, np.maximum and np.minimum against constants, compiled to one select
-each (``mathlib.above`` ...): the compiled scalar kernel must give numpy's
+each (``mathlib.above`` ...), and ``exp`` of a value clipped within exp's range
+(without the overflow selects): the compiled scalar kernel must give numpy's
 result bit for bit, NaN and infinities included, for every value; a zero may
 differ from numpy's in its sign (README: numpy's own choice on ties depends on
 its loops, e.g. ``np.clip(-20.0, -0.0, 0.0)`` is -0.0 with both bounds and
@@ -76,3 +77,61 @@ def test_compiled_bounds_equal_numpy_bit_for_bit(kernel, value):
     for name in names:
         expected = CASES[name](np.array([value]))[0]
         assert _bits(got[name]) == _bits(expected), (name, value, got[name], expected)
+
+
+# -- exp of a clipped value ------------------------------------------------------
+def test_exp_in_range_is_exp_bit_for_bit():
+    """mathlib._exp_in_range (taken for exp of an argument clipped within exp's range)
+    is _exp_scalar without the overflow and flush selects: the same value there."""
+    from numba import njit
+    from arbor_pycat.backends.numba import mathlib
+
+    @njit
+    def both(x, a, b):
+        for k in range(x.size):
+            a[k] = mathlib._exp_scalar(x[k])
+            b[k] = mathlib._exp_in_range(x[k])
+
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.uniform(mathlib._EXP_LOW, mathlib._EXP_HIGH, 200_000), rng.uniform(-30, 30, 200_000),
+                        [mathlib._EXP_LOW, mathlib._EXP_HIGH, 0.0, -0.0, 5e-324, -20.0, 20.0, np.nan]])
+    a, b = np.empty_like(x), np.empty_like(x)
+    both(x, a, b)
+    assert np.array_equal(a.view(np.int64), b.view(np.int64))     # NaN: both return the argument
+
+
+class ClippedExp(CustomMechanism):
+    name = "bounds_clipped_exp"
+    state_vars = [("a", "", 0.0), ("b", "", 0.0), ("c", "", 0.0), ("d", "", 0.0), ("e", "", 0.0)]
+
+    def advance_state(self, pp):
+        pp.a = np.exp(np.clip(pp.v, -20.0, 20.0))              # within exp's range: no selects
+        pp.b = np.exp(np.minimum(np.maximum(pp.v, -50), 50))    # the same, spelled out
+        pp.c = np.exp(np.clip(pp.v, -800.0, 20.0))             # below -708: exp flushes, keep the selects
+        pp.d = np.exp(np.maximum(pp.v, -20.0))                  # one bound only
+        pp.e = np.exp(np.clip(pp.v, 709.0, -800.0))            # bounds crossed: the result is -800
+
+
+def test_exp_of_a_clipped_value_skips_the_range_checks_only_where_it_may():
+    import inspect
+    from arbor_pycat.backends import numba as numba_backend
+    compiled = numba_backend.compile(spec_of(ClippedExp))
+    assert compiled.forms["advance_state"] == "scalar"
+    source = inspect.getsource(compiled.module).split("def __pc_kernel_advance_state_scalar")[1].split("\n\n")[0]
+    lines = {line.split("=")[0].strip()[len("__pc_f_"):]: line for line in source.splitlines() if "__pc_f_" in line
+             and "=" in line and "return" not in line}
+    assert "s_exp_in_range" in lines["a"] and "s_exp_in_range" in lines["b"], source
+    for name in "cde":
+        assert "s_exp(" in lines[name] and "s_exp_in_range" not in lines[name], (name, source)
+    kernel = getattr(compiled.module, "__pc_kernel_advance_state_scalar")
+    for v in (np.nan, -1e300, -900.0, -30.0, -1.5, 0.0, 1.5, 30.0, 700.0, 1e300):
+        got = kernel(0.0, 0.0, 0.0, 0.0, 0.0, v)
+        with np.errstate(over="ignore"):
+            expected = [f(np.array([v]))[0] for f in (lambda x: np.exp(np.clip(x, -20.0, 20.0)),
+                                                      lambda x: np.exp(np.minimum(np.maximum(x, -50), 50)),
+                                                      lambda x: np.exp(np.clip(x, -800.0, 20.0)),
+                                                      lambda x: np.exp(np.maximum(x, -20.0)),
+                                                      lambda x: np.exp(np.clip(x, 709.0, -800.0)))]
+        for name, g, e in zip("abcde", got, expected):
+            assert (np.isnan(g) and np.isnan(e)) or np.isclose(g, e, rtol=1e-15, atol=0.0) \
+                or (e < 3e-308 and g == 0.0), (name, v, g, e)

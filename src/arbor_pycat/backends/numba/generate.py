@@ -258,7 +258,7 @@ def _runtime_globals():
         "exprelr": exprelr, "cnexp": cnexp, "cnexp_linear": cnexp_linear,
         # the scalar kernels call the scalar implementations directly (typing an
         # overload at every call site is what makes numba slow to compile)
-        "s_exp": mathlib._exp_scalar, "s_expm1": mathlib._expm1_scalar, "s_log": mathlib._log_scalar,
+        "s_exp": mathlib._exp_scalar, "s_exp_in_range": mathlib._exp_in_range, "s_expm1": mathlib._expm1_scalar, "s_log": mathlib._log_scalar,
         "s_pow": mathlib._pow_scalar, "s_tanh": mathlib._tanh_scalar, "s_log1p": mathlib._log1p_scalar,
         "s_exprelr": mathlib._exprelr_scalar,
         "np_maximum": mathlib.np_maximum, "np_minimum": mathlib.np_minimum,

@@ -32,7 +32,7 @@ UNIFORM_FIELDS = ("temperature",)
 
 # Functions of the generated module without side effects (see generate._runtime_globals).
 _PURE_RUNTIME = frozenset(PREFIX + name for name in (
-    "s_exp", "s_expm1", "s_log", "s_pow", "s_tanh", "s_log1p", "s_exprelr",
+    "s_exp", "s_exp_in_range", "s_expm1", "s_log", "s_pow", "s_tanh", "s_log1p", "s_exprelr",
     "np_maximum", "np_minimum", "np_fmax", "np_fmin", "np_sign", "np_heaviside",
     "np_clip_lo", "np_clip_hi", "above", "above_or_at", "below", "below_or_at",
     "np_isclose", "np_isclose_nan", "nan", "inf"))
@@ -46,7 +46,7 @@ _PURE_MODULES = {PREFIX + "math": None,     # every function of math is pure
                      "degrees", "radians", "fabs", "abs", "absolute"))}
 # Calls that make a prelude worth its check (the costly part of a temperature factor).
 _COSTLY = frozenset(PREFIX + name for name in (
-    "s_exp", "s_expm1", "s_log", "s_pow", "s_tanh", "s_log1p", "s_exprelr")) | {PREFIX + "math", PREFIX + "np"}
+    "s_exp", "s_exp_in_range", "s_expm1", "s_log", "s_pow", "s_tanh", "s_log1p", "s_exprelr")) | {PREFIX + "math", PREFIX + "np"}
 
 
 @dataclass(frozen=True)

@@ -262,6 +262,7 @@ class Lowering:
             body=self.body, decorator_list=[], returns=None, type_params=[])
         ast.fix_missing_locations(function_def)
         function_def = _Arithmetic().visit(function_def)
+        function_def = _BoundedExp().visit(function_def)
         ast.fix_missing_locations(function_def)
         # init_mechanism runs once: a prelude would only add code to compile
         prelude = None if method.name == "init_mechanism" else \
@@ -2010,6 +2011,61 @@ class _Arithmetic(ast.NodeTransformer):
             return node
         args = [ast.Call(ast.Name("float", ast.Load()), [a], []) for a in (node.left, node.right)]
         return ast.copy_location(ast.Call(_name(PREFIX + "s_pow"), args, []), node)
+
+
+class _BoundedExp(ast.NodeTransformer):
+    """``exp`` of a value clipped to constant bounds within exp's range (``np.exp(np.clip(x,
+    -20, 20))``, ``np.minimum(np.maximum(...))``) calls the ``exp`` without the overflow
+    and flush selects: the same value, as the clipped argument cannot reach them."""
+
+    _UPPER = {PREFIX + "below", PREFIX + "below_or_at"}
+    _LOWER = {PREFIX + "above", PREFIX + "above_or_at"}
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id == PREFIX + "s_exp" and len(node.args) == 1:
+            argument = node.args[0]
+            if isinstance(argument, ast.Call) and isinstance(argument.func, ast.Name) \
+                    and argument.func.id == "float" and len(argument.args) == 1:
+                argument = argument.args[0]
+            if self._bounds(argument) is not None:
+                node.func = _name(PREFIX + "s_exp_in_range")
+        return node
+
+    def _bounds(self, node):
+        """(low, high) when ``node`` is an upper bound of a lower bound (or the reverse)
+        by constants, both within exp's range; else None."""
+        from .mathlib import _EXP_HIGH, _EXP_LOW
+        outer = self._bound(node)
+        if outer is None:
+            return None
+        kind, limit, inner = outer
+        inner_bound = self._bound(inner)
+        if inner_bound is None or inner_bound[0] == kind:
+            return None
+        low, high = (inner_bound[1], limit) if kind == "upper" else (limit, inner_bound[1])
+        return (low, high) if _EXP_LOW <= min(low, high) and max(low, high) <= _EXP_HIGH else None
+
+    def _bound(self, node):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) == 2
+                and not node.keywords):
+            return None
+        kind = "upper" if node.func.id in self._UPPER else "lower" if node.func.id in self._LOWER else None
+        limit = _literal_number(node.args[1])
+        if kind is None or limit is None:
+            return None
+        return kind, limit, node.args[0]
+
+
+def _literal_number(node):
+    """The float value of a numeric literal (``-20.0`` included), else None."""
+    sign = 1.0
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node, sign = node.operand, -1.0
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        value = sign * float(node.value)
+        return value if math.isfinite(value) else None
+    return None
 
 
 def lower(spec, method, plan, kernel_name, code_for=None):

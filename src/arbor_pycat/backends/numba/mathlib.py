@@ -51,11 +51,12 @@ def _double_from_bits(typingctx, bits):
         return types.float64(bits), codegen
 
 
+_EXP_LOW, _EXP_HIGH = -708.0, 709.782712893384   # exp's arguments without overflow or flush
+
+
 @_cached_jit(error_model="numpy", fastmath={"contract"})
-def _exp_scalar(x):
-    big = x > 709.782712893384
-    small = x < -708.0
-    xc = min(max(x, -708.0), 709.782712893384)
+def _exp_core(xc):
+    """exp(xc) for xc in [_EXP_LOW, _EXP_HIGH] (NaN in, NaN out)."""
     n = np.floor(xc * _LOG2E + 0.5)
     r = xc - n * _C1 - n * _C2
     rr = r * r
@@ -67,11 +68,29 @@ def _exp_scalar(x):
     # 1.5 * 2**52 trick: AVX2 has no vector double -> int64 conversion.
     n_int = _bits_from_double(n + 6755399441055744.0) - 0x4338000000000000
     scale = _double_from_bits((n_int + 1022) << 52)
-    result = e * scale * 2.0
+    return e * scale * 2.0
+
+
+@_cached_jit(error_model="numpy", fastmath={"contract"})
+def _exp_scalar(x):
+    big = x > _EXP_HIGH
+    small = x < _EXP_LOW
+    result = _exp_core(min(max(x, _EXP_LOW), _EXP_HIGH))
     if big:
         result = math.inf
     if small:
         result = 0.0   # below exp(-708) ~ 3e-308: flushed to zero (no libm call: vectorisable)
+    if x != x:
+        result = x
+    return result
+
+
+@_cached_jit(error_model="numpy", fastmath={"contract"})
+def _exp_in_range(x):
+    """``_exp_scalar(x)`` for an ``x`` known to lie in [_EXP_LOW, _EXP_HIGH] or be NaN
+    (an argument clipped to constant bounds there): the same value, without the
+    overflow and flush selects."""
+    result = _exp_core(x)
     if x != x:
         result = x
     return result
