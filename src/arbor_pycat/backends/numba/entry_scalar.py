@@ -45,9 +45,7 @@ class ScalarEntry(Entry):
         # No try/except: the scalar form only holds code that cannot raise.
         o(1, "_whole = True")
         for array in indexes:
-            bit = access.layout_bit(array)
-            is_range = f"((_key >> {bit}) & 1) == 1" if bit is not None else f"__pc_is_range({array})"
-            o(1, f"_whole = _whole and {is_range}")
+            o(1, f"_whole = _whole and {self.is_range(array)}")
         raises = getattr(kernel, "raises", False)
         if raises:
             o(1, "_status = 0")
@@ -58,7 +56,7 @@ class ScalarEntry(Entry):
             # instance has the same temperature, for each instance where not.
             self.prelude_values(o, prelude)
             o(1, "if _pu:")
-            self.uniform_prelude(o, prelude, 2)
+            self.prelude_call(o, prelude, 2)
             self.loops(o, indexes, 2)
             o(1, "else:")
             self.per_instance_prelude = True
@@ -127,31 +125,33 @@ class ScalarEntry(Entry):
         for bit (see hoist.py). Below SHORTEST_UNIFORM instances the prelude runs per
         instance (there is no loop to save it from)."""
         f = self.plan[prelude.field]
-        array = access.field_index(f) if f.gathered else None
-        at = (lambda k: f"{array}[{k}]") if array else (lambda k: k)
+        array = access.field_index(f)    # the temperature is a CV's: read through an index
         o(1, "_pt = 0.0")
         o(1, "_pu = False")
         o(1, f"if _width >= {SHORTEST_UNIFORM}:")
-        o(2, f"_pt = {access.load(f, at('0'))}")
+        o(2, f"_pt = {access.load(f, array + '[0]')}")
         o(2, "_pbits = __pc_bits_of(_pt)")
         o(2, "_pdiff = 0")
-        if array:
-            bit = access.layout_bit(array)
-            o(2, f"if ((_key >> {bit}) & 1) == 1:" if bit is not None else f"if __pc_is_range({array}):")
-            o(3, f"_o_first = {array}[0]")
-            o(3, "for _k in range(_width):")
-            o(4, f"_pdiff |= __pc_bits_of({access.load(f, '_o_first + _k')}) ^ _pbits")
-            o(2, "else:")
-            o(3, "for _k in range(_width):")
-            o(4, f"_pdiff |= __pc_bits_of({access.load(f, at('_k'))}) ^ _pbits")
-        else:
-            o(2, "for _k in range(_width):")
-            o(3, f"_pdiff |= __pc_bits_of({access.load(f, '_k')}) ^ _pbits")
+        o(2, f"if {self.is_range(array)}:")
+        o(3, f"_o_first = {array}[0]")
+        o(3, "for _k in range(_width):")
+        o(4, f"_pdiff |= __pc_bits_of({access.load(f, '_o_first + _k')}) ^ _pbits")
+        o(2, "else:")
+        o(3, "for _k in range(_width):")
+        o(4, f"_pdiff |= __pc_bits_of({access.load(f, array + '[_k]')}) ^ _pbits")
         o(2, "_pu = _pdiff == 0")
 
-    def uniform_prelude(self, o, prelude, depth):
-        """The prelude's values for the temperature every instance has (``_pt``)."""
-        o(depth, f"_pv = {prelude.name}(_pt)")
+    @staticmethod
+    def is_range(array):
+        """The test that index ``array`` is a range over all instances (the shim's layout
+        bit, or a scan where it has none)."""
+        bit = access.layout_bit(array)
+        return f"((_key >> {bit}) & 1) == 1" if bit is not None else f"__pc_is_range({array})"
+
+    def prelude_call(self, o, prelude, depth, temperature="_pt"):
+        """The prelude's values (kernel arguments) for ``temperature``: the one every
+        instance has (``_pt``), or one instance's."""
+        o(depth, f"_pv = {prelude.name}({temperature})")
         for j, value in enumerate(prelude.values):
             o(depth, f"{value} = _pv[{j}]")
 
@@ -209,9 +209,7 @@ class ScalarEntry(Entry):
                 o(depth + 1, f"_f_{f.name} = {value}")
         prelude = getattr(kernel, "prelude", None)
         if prelude is not None and self.per_instance_prelude:
-            o(depth + 1, f"_pv = {prelude.name}({self.load(self.plan[prelude.field])})")
-            for j, value in enumerate(prelude.values):
-                o(depth + 1, f"{value} = _pv[{j}]")
+            self.prelude_call(o, prelude, depth + 1, self.load(self.plan[prelude.field]))
         o(depth + 1, f"_r = {kernel.name}({self.kernel_args()})")
         offset = 1 if getattr(kernel, "raises", False) else 0     # _r[0] is the status
         if offset:

@@ -44,9 +44,9 @@ _PURE_MODULES = {PREFIX + "math": None,     # every function of math is pure
                      "arcsinh", "arccosh", "arctanh", "log2", "log10", "exp2", "floor", "ceil",
                      "trunc", "rint", "isnan", "isinf", "isfinite", "cbrt", "deg2rad", "rad2deg",
                      "degrees", "radians", "fabs", "abs", "absolute"))}
-# Calls that make a prelude worth its check (the costly part of a temperature factor).
-_COSTLY = frozenset(PREFIX + name for name in (
-    "s_exp", "s_exp_in_range", "s_expm1", "s_log", "s_pow", "s_tanh", "s_log1p", "s_exprelr")) | {PREFIX + "math", PREFIX + "np"}
+# Calls that make a prelude worth its check (the costly part of a temperature factor):
+# the call-free math functions (s_exp, s_pow, ...) and numpy's and math's.
+_COSTLY = frozenset(n for n in _PURE_RUNTIME if n.startswith(PREFIX + "s_")) | set(_PURE_MODULES)
 
 
 @dataclass(frozen=True)
@@ -64,18 +64,18 @@ def split(function_def: ast.FunctionDef, field_params: dict[str, str]) -> Prelud
     changed in place) into a prelude; None (and no change) when there is none worth it.
 
     ``field_params`` maps field names to the kernel's parameters."""
+    stores = _stores(function_def)
     for field in UNIFORM_FIELDS:
         param = field_params.get(field)
-        if param is None or _stores(function_def).get(param, 0):
+        if param is None or stores.get(param, 0):
             continue
-        prelude = _split_on(function_def, field, param)
+        prelude = _split_on(function_def, field, param, stores)
         if prelude is not None:
             return prelude
     return None
 
 
-def _split_on(function_def, field, param):
-    stores = _stores(function_def)
+def _split_on(function_def, field, param, stores):
     known = {param}
     moved, kept = [], []
     for statement in function_def.body:
@@ -138,25 +138,21 @@ def _stores(tree):
     return counts
 
 
-_PLAIN_NODES = (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Constant,
-                ast.operator, ast.unaryop, ast.boolop, ast.cmpop, ast.Load, ast.expr_context)
+_PLAIN_NODES = (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp)
 
 
 def _depends_only_on(value, known):
     """``value`` reads only names in ``known`` and calls only pure functions."""
-    for node in ast.walk(value):
-        if isinstance(node, ast.Call):
-            if node.keywords or not _pure_callee(node.func):
-                return False
-        elif isinstance(node, ast.Name):
-            if node.id not in known and not _is_callee_name(value, node):
-                return False
-        elif isinstance(node, ast.Attribute):
-            if not _is_callee_name(value, node):
-                return False
-        elif not isinstance(node, _PLAIN_NODES):
-            return False
-    return True
+    if isinstance(value, ast.Call):
+        return not value.keywords and _pure_callee(value.func) \
+            and all(_depends_only_on(a, known) for a in value.args)
+    if isinstance(value, ast.Name):
+        return value.id in known
+    if isinstance(value, ast.Constant):
+        return True
+    if isinstance(value, _PLAIN_NODES):
+        return all(_depends_only_on(c, known) for c in ast.iter_child_nodes(value) if isinstance(c, ast.expr))
+    return False
 
 
 def _pure_callee(func):
@@ -165,15 +161,6 @@ def _pure_callee(func):
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in _PURE_MODULES:
         allowed = _PURE_MODULES[func.value.id]
         return allowed is None or func.attr in allowed
-    return False
-
-
-def _is_callee_name(tree, target):
-    """``target`` is (part of) the function of a call in ``tree``."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _pure_callee(node.func):
-            if node.func is target or (isinstance(node.func, ast.Attribute) and node.func.value is target):
-                return True
     return False
 
 

@@ -1986,28 +1986,15 @@ class _Arithmetic(ast.NodeTransformer):
     def visit_BinOp(self, node):
         self.generic_visit(node)
         if isinstance(node.op, ast.Div):
-            divisor, sign = node.right, 1.0
-            if isinstance(divisor, ast.UnaryOp) and isinstance(divisor.op, ast.USub):
-                divisor, sign = divisor.operand, -1.0
-            if isinstance(divisor, ast.Constant) and isinstance(divisor.value, (int, float)) \
-                    and not isinstance(divisor.value, bool):
-                value = sign * float(divisor.value)
-                if value != 0.0 and math.isfinite(value):
-                    return ast.copy_location(ast.BinOp(node.left, ast.Mult(), ast.Constant(1.0 / value)), node)
+            value = _literal_number(node.right)
+            if value is not None and value != 0.0:
+                return ast.copy_location(ast.BinOp(node.left, ast.Mult(), ast.Constant(1.0 / value)), node)
             return node
         if not isinstance(node.op, ast.Pow):
             return node
-        exponent = node.right
-        value = None
-        if isinstance(exponent, ast.Constant) and isinstance(exponent.value, (int, float)) \
-                and not isinstance(exponent.value, bool):
-            value = exponent.value
-        elif isinstance(exponent, ast.UnaryOp) and isinstance(exponent.op, ast.USub) \
-                and isinstance(exponent.operand, ast.Constant) \
-                and isinstance(exponent.operand.value, (int, float)) and not isinstance(exponent.operand.value, bool):
-            value = -exponent.operand.value
-        if value is not None and float(value).is_integer() and abs(value) <= 64:
-            node.right = ast.copy_location(ast.Constant(int(value)), exponent)
+        value = _literal_number(node.right)
+        if value is not None and value.is_integer() and abs(value) <= 64:
+            node.right = ast.copy_location(ast.Constant(int(value)), node.right)
             return node
         args = [ast.Call(ast.Name("float", ast.Load()), [a], []) for a in (node.left, node.right)]
         return ast.copy_location(ast.Call(_name(PREFIX + "s_pow"), args, []), node)
