@@ -21,8 +21,12 @@ Cases (``--cases``, default: all but the last):
                  alone, divided by the number of calls Arbor made.
 ``build``        build() time: cold (fresh process, empty compile caches), library
                  cached (a new mechanism; numba's cache of arbor_pycat's math
-                 filled), cached (fresh process, disk cache), warm (again in the
-                 same process).
+                 filled), cached (fresh process, disk cache: the native library),
+                 numba's cache (the same with ``ARBOR_PYCAT_NATIVE_CACHE=0``),
+                 warm (again in the same process).
+``bbp_build``    (numba) ``nmodl.build()`` of the 12 bbp .mod files of ``../shared``:
+                 cold (every cache empty), cached (fresh process: the native
+                 libraries) and numba's cache only (``ARBOR_PYCAT_NATIVE_CACHE=0``).
 ``styles``       (numba) each HH style of ``../shared/styles`` at 1 and 1024 CVs
                  (``style_check.py``: compiled, equal to the python backend, ratio to ``hh``).
 ``branched``     (numba) ``../shared/bench/branched_hh.py``: a Y-shaped cell vs a cable.
@@ -360,7 +364,7 @@ def case_kernels(backend, options):
         if modcc is None:
             return [{"case": "kernels", "backend": backend, "skipped": why}]
         _, interface = modcc
-        ours = numba_backend.compile(spec_of(models.HH)).module._pycat_cfuncs
+        ours = numba_backend.compile(spec_of(models.HH), native_library=False).module._pycat_cfuncs
         methods = ("init_mechanism", "compute_currents", "advance_state")
         address = {"modcc": {m: ctypes.cast(getattr(interface, m), ctypes.c_void_p).value for m in methods},
                    "pycat": {m: ours[m].address for m in methods}}
@@ -425,12 +429,46 @@ def case_build(backend, options):
                 tempfile.TemporaryDirectory() as second_cache:
             env = {"ARBOR_PYCAT_CACHE_DIR": first_cache, "NUMBA_CACHE_DIR": numba_cache}
             first, second = run(env), run(env)
+            numba_only = run({**env, "ARBOR_PYCAT_NATIVE_CACHE": "0"})
             library = run({**env, "ARBOR_PYCAT_CACHE_DIR": second_cache})
         runs.append({"import_s": second["import_s"], "cold_s": first["cold_s"],
                      "cached_s": second["cold_s"], "warm_s": second["warm_s"],
-                     "library_cached_s": library["cold_s"]})
+                     "numba_cached_s": numba_only["cold_s"], "library_cached_s": library["cold_s"]})
     row = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
     return [{"case": "build() of HH", "backend": backend, "threads": 1, **row}]
+
+
+BBP_SNIPPET = """
+import sys, time, warnings
+warnings.simplefilter("ignore")
+from arbor_pycat import nmodl
+start = time.perf_counter()
+nmodl.build(sys.argv[1], backend="numba")
+print(time.perf_counter() - start)
+"""
+
+
+def case_bbp_build(backend, options):
+    """nmodl.build() of the 12 bbp files in fresh processes: cold, cached, numba's cache only."""
+    folder = os.path.join(SHARED, "nmodl", "arbor", "bbp")
+    if backend != "numba":
+        return []
+    if not os.path.isdir(folder):
+        return [{"case": "bbp_build", "backend": backend, "skipped": f"{os.path.normpath(folder)} is not here"}]
+
+    def run(env):
+        output = subprocess.run([sys.executable, "-c", BBP_SNIPPET, folder], capture_output=True, text=True,
+                                check=True, env={**os.environ, **env}).stdout
+        return float(output.strip().splitlines()[-1])
+
+    with tempfile.TemporaryDirectory() as numba_cache, tempfile.TemporaryDirectory() as cache:
+        env = {"ARBOR_PYCAT_CACHE_DIR": cache, "NUMBA_CACHE_DIR": numba_cache}
+        cold = run(env)
+        cached = [run(env) for _ in range(3)]
+        numba_only = [run({**env, "ARBOR_PYCAT_NATIVE_CACHE": "0"}) for _ in range(3)]
+    return [{"case": "bbp_build", "backend": backend,
+             "output": f"12 bbp files: cold {cold:.1f} s, cached {min(cached):.2f}-{max(cached):.2f} s "
+                       f"(numba's cache only: {min(numba_only):.2f}-{max(numba_only):.2f} s)"}]
 
 
 # -- the realistic cases of ../shared (scripts run as they are, numba backend) ----------
@@ -496,6 +534,7 @@ CASES = {
     "hh_256cells": case_hh_256cells,
     "bridge": case_bridge,
     "build": case_build,
+    "bbp_build": case_bbp_build,
     "kernels": case_kernels,
     "styles": case_styles,
     "branched": case_branched,
@@ -503,8 +542,8 @@ CASES = {
     "l5pc": case_l5pc,
     "hh_256cells_ungrouped": case_hh_256cells_ungrouped,
 }
-DEFAULT_CASES = ("hh_1cv", "hh_1024cv", "hh_256cells", "kernels", "bridge", "build", "styles", "branched",
-                 "network", "l5pc")
+DEFAULT_CASES = ("hh_1cv", "hh_1024cv", "hh_256cells", "kernels", "bridge", "build", "bbp_build", "styles",
+                 "branched", "network", "l5pc")
 
 
 # -- output -----------------------------------------------------------------------------
@@ -547,8 +586,9 @@ def report(row, stream=sys.stdout):
     elif "cold_s" in row:
         print(f"{head} cold {row['cold_s'] * 1e3:.0f} ms (fresh process, empty caches), "
               f"library cached {row['library_cached_s'] * 1e3:.0f} ms (new mechanism), "
-              f"cached {row['cached_s'] * 1e3:.0f} ms (fresh process, disk cache; import took "
-              f"{row['import_s'] * 1e3:.0f} ms), warm {row['warm_s'] * 1e3:.0f} ms (same process)",
+              f"cached {row['cached_s'] * 1e3:.0f} ms (fresh process, native library; import took "
+              f"{row['import_s'] * 1e3:.0f} ms; numba's cache only {row['numba_cached_s'] * 1e3:.0f} ms), "
+              f"warm {row['warm_s'] * 1e3:.0f} ms (same process)",
               file=stream)
     else:
         print(head, row, file=stream)

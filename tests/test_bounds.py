@@ -65,7 +65,7 @@ def _bits(x):
 @pytest.fixture(scope="module")
 def kernel():
     from arbor_pycat.backends import numba as numba_backend
-    compiled = numba_backend.compile(spec_of(Bounds))
+    compiled = numba_backend.compile(spec_of(Bounds), native_library=False)
     assert compiled.forms["advance_state"] == "scalar"
     return getattr(compiled.module, "__pc_kernel_advance_state_scalar")
 
@@ -115,7 +115,7 @@ class ClippedExp(CustomMechanism):
 def test_exp_of_a_clipped_value_skips_the_range_checks_only_where_it_may():
     import inspect
     from arbor_pycat.backends import numba as numba_backend
-    compiled = numba_backend.compile(spec_of(ClippedExp))
+    compiled = numba_backend.compile(spec_of(ClippedExp), native_library=False)
     assert compiled.forms["advance_state"] == "scalar"
     source = inspect.getsource(compiled.module).split("def __pc_kernel_advance_state_scalar")[1].split("\n\n")[0]
     lines = {line.split("=")[0].strip()[len("__pc_f_"):]: line for line in source.splitlines() if "__pc_f_" in line

@@ -17,6 +17,7 @@ from pycat_cell import check_snippet, import_file, state_slope
 
 CACHE_SNIPPET = """
 import json
+import sys
 import arbor
 import arbor_pycat
 import arbor_pycat.backends.numba as numba_backend
@@ -53,10 +54,14 @@ class Cached(CustomMechanism):
 compiled = numba_backend.compile(spec_of(Cached))
 catalogue = arbor_pycat.build(Cached, backend="numba")
 trace, _, _ = simulate(OneCell(catalogue, paint=["nbt_cached"], clamp=0.0), t_end=2.0)
+native = not hasattr(compiled.module, "_pycat_cfuncs")
 print("RESULT " + json.dumps({
-    "file": compiled.module.__file__,
+    "file": str(compiled.module.path) if native else compiled.module.__file__,
+    "native": native,
+    "cache": compiled.cache,
+    "numba_imported": "numba" in sys.modules,
     "modes": compiled.modes,
-    "cache_hits": {m: f.cache_hits for m, f in compiled.module._pycat_cfuncs.items()},
+    "cache_hits": None if native else {m: f.cache_hits for m, f in compiled.module._pycat_cfuncs.items()},
     "trace": [float(x) for x in trace],
 }))
 """
@@ -73,21 +78,35 @@ def _numba_cache_files(folder):
 
 
 def test_second_process_loads_from_the_disk_cache(tmp_path):
+    """The first process compiles (numba's files and the native library are written);
+    a second one loads the native library without importing numba; with the native
+    cache off, a third one loads numba's files. The same trace, bit for bit, each time."""
     env = {"ARBOR_PYCAT_CACHE_DIR": str(tmp_path)}
     first = _result(check_snippet(CACHE_SNIPPET, env=env).stdout)
     assert Path(first["file"]).parent == tmp_path
+    assert (first["native"], first["cache"]) == (False, "compiled")
     assert first["modes"] == {"init_mechanism": "array", "advance_state": "scalar",
                               "compute_currents": "scalar"}
     assert first["cache_hits"] == {m: 0 for m in first["modes"]}, first["cache_hits"]
     files = _numba_cache_files(tmp_path)
     assert any(name.endswith(".nbi") for name in files), files
     assert any(name.endswith(".nbc") for name in files), files
+    stem = Path(first["file"]).stem
+    libraries = sorted(p.name for p in tmp_path.glob(f"{stem}.*.so"))
+    assert len(libraries) == 1 and (tmp_path / libraries[0]).with_suffix(".native").is_file(), libraries
 
     second = _result(check_snippet(CACHE_SNIPPET, env=env).stdout)
-    assert second["file"] == first["file"]
-    assert all(hits >= 1 for hits in second["cache_hits"].values()), second["cache_hits"]
-    assert _numba_cache_files(tmp_path) == files       # nothing compiled, nothing rewritten
+    assert (second["native"], second["cache"], second["numba_imported"]) == (True, "disk", False)
+    assert Path(second["file"]).name == libraries[0]
+    assert second["modes"] == first["modes"]
     assert second["trace"] == first["trace"]
+
+    third = _result(check_snippet(CACHE_SNIPPET, env={**env, "ARBOR_PYCAT_NATIVE_CACHE": "0"}).stdout)
+    assert (third["native"], third["cache"]) == (False, "disk")
+    assert third["file"] == first["file"]
+    assert all(hits >= 1 for hits in third["cache_hits"].values()), third["cache_hits"]
+    assert _numba_cache_files(tmp_path) == files       # nothing compiled, nothing rewritten
+    assert third["trace"] == first["trace"]
 
 
 MECHANISM_MODULE = """
@@ -129,12 +148,12 @@ def test_changed_helpers_and_constants_give_new_modules(tmp_path, monkeypatch):
         path = tmp_path / f"nbt_mechanisms_{label}.py"
         path.write_text(MECHANISM_MODULE.format(config=config_name, **options))
         module = import_file(path, f"nbt_mechanisms_{label}_{tmp_path.name}")
-        compiled = numba_backend.compile(spec_of(module.Stale))
+        compiled = numba_backend.compile(spec_of(module.Stale), native_library=False)
         files[label] = compiled.module.__file__
         slopes[label] = state_slope(module.Stale)
     # a constant of another module, changed in place (a notebook editing its settings)
     config.OFFSET = 10.0
-    compiled = numba_backend.compile(spec_of(module.Stale))
+    compiled = numba_backend.compile(spec_of(module.Stale), native_library=False)
     files["other module"] = compiled.module.__file__
     slopes["other module"] = state_slope(module.Stale)
 
@@ -160,7 +179,7 @@ def test_closure_values_are_part_of_the_fingerprint(tmp_path, monkeypatch):
         return Made
 
     two, three = make(2.0), make(3.0)
-    files = {numba_backend.compile(spec_of(cls)).module.__file__ for cls in (two, three)}
+    files = {numba_backend.compile(spec_of(cls), native_library=False).module.__file__ for cls in (two, three)}
     assert len(files) == 2
     assert state_slope(two) == pytest.approx(2.0, rel=1e-9)
     assert state_slope(three) == pytest.approx(3.0, rel=1e-9)

@@ -198,7 +198,7 @@ def style_recipe(catalogue):
 @pytest.fixture(scope="module")
 def compiled_styles():
     """{class: numba_backend.compile(spec)}: one compile per class for the whole file."""
-    return {cls: numba_backend.compile(spec_of(cls)) for cls in STYLES}
+    return {cls: numba_backend.compile(spec_of(cls), native_library=False) for cls in STYLES}
 
 
 @pytest.fixture(scope="module")

@@ -128,7 +128,7 @@ def test_a_users_njit_function_is_keyed_by_what_it_calls(tmp_path, monkeypatch):
         path = tmp_path / f"nbt_njit_{factor[0]}.py"
         path.write_text(NJIT_MODULE.format(factor=factor))
         module = import_file(path, f"nbt_njit_{factor[0]}_{tmp_path.name}")
-        files[factor] = numba_backend.compile(spec_of(module.CallsNjit)).module.__file__
+        files[factor] = numba_backend.compile(spec_of(module.CallsNjit), native_library=False).module.__file__
         slopes[factor] = state_slope(module.CallsNjit)
         assert arbor_pycat.builder.last_backends["nbt_calls_njit"] == "numba"
     assert files["2.0"] != files["3.0"]

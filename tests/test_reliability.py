@@ -392,6 +392,11 @@ print("FIRST", "{name}", round(float(trace[0]), 6))
 """
 
 
+# numba's own cache files are what these tests corrupt: the native library
+# (tests/test_native_cache.py), which a new process would load first, is off.
+NUMBA_CACHE_ONLY = {"ARBOR_PYCAT_NATIVE_CACHE": "0"}
+
+
 def _cached_run(body, cache, env=None, check=True):
     environment = {"ARBOR_PYCAT_CACHE_DIR": str(cache), "PYTHONWARNINGS": "default"}
     environment.update(env or {})
@@ -413,25 +418,25 @@ def _entries(cache):
 def test_garbage_in_a_cached_module_is_discarded_and_rebuilt(tmp_path):
     cache = tmp_path / "cache"
     body = _mechanism("garbled", -30.0) + _first_sample("garbled")
-    assert _firsts(_cached_run(body, cache)) == {"garbled": -30.0}
+    assert _firsts(_cached_run(body, cache, NUMBA_CACHE_ONLY)) == {"garbled": -30.0}
     [entry] = _entries(cache)
     entry.write_bytes(b"\xff\xfe\x00garbage\x9c" * 50)
-    again = _cached_run(body, cache)
+    again = _cached_run(body, cache, NUMBA_CACHE_ONLY)
     assert _firsts(again) == {"garbled": -30.0}
     assert "discarded the corrupt cache entry" in again.stderr, again.stderr
-    third = _cached_run(body, cache)          # rebuilt: no warning any more
+    third = _cached_run(body, cache, NUMBA_CACHE_ONLY)          # rebuilt: no warning any more
     assert _firsts(third) == {"garbled": -30.0} and "discarded" not in third.stderr, third.stderr
 
 
 def test_garbage_in_numbas_cache_files_is_discarded_and_rebuilt(tmp_path):
     cache = tmp_path / "cache"
     body = _mechanism("garbled_nbc", -31.0) + _first_sample("garbled_nbc")
-    _cached_run(body, cache)
+    _cached_run(body, cache, NUMBA_CACHE_ONLY)
     data = sorted((cache / "__pycache__").glob("*.nbc")) + sorted((cache / "__pycache__").glob("*.nbi"))
     assert data
     for f in data:
         f.write_bytes(b"\x80\x04garbage" * 10)
-    again = _cached_run(body, cache)
+    again = _cached_run(body, cache, NUMBA_CACHE_ONLY)
     assert _firsts(again) == {"garbled_nbc": -31.0}
     assert "discarded the corrupt cache entry" in again.stderr, again.stderr
 
@@ -442,7 +447,7 @@ def test_swapped_cache_entries_are_detected(tmp_path):
     cache = tmp_path / "cache"
     body = (_mechanism("swap_a", -32.0) + _mechanism("swap_b", -48.0)
             + _first_sample("swap_a") + _first_sample("swap_b"))
-    assert _firsts(_cached_run(body, cache)) == {"swap_a": -32.0, "swap_b": -48.0}
+    assert _firsts(_cached_run(body, cache, NUMBA_CACHE_ONLY)) == {"swap_a": -32.0, "swap_b": -48.0}
     a, b = _entries(cache)
     pycache = cache / "__pycache__"
     for fa in sorted(pycache.glob(a.stem + ".*")):
@@ -451,7 +456,7 @@ def test_swapped_cache_entries_are_detected(tmp_path):
         da, db = fa.read_bytes(), fb.read_bytes()
         fa.write_bytes(db)
         fb.write_bytes(da)
-    again = _cached_run(body, cache)
+    again = _cached_run(body, cache, NUMBA_CACHE_ONLY)
     assert _firsts(again) == {"swap_a": -32.0, "swap_b": -48.0}, again.stdout
     assert "discarded the corrupt cache entry" in again.stderr, again.stderr
 

@@ -11,6 +11,7 @@ import numpy as np
 from ...abi import contract, rules
 from ...cache import cache_dir
 from ..base import CannotCompile, CompiledMechanism
+from . import native
 from .entry import module_prelude
 from .entry_array import ArrayEntry
 from .entry_scalar import ScalarEntry
@@ -120,22 +121,40 @@ def _source_for(spec, messages, forced_array=frozenset()):
 @functools.lru_cache(maxsize=None)
 def _library_digest():
     """A hash of the sources the generated code calls into (math functions,
-    pointer casts, helpers): numba's cache does not see changes there."""
-    from pathlib import Path
+    pointer casts, helpers): numba's cache does not see changes there. (Read as
+    files: importing mathlib and ppack would import numba.)"""
     from ... import helpers
-    from . import mathlib, ppack
+    here = Path(__file__).parent
     h = hashlib.sha256()
-    for module in (mathlib, ppack, helpers, contract, rules):
-        h.update(Path(module.__file__).read_bytes())
+    for path in (here / "mathlib.py", here / "ppack.py", *(Path(m.__file__) for m in (helpers, contract, rules))):
+        h.update(path.read_bytes())
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def _numba_version():
+    """numba's version, without importing numba (a cached build loads without it):
+    from the name of its dist-info folder next to it (importlib.metadata takes
+    30 ms to import), else from importlib.metadata, else from numba itself."""
+    import importlib.util
+    spec = importlib.util.find_spec("numba")
+    if spec is not None and spec.origin:
+        found = list(Path(spec.origin).parent.parent.glob("numba-*.dist-info"))
+        if len(found) == 1:
+            return found[0].name[len("numba-"):-len(".dist-info")]
+    from importlib import metadata
+    try:
+        return metadata.version("numba")
+    except metadata.PackageNotFoundError:    # not installed as a distribution
+        import numba
+        return numba.__version__
 
 
 def _fingerprint(source, namespace):
     """A hash of everything the compiled code depends on."""
-    import numba
     from ..._version import __version__
     h = hashlib.sha256()
-    h.update(f"{__version__}/{_VERSION}/{numba.__version__}/{np.__version__}\n".encode())
+    h.update(f"{__version__}/{_VERSION}/{_numba_version()}/{np.__version__}\n".encode())
     h.update(_library_digest().encode())
     h.update(source.encode())
     attributes = _attributes_used(source)
@@ -498,36 +517,34 @@ def _tune_llvm():
     llvm.set_option("", "--memory-check-merge-threshold=256")
 
 
-def build(spec):
+def build(spec, native_library=True):
     """Compile every method of ``spec``; raise CannotCompile with numba's reason.
 
     The result also tells how it was obtained: ``cache`` is ``"memory"`` (built
-    before in this process), ``"disk"`` (numba's cache of an earlier process) or
-    ``"compiled"``, and ``seconds`` the time it took.
+    before in this process), ``"disk"`` (the native library or numba's cache of
+    an earlier process, see :mod:`.native`) or ``"compiled"``, and ``seconds``
+    the time it took. Its ``module`` is the generated module, or with a native
+    library loaded, the :class:`.native.NativeLibrary`; ``native_library=False``
+    always goes through numba (the generated module and its kernels, for tests
+    and benchmarks that look inside).
     """
     import time
-    import warnings
-    from numba.core.errors import NumbaWarning
     start = time.perf_counter()
-    _tune_llvm()
     forced_array = set()
     while True:
         messages = _Messages(spec)
         source, modes, namespace = _source_for(spec, messages, frozenset(forced_array))
         digest = _fingerprint(source, namespace)
-        in_memory = getattr(sys.modules.get(f"arbor_pycat_generated_{digest}"), "_pycat_cfuncs", None) is not None
-        cached = f"arbor_pycat_generated_{digest}" in sys.modules
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NumbaWarning)
-            if cached:
-                module = _load(source, namespace, digest)
-                failed = _compile_entries(spec, module)
-            else:
-                with _Entry(digest) as entry:
-                    module = _load(source, namespace, digest, entry)
-                    failed = _compile_entries(spec, module)
-                    if failed is None:
-                        entry.record(module)
+        name = f"arbor_pycat_generated_{digest}"
+        corrupt = None
+        if native_library and name not in sys.modules:
+            in_memory = name in native.loaded
+            library, corrupt = native.load(_writable_cache_dir(), name, spec.methods)
+            if library is not None:
+                return CompiledMechanism("numba", spec, dict(library.addresses), messages.messages,
+                                         forms=dict(modes), cache="memory" if in_memory else "disk",
+                                         module=library, seconds=time.perf_counter() - start)
+        module, failed, in_memory = _compile_with_numba(spec, source, namespace, digest, corrupt)
         if failed is None:
             break
         method, exc = failed
@@ -541,6 +558,38 @@ def build(spec):
              "disk" if cfuncs and all(c.cache_hits for c in cfuncs) else "compiled")
     return CompiledMechanism("numba", spec, callbacks, messages.messages, forms=dict(modes),
                              cache=cache, module=module, seconds=time.perf_counter() - start)
+
+
+def _compile_with_numba(spec, source, namespace, digest, corrupt_native=None):
+    """(module, (method, exception) or None, whether it was built before in this process).
+
+    A module numba compiled afresh also gets its native library written (see
+    :mod:`.native`; one loaded from numba's cache has no complete LLVM module to
+    write it from). ``corrupt_native``: why the native library was discarded;
+    numba's files are discarded too, so that it is compiled, and written, again."""
+    import warnings
+    from numba.core.errors import NumbaWarning
+    _tune_llvm()
+    name = f"arbor_pycat_generated_{digest}"
+    in_memory = getattr(sys.modules.get(name), "_pycat_cfuncs", None) is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumbaWarning)
+        if name in sys.modules:
+            module = _load(source, namespace, digest)
+            return module, _compile_entries(spec, module), in_memory
+        with _Entry(digest) as entry:
+            module = _load(source, namespace, digest, entry)
+            if corrupt_native is not None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("default")
+                    entry.discard(module, corrupt_native)
+            failed = _compile_entries(spec, module)
+            if failed is None:
+                entry.record(module)
+                fresh = not all(c.cache_hits for c in module._pycat_cfuncs.values())
+                if fresh and native.load(entry.folder, name, spec.methods)[0] is None:
+                    native.write(entry.folder, name, module._pycat_cfuncs, entry.write_atomically)
+    return module, failed, in_memory
 
 
 # The line of numba's message that says what went wrong, in order of preference.

@@ -52,6 +52,8 @@ from ...spec.field_names import function_namespace, local_names
 from ...spec.inspection import function_tree
 
 PREFIX = "__pc_"
+# exp's arguments without overflow or flush to zero (mathlib's exp uses them too)
+EXP_LOW, EXP_HIGH = -708.0, 709.782712893384
 _MAX_INLINE_DEPTH = 32
 _MAX_UNROLL = 64
 
@@ -2022,7 +2024,6 @@ class _BoundedExp(ast.NodeTransformer):
     def _bounds(self, node):
         """(low, high) when ``node`` is an upper bound of a lower bound (or the reverse)
         by constants, both within exp's range; else None."""
-        from .mathlib import _EXP_HIGH, _EXP_LOW
         outer = self._bound(node)
         if outer is None:
             return None
@@ -2031,7 +2032,7 @@ class _BoundedExp(ast.NodeTransformer):
         if inner_bound is None or inner_bound[0] == kind:
             return None
         low, high = (inner_bound[1], limit) if kind == "upper" else (limit, inner_bound[1])
-        return (low, high) if _EXP_LOW <= min(low, high) and max(low, high) <= _EXP_HIGH else None
+        return (low, high) if EXP_LOW <= min(low, high) and max(low, high) <= EXP_HIGH else None
 
     def _bound(self, node):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) == 2

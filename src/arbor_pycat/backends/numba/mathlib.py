@@ -24,6 +24,7 @@ from numba.extending import intrinsic, overload
 
 from ...abi import contract, rules
 from ...helpers import cnexp, cnexp_linear, exprelr
+from .lower import EXP_HIGH, EXP_LOW
 
 def _cached_jit(**options):
     """``njit(cache=True, **options)``; without the cache where numba finds no
@@ -51,7 +52,7 @@ def _double_from_bits(typingctx, bits):
         return types.float64(bits), codegen
 
 
-_EXP_LOW, _EXP_HIGH = -708.0, 709.782712893384   # exp's arguments without overflow or flush
+_EXP_LOW, _EXP_HIGH = EXP_LOW, EXP_HIGH   # exp's arguments without overflow or flush
 
 
 @_cached_jit(error_model="numpy", fastmath={"contract"})

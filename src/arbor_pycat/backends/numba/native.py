@@ -1,0 +1,319 @@
+"""A mechanism's compiled entries as a shared library in the cache, loaded without numba.
+
+numba's own disk cache saves the compile, but a new process must import and
+start numba before it can load anything from it (0.6-0.9 s of a 1 s cached
+build of HH). So once numba has compiled a mechanism's entries, this module
+writes the same code as a shared library next to the generated module:
+
+* each entry's machine code is the object numba's JIT loaded (numba keeps it
+  for its own cache; everything the entry calls is linked into it): the same
+  instructions, so the same numbers. Where such objects do not link or load
+  (a system that forbids text relocations), the same optimised LLVM modules
+  are emitted again as position-independent code, for the same processor,
+  features and optimisation level;
+* the few numba runtime functions that code calls (``NRT_*``: array
+  allocations; ``numba_*``: raising an exception) are not exported by numba's
+  extension modules; each becomes a jump through a pointer *slot* that the
+  loader fills with the address numba's own extension module gives for it
+  (its ``c_helpers``); Python's C API and libm resolve as usual;
+* the system C compiler (``cc``, or ``$CC``) links the objects and the slots.
+
+A later process with the same key and host loads the library with ``ctypes``:
+it imports two of numba's C extension modules (the runtime's allocator and
+helpers, a millisecond) and not numba. The library's SHA-256 is recorded next
+to it and checked before loading (loading a library runs code, like numba's
+pickles); a mismatch, a missing compiler, an unknown runtime symbol, a
+platform other than Linux x86-64 or ``ARBOR_PYCAT_NATIVE_CACHE=0`` all fall
+back to numba's cache, as before.
+
+Entries are keyed by the generated module's fingerprint and the host: the
+processor (``/proc/cpuinfo``'s first entry, which determines LLVM's CPU name
+and features) and the ``NUMBA_*`` settings, which change what numba compiles.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+# numba runtime symbols that become slots: prefix -> (extension module, prefix of its c_helpers keys)
+_RUNTIME = {"NRT_": ("numba.core.runtime._nrt_python", ""),
+            "numba_": ("numba._helperlib", "")}
+_SLOT = "__pycat_slot_"
+_ENV_IGNORED = frozenset({"NUMBA_CACHE_DIR", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER"})
+
+
+def enabled() -> bool:
+    """False where ``ARBOR_PYCAT_NATIVE_CACHE`` is 0/false/no/off, or the platform is not
+    Linux x86-64 (the slots are x86-64 assembly)."""
+    if os.environ.get("ARBOR_PYCAT_NATIVE_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")
+
+
+def host_key() -> str | None:
+    """A short hash of what the compiled code is specific to on this machine, or None
+    (no /proc/cpuinfo: no native cache)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            text = f.read(1 << 16)
+    except OSError:
+        return None
+    first = text.split("\n\n", 1)[0]
+    keep = ("vendor_id", "cpu family", "model", "model name", "stepping", "flags")
+    lines = sorted(line.split(":", 1)[0].strip() + ":" + line.split(":", 1)[1].strip()
+                   for line in first.splitlines()
+                   if ":" in line and line.split(":", 1)[0].strip() in keep)
+    if not lines:
+        return None
+    settings = sorted(f"{k}={v}" for k, v in os.environ.items()
+                      if k.startswith("NUMBA_") and k not in _ENV_IGNORED)
+    h = hashlib.sha256("\n".join([platform.machine(), *lines, *settings]).encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class NativeLibrary:
+    """A loaded library: ``addresses`` {method: address of its entry}; ``path`` the file.
+    Kept alive by the CompiledMechanism (never unloaded)."""
+    path: Path
+    handle: ctypes.CDLL
+    addresses: dict
+
+
+loaded: dict[str, NativeLibrary] = {}
+
+
+def _paths(folder: Path, name: str, host: str) -> tuple[Path, Path]:
+    return folder / f"{name}.{host}.so", folder / f"{name}.{host}.native"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- loading -------------------------------------------------------------------
+
+def _extension(fullname: str):
+    """numba's C extension module ``fullname``, from sys.modules or loaded on its own
+    (without importing the numba package; registered under its name, so that numba,
+    if imported later, uses the same one)."""
+    module = sys.modules.get(fullname)
+    if module is not None:
+        return module
+    spec = importlib.util.find_spec("numba")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("numba is not installed")
+    parts = fullname.split(".")[1:]
+    folder = Path(list(spec.submodule_search_locations)[0]).joinpath(*parts[:-1])
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = folder / (parts[-1] + suffix)
+        if path.is_file():
+            loader = importlib.machinery.ExtensionFileLoader(fullname, str(path))
+            module = importlib.util.module_from_spec(
+                importlib.util.spec_from_file_location(fullname, path, loader=loader))
+            loader.exec_module(module)
+            sys.modules[fullname] = module
+            return module
+    raise ImportError(f"no extension module {fullname} under {folder}")
+
+
+def _runtime_address(symbol: str) -> int | None:
+    """The address numba's runtime gives for ``symbol`` (``NRT_Free``, ``numba_do_raise``), or None."""
+    for prefix, (module_name, key_prefix) in _RUNTIME.items():
+        if symbol.startswith(prefix):
+            helpers = _extension(module_name).c_helpers
+            address = helpers.get(key_prefix + symbol[len(prefix):], helpers.get(symbol))
+            return int(address) if address is not None else None
+    return None
+
+
+def load(folder: Path, name: str, methods) -> tuple[NativeLibrary | None, str | None]:
+    """(the native library of the generated module ``name`` for this host, None), or
+    (None, None) where there is none or it cannot be loaded here (numba's cache
+    serves), or (None, why) where its files are corrupt: they are deleted, and the
+    caller compiles the mechanism again (which writes them afresh)."""
+    if name in loaded:
+        return loaded[name], None
+    host = host_key() if enabled() else None
+    if host is None:
+        return None, None
+    library, record = _paths(folder, name, host)
+    if not record.exists():
+        return None, None
+    try:
+        meta = json.loads(record.read_text())
+        data = library.read_bytes()
+        problem = ("its record belongs to another entry" if meta.get("key") != name or meta.get("host") != host
+                   else "the library does not match its checksum" if meta.get("sha256") != _sha256(data)
+                   else "it lists other methods" if set(meta.get("entries", {})) != set(methods) else None)
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError, TypeError) as exc:
+        problem = f"unreadable: {exc}"
+    if problem is not None:
+        for path in (record, library):
+            try:
+                path.unlink()
+            except OSError:
+                pass
+        return None, f"{library.name}: {problem}"
+    try:
+        slots = {symbol: _runtime_address(symbol) for symbol in meta.get("slots", [])}
+        if any(address is None for address in slots.values()):
+            return None, None
+        handle = ctypes.CDLL(str(library), mode=os.RTLD_NOW | os.RTLD_LOCAL)
+        for symbol, address in slots.items():
+            ctypes.c_void_p.in_dll(handle, _SLOT + symbol).value = address
+        addresses = {method: ctypes.cast(handle[symbol], ctypes.c_void_p).value
+                     for method, symbol in meta["entries"].items()}
+    except (OSError, ImportError, AttributeError, ValueError, TypeError):
+        return None, None
+    result = loaded[name] = NativeLibrary(library, handle, addresses)
+    return result, None
+
+
+# -- writing -------------------------------------------------------------------
+
+def _compiler() -> list[str] | None:
+    cc = os.environ.get("CC", "").split() or ([shutil.which("cc")] if shutil.which("cc") else [])
+    return cc or None
+
+
+def _external_symbols(module) -> tuple[set[str], str | None]:
+    """(runtime symbols to slot, why not to write a library or None) of an LLVM module."""
+    slots = set()
+    for fn in module.functions:
+        if not fn.is_declaration or fn.name.startswith("llvm."):
+            continue
+        if fn.name.startswith(tuple(_RUNTIME)):
+            if _runtime_address(fn.name) is None:
+                return slots, f"calls {fn.name}, which numba's runtime does not list"
+            slots.add(fn.name)
+        elif not fn.name.startswith(("Py", "_Py")) and not hasattr(ctypes.pythonapi, fn.name):
+            return slots, f"calls {fn.name}, which only numba's JIT resolves"
+    for gv in module.global_variables:
+        if gv.name.startswith(".numba.unresolved"):
+            return slots, "has a symbol numba resolves at run time (recursion)"
+        if gv.is_declaration and not gv.name.startswith(("Py", "_Py")) \
+                and not hasattr(ctypes.pythonapi, gv.name):
+            return slots, f"reads {gv.name}, which only numba's JIT resolves"
+    text = str(module)
+    for gv in module.global_variables:
+        # numba's environment pointers are filled in by its JIT at load time: the
+        # library has no way to, so code that reads one stays with numba.
+        if "NumbaEnv" in gv.name and text.count("@" + _ir_name(gv.name)) > 1:
+            return slots, f"uses numba's environment {gv.name}"
+    return slots, None
+
+
+def _ir_name(name: str) -> str:
+    plain = all(c.isalnum() or c in "._$-" for c in name)
+    return name if plain else '"' + name + '"'
+
+
+def _slot_assembly(symbols) -> str:
+    out = []
+    for k, symbol in enumerate(sorted(symbols)):
+        out += [
+            "    .text",
+            f"    .globl {symbol}",
+            f"    .hidden {symbol}",
+            f"    .type {symbol}, @function",
+            f"{symbol}:",
+            f"    jmp *.Lslot{k}(%rip)",
+            "    .data",
+            "    .p2align 3",
+            f"    .globl {_SLOT}{symbol}",
+            f"{_SLOT}{symbol}:",
+            f".Lslot{k}:",
+            "    .quad 0",
+        ]
+    out.append('    .section .note.GNU-stack,"",@progbits')
+    return "\n".join(out) + "\n"
+
+
+def _target_machine(codegen):
+    """numba's JIT target machine, position-independent."""
+    import llvmlite.binding as ll
+    from numba.core import config
+    target = ll.Target.from_triple(ll.get_process_triple())
+    return target.create_target_machine(cpu=codegen._get_host_cpu_name(), features=codegen._tm_features,
+                                        opt=config.OPT, reloc="pic", codemodel="default")
+
+
+def _link(compiler, work: Path, objects: dict, slots) -> tuple[bytes | None, str | None]:
+    """(the linked library, None) or (None, why not); the library was loaded once here
+    (every symbol resolved) before it is returned."""
+    paths = []
+    for method, data in objects.items():
+        path = work / f"{method}.o"
+        path.write_bytes(data)
+        paths.append(str(path))
+    stubs = work / "slots.s"
+    stubs.write_text(_slot_assembly(slots))
+    output = work / "library.so"
+    # numba's JIT objects use absolute addresses (LLVM's large code model): the
+    # dynamic loader relocates them in place (text relocations, allowed explicitly).
+    command = [*compiler, "-shared", "-Wl,-z,notext", "-o", str(output), *paths, str(stubs), "-lm"]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"linking failed ({exc})"
+    if result.returncode != 0:
+        return None, "linking failed: " + (result.stderr or result.stdout).strip()[-300:]
+    try:
+        ctypes.CDLL(str(output), mode=os.RTLD_NOW | os.RTLD_LOCAL)
+    except OSError as exc:     # e.g. a system that forbids text relocations
+        return None, f"the linked library does not load ({exc})"
+    return output.read_bytes(), None
+
+
+def write(folder: Path, name: str, cfuncs: dict, write_atomically) -> str | None:
+    """Write the library of ``cfuncs`` ({method: numba CFunc}, freshly compiled) for
+    this host; returns None, or why none was written (kept quiet: numba's cache
+    still serves).
+
+    The library is made of the very objects numba's JIT loaded (kept by its object
+    cache), linked as they are; where that fails, of the same optimised modules
+    emitted again as position-independent code."""
+    host = host_key() if enabled() else None
+    if host is None:
+        return "not on this platform"
+    compiler = _compiler()
+    if compiler is None:
+        return "no C compiler (cc) to link it"
+    modules, entries, slots = {}, {}, set()
+    for method, compiled in cfuncs.items():
+        module = getattr(compiled._library, "_final_module", None)
+        if module is None:
+            return f"numba kept no module for {method}"
+        needed, problem = _external_symbols(module)
+        if problem:
+            return f"{method} {problem}"
+        modules[method], entries[method] = module, compiled.native_name
+        slots |= needed
+    jit_objects = {method: getattr(compiled._library, "_compiled_object", None) for method, compiled in cfuncs.items()}
+    with tempfile.TemporaryDirectory(prefix="arbor_pycat_native_") as work:
+        data, problem = None, "numba kept no object code"
+        if all(isinstance(o, bytes) for o in jit_objects.values()):
+            data, problem = _link(compiler, Path(work), jit_objects, slots)
+        if data is None:
+            tm = _target_machine(next(iter(cfuncs.values()))._library._codegen)
+            emitted = {method: tm.emit_object(module.clone()) for method, module in modules.items()}
+            data, problem = _link(compiler, Path(work), emitted, slots)
+        if data is None:
+            return problem
+    library, record = _paths(folder, name, host)
+    write_atomically(library, data)
+    meta = {"key": name, "host": host, "sha256": _sha256(data), "entries": entries, "slots": sorted(slots)}
+    write_atomically(record, json.dumps(meta, indent=1, sort_keys=True).encode())
+    return None
