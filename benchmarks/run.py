@@ -586,9 +586,10 @@ def report(row, stream=sys.stdout):
     elif "cold_s" in row:
         print(f"{head} cold {row['cold_s'] * 1e3:.0f} ms (fresh process, empty caches), "
               f"library cached {row['library_cached_s'] * 1e3:.0f} ms (new mechanism), "
-              f"cached {row['cached_s'] * 1e3:.0f} ms (fresh process, native library; import took "
-              f"{row['import_s'] * 1e3:.0f} ms; numba's cache only {row['numba_cached_s'] * 1e3:.0f} ms), "
-              f"warm {row['warm_s'] * 1e3:.0f} ms (same process)",
+              f"cached {row['cached_s'] * 1e3:.0f} ms (fresh process, disk cache; import took "
+              f"{row['import_s'] * 1e3:.0f} ms"
+              + (f"; numba's cache only {row['numba_cached_s'] * 1e3:.0f} ms" if row["backend"] == "numba" else "")
+              + f"), warm {row['warm_s'] * 1e3:.0f} ms (same process)",
               file=stream)
     else:
         print(head, row, file=stream)

@@ -216,3 +216,41 @@ def test_position_independent_code_where_numbas_objects_do_not_link(tmp_path):
     loaded, _ = _run(MIXED, tmp_path)
     assert not loaded["numba_imported"]
     assert loaded["traces"] == compiled["traces"] and loaded["spikes"] == compiled["spikes"]
+
+
+def _library_of(ir_text, dynamic=False, reload_init=()):
+    import llvmlite.binding as ll
+    ll.initialize_native_target()
+    ll.initialize_native_asmprinter()
+    return type("Library", (), {"has_dynamic_globals": dynamic, "_reload_init": set(reload_init),
+                                "_final_module": ll.parse_assembly(ir_text)})()
+
+
+CALLS_NRT = """
+declare void @NRT_Free(i8*)
+declare void @PyErr_Clear()
+define void @entry(i8* %p) {
+  call void @NRT_Free(i8* %p)
+  call void @PyErr_Clear()
+  ret void
+}
+"""
+
+
+@pytest.mark.parametrize("ir_text, dynamic, why", [
+    (CALLS_NRT, False, None),
+    (CALLS_NRT, True, "addresses or initialisation of this process"),
+    ("declare void @only_in_numbas_jit()\ndefine void @entry() {\n  call void @only_in_numbas_jit()\n  ret void\n}\n",
+     False, "which only numba's JIT resolves"),
+    ("@_ZN08NumbaEnv1f = global i8* null\ndefine i8* @entry() {\n  %e = load i8*, i8** @_ZN08NumbaEnv1f\n"
+     "  ret i8* %e\n}\n", False, "uses numba's environment"),
+    ("@_ZN08NumbaEnv1f = global i8* null\ndefine void @entry() {\n  ret void\n}\n", False, None),
+])
+def test_what_a_library_may_hold(ir_text, dynamic, why):
+    """Runtime functions become slots, Python's C API stays; code that needs numba's
+    JIT at load time (its symbols, environments, this process's addresses) is not written."""
+    slots, problem = native._external_symbols(_library_of(ir_text, dynamic))
+    if why is None:
+        assert problem is None and slots == ({"NRT_Free"} if "NRT_Free" in ir_text else set())
+    else:
+        assert problem is not None and why in problem, problem

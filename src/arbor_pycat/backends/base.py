@@ -36,7 +36,8 @@ class CompiledMechanism:
     ``"compiled"``, ``"disk"``, ``"memory"`` or None (nothing compiled);
     ``keep``: other objects that must live as long as the callbacks (the python
     backend's instance); ``module``: the generated module (numba), which holds
-    the compiled code; ``fallback``: why
+    the compiled code, or the native library it was loaded from (see
+    ``backends/numba/native.py``); ``fallback``: why
     ``auto`` chose the python backend, or None; ``seconds``: the time it took.
     """
     backend: str

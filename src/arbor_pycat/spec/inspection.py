@@ -6,6 +6,7 @@ let backends skip work for fields a method never touches.
 """
 import ast
 import inspect
+import os
 import textwrap
 from dataclasses import dataclass
 
@@ -180,17 +181,35 @@ def source_mismatch(function, source=None):
     code = getattr(function, "__code__", None)
     if code is None or code.co_name == "<lambda>":
         return None
+    # inspect reads the file through linecache, which re-reads it when its size or
+    # modification time changed: the answer for the same code and the same (size,
+    # time) is the same, so it is kept (a build inlines a helper in several places)
+    try:
+        stat = os.stat(code.co_filename)
+        key = (code, function.__qualname__, stat.st_size, stat.st_mtime_ns)
+    except (OSError, TypeError, ValueError):
+        key = None
+    if key is not None and key in _checked:
+        return _checked[key]
     try:
         lines, _ = inspect.getsourcelines(function)
     except (OSError, TypeError):
         return None
     recompiled = _recompile(function, "".join(lines))
-    if recompiled is not None and _same_code(recompiled, code):
-        return None
-    where = f"{code.co_filename}, line {code.co_firstlineno}"
-    return (f"the source of {function.__qualname__} ({where}) has changed since it was imported: "
-            "the file no longer holds the code Python runs. Restart Python, or reload its module "
-            "(importlib.reload) and define the mechanism again, before building")
+    problem = None
+    if recompiled is None or not _same_code(recompiled, code):
+        where = f"{code.co_filename}, line {code.co_firstlineno}"
+        problem = (f"the source of {function.__qualname__} ({where}) has changed since it was imported: "
+                   "the file no longer holds the code Python runs. Restart Python, or reload its module "
+                   "(importlib.reload) and define the mechanism again, before building")
+    if key is not None:
+        if len(_checked) > 4096:
+            _checked.clear()
+        _checked[key] = problem
+    return problem
+
+
+_checked = {}    # (code, qualname, file size, file mtime) -> source_mismatch's answer
 
 
 def _recompile(function, source):

@@ -125,8 +125,9 @@ def _library_digest():
     files: importing mathlib and ppack would import numba.)"""
     from ... import helpers
     here = Path(__file__).parent
+    abi = sorted(Path(contract.__file__).parent.glob("*.py"))     # the ppack's layout among them
     h = hashlib.sha256()
-    for path in (here / "mathlib.py", here / "ppack.py", *(Path(m.__file__) for m in (helpers, contract, rules))):
+    for path in (here / "mathlib.py", here / "ppack.py", Path(helpers.__file__), *abi):
         h.update(path.read_bytes())
     return h.hexdigest()
 

@@ -33,6 +33,7 @@ and features) and the ``NUMBA_*`` settings, which change what numba compiles.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -61,24 +62,36 @@ def enabled() -> bool:
     return sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")
 
 
-def host_key() -> str | None:
-    """A short hash of what the compiled code is specific to on this machine, or None
-    (no /proc/cpuinfo: no native cache)."""
+@functools.lru_cache(maxsize=1)
+def _processor() -> tuple[str, ...]:
+    """The fields of /proc/cpuinfo's first entry that identify the processor and its
+    features (what LLVM's host CPU name and features are made from); () if unreadable."""
+    keep = ("vendor_id", "cpu family", "model", "model name", "stepping", "flags")
+    lines = []
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            text = f.read(1 << 16)
+            for line in f:
+                if not line.strip():
+                    break                       # the first entry is enough
+                key, _, value = line.partition(":")
+                if key.strip() in keep:
+                    lines.append(key.strip() + ":" + value.strip())
     except OSError:
-        return None
-    first = text.split("\n\n", 1)[0]
-    keep = ("vendor_id", "cpu family", "model", "model name", "stepping", "flags")
-    lines = sorted(line.split(":", 1)[0].strip() + ":" + line.split(":", 1)[1].strip()
-                   for line in first.splitlines()
-                   if ":" in line and line.split(":", 1)[0].strip() in keep)
-    if not lines:
+        return ()
+    return tuple(sorted(lines))
+
+
+def host_key() -> str | None:
+    """A short hash of what the compiled code is specific to here: the processor,
+    Python (the library calls its C API) and the ``NUMBA_*`` settings; None where
+    /proc/cpuinfo cannot be read (no native cache)."""
+    processor = _processor()
+    if not processor:
         return None
     settings = sorted(f"{k}={v}" for k, v in os.environ.items()
                       if k.startswith("NUMBA_") and k not in _ENV_IGNORED)
-    h = hashlib.sha256("\n".join([platform.machine(), *lines, *settings]).encode())
+    python = f"{sys.implementation.cache_tag} {sys.version}"
+    h = hashlib.sha256("\n".join([platform.machine(), python, *processor, *settings]).encode())
     return h.hexdigest()[:16]
 
 
@@ -188,9 +201,14 @@ def _compiler() -> list[str] | None:
     return cc or None
 
 
-def _external_symbols(module) -> tuple[set[str], str | None]:
-    """(runtime symbols to slot, why not to write a library or None) of an LLVM module."""
+def _external_symbols(library) -> tuple[set[str], str | None]:
+    """(runtime symbols to slot, why not to write a library or None) of a numba library."""
     slots = set()
+    if library.has_dynamic_globals or library._reload_init:
+        # addresses of this process's objects (a ctypes function, say) or code to run
+        # at load: numba does not cache such code either
+        return slots, "uses addresses or initialisation of this process"
+    module = library._final_module
     for fn in module.functions:
         if not fn.is_declaration or fn.name.startswith("llvm."):
             continue
@@ -296,7 +314,7 @@ def write(folder: Path, name: str, cfuncs: dict, write_atomically) -> str | None
         module = getattr(compiled._library, "_final_module", None)
         if module is None:
             return f"numba kept no module for {method}"
-        needed, problem = _external_symbols(module)
+        needed, problem = _external_symbols(compiled._library)
         if problem:
             return f"{method} {problem}"
         modules[method], entries[method] = module, compiled.native_name
