@@ -254,3 +254,42 @@ def test_what_a_library_may_hold(ir_text, dynamic, why):
         assert problem is None and slots == ({"NRT_Free"} if "NRT_Free" in ir_text else set())
     else:
         assert problem is not None and why in problem, problem
+
+
+def _numba_files(cache):
+    return {p.name: p.stat().st_mtime_ns for p in Path(cache).rglob("*") if p.suffix in (".nbi", ".nbc")}
+
+
+MARKER_CACHE = """
+import arbor_pycat.backends.numba as numba_backend
+from arbor_pycat.declarations import spec_of
+print("RESULT " + json.dumps({"numba_imported": "numba" in sys.modules, "first": float(trace[0]),
+                             "cache": numba_backend.compile(spec_of(Marker)).cache}))
+"""
+
+
+def test_numbas_files_without_a_library_are_compiled_once_more(tmp_path):
+    """An entry compiled with the native cache off (or by a build stopped before its
+    library was written) gets its library at the next build with it on, once."""
+    code = ONE.format(tag="late", value=-37.0)
+    _run(code, tmp_path, ARBOR_PYCAT_NATIVE_CACHE="0")
+    assert not _libraries(tmp_path) and _numba_files(tmp_path)
+    healed, _ = _run(code, tmp_path)
+    assert healed["numba_imported"] and healed["first"] == -37.0
+    assert len(_libraries(tmp_path)) == 1
+    loaded, _ = _run(code, tmp_path)
+    assert not loaded["numba_imported"] and loaded["first"] == -37.0
+
+
+def test_where_no_library_can_be_written_numbas_cache_serves(tmp_path):
+    """No working C compiler: the record says so, and later builds load numba's
+    cache without compiling again."""
+    code = ONE.format(tag="no_cc", value=-38.0) + MARKER_CACHE
+    first, _ = _run(code, tmp_path, CC="false")
+    assert first["cache"] == "memory" and not _libraries(tmp_path)     # build() compiled it just before
+    [note] = Path(tmp_path).glob("arbor_pycat_generated_*.native")
+    assert "linking failed" in json.loads(note.read_text())["unavailable"]
+    files = _numba_files(tmp_path)
+    again, _ = _run(code, tmp_path, CC="false")
+    assert again["numba_imported"] and again["first"] == -38.0
+    assert _numba_files(tmp_path) == files          # loaded, not compiled again

@@ -584,12 +584,16 @@ def _compile_with_numba(spec, source, namespace, digest, corrupt_native=None):
                 with warnings.catch_warnings():
                     warnings.simplefilter("default")
                     entry.discard(module, corrupt_native)
+            elif native.missing(entry.folder, name):
+                # numba's files without a native library (written with it off, or by a
+                # build stopped before it): compiled once more, to write it
+                entry.discard(module)
             failed = _compile_entries(spec, module)
             if failed is None:
-                entry.record(module)
                 fresh = not all(c.cache_hits for c in module._pycat_cfuncs.values())
                 if fresh and native.load(entry.folder, name, spec.methods)[0] is None:
                     native.write(entry.folder, name, module._pycat_cfuncs, entry.write_atomically)
+                entry.record(module)     # last: an entry with numba's sums has had its library written
     return module, failed, in_memory
 
 

@@ -166,6 +166,8 @@ def load(folder: Path, name: str, methods) -> tuple[NativeLibrary | None, str | 
         return None, None
     try:
         meta = json.loads(record.read_text())
+        if meta.get("key") == name and meta.get("host") == host and meta.get("unavailable"):
+            return None, None          # none could be written here (see write)
         data = library.read_bytes()
         problem = ("its record belongs to another entry" if meta.get("key") != name or meta.get("host") != host
                    else "the library does not match its checksum" if meta.get("sha256") != _sha256(data)
@@ -295,10 +297,18 @@ def _link(compiler, work: Path, objects: dict, slots) -> tuple[bytes | None, str
     return output.read_bytes(), None
 
 
+def missing(folder: Path, name: str) -> bool:
+    """True where this host should have a native library of ``name`` and has no record
+    of one at all (neither a library nor a note that none can be written here)."""
+    host = host_key() if enabled() else None
+    return host is not None and not _paths(folder, name, host)[1].exists()
+
+
 def write(folder: Path, name: str, cfuncs: dict, write_atomically) -> str | None:
     """Write the library of ``cfuncs`` ({method: numba CFunc}, freshly compiled) for
     this host; returns None, or why none was written (kept quiet: numba's cache
-    still serves).
+    still serves). Where none can be written, the record says why instead, so that
+    later builds do not try again (see :func:`missing`).
 
     The library is made of the very objects numba's JIT loaded (kept by its object
     cache), linked as they are; where that fails, of the same optimised modules
@@ -306,6 +316,14 @@ def write(folder: Path, name: str, cfuncs: dict, write_atomically) -> str | None
     host = host_key() if enabled() else None
     if host is None:
         return "not on this platform"
+    problem = _write(folder, name, host, cfuncs, write_atomically)
+    if problem is not None:
+        note = {"key": name, "host": host, "unavailable": problem}
+        write_atomically(_paths(folder, name, host)[1], json.dumps(note, indent=1, sort_keys=True).encode())
+    return problem
+
+
+def _write(folder: Path, name: str, host: str, cfuncs: dict, write_atomically) -> str | None:
     compiler = _compiler()
     if compiler is None:
         return "no C compiler (cc) to link it"
