@@ -283,7 +283,9 @@ def _link(compiler, work: Path, objects: dict, slots) -> tuple[bytes | None, str
     output = work / "library.so"
     # numba's JIT objects use absolute addresses (LLVM's large code model): the
     # dynamic loader relocates them in place (text relocations, allowed explicitly).
-    command = [*compiler, "-shared", "-Wl,-z,notext", "-o", str(output), *paths, str(stubs), "-lm"]
+    # -Bsymbolic: the library's references to its own functions bind to them, never
+    # to a same-named symbol elsewhere in the process.
+    command = [*compiler, "-shared", "-Wl,-z,notext", "-Wl,-Bsymbolic", "-o", str(output), *paths, str(stubs), "-lm"]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
