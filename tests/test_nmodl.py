@@ -741,11 +741,12 @@ def test_derivimplicit_is_solved_as_sparse():
     assert body(derivimplicit) == body(sparse)
 
 
-@pytest.mark.parametrize("helper", ["1", "0"])
+@pytest.mark.parametrize("helper", ["2", "1", "0"])
 def test_cold_build_with_and_without_the_helper_process(tmp_path, helper):
-    """nmodl.build compiles with a second process from the other end (unless
-    ARBOR_PYCAT_BUILD_HELPER=0): the result is the same catalogue, every mechanism
-    numba-compiled or from the cache the helper filled, and no helper outlives it."""
+    """nmodl.build compiles with helper processes from the other end (two, one, or
+    none with ARBOR_PYCAT_BUILD_HELPER=0): the result is the same catalogue, every
+    mechanism numba-compiled or from the cache the helpers filled, and no helper
+    outlives it."""
     from pycat_cell import check_snippet
     mods = sorted(str(p) for p in (OWN).glob("*.mod"))[:3]
     env = dict(os.environ, ARBOR_PYCAT_CACHE_DIR=str(tmp_path / "cache"),
@@ -765,3 +766,23 @@ print(sorted(m.cache for m in report.mechanisms))
     caches = result.stdout.strip()
     if helper == "0":
         assert caches == str(["compiled"] * len(mods))
+
+
+@pytest.mark.parametrize("setting, files, expected", [
+    ("0", 12, 0), ("off", 12, 0), ("3", 12, 3), ("3", 2, 1), ("5", 1, 0), (None, 1, 0)])
+def test_how_many_helper_processes(monkeypatch, setting, files, expected):
+    from arbor_pycat.nmodl import _helper_count
+    if setting is None:
+        monkeypatch.delenv("ARBOR_PYCAT_BUILD_HELPER", raising=False)
+    else:
+        monkeypatch.setenv("ARBOR_PYCAT_BUILD_HELPER", setting)
+    assert _helper_count(files) == expected
+
+
+def test_one_helper_per_core_beyond_the_first_by_default(monkeypatch):
+    from arbor_pycat import nmodl
+    monkeypatch.delenv("ARBOR_PYCAT_BUILD_HELPER", raising=False)
+    monkeypatch.setattr(nmodl.os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    assert nmodl._helper_count(12) == 8          # capped: each helper holds numba and LLVM
+    monkeypatch.setattr(nmodl.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert nmodl._helper_count(12) == 2

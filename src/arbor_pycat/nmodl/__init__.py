@@ -120,21 +120,40 @@ def build(*paths, backend="auto", directory=None):
         return _build(*classes, backend=backend)
 
 
-class _compiling_ahead:
-    """While ``build()`` compiles the mechanisms in order, a second process compiles
-    them from the last one backwards into numba's disk cache (on a machine with
-    more than one core, for more than one mechanism, with the numba backend).
+def _helper_count(n_files):
+    """How many helper processes compile ahead for ``n_files`` mechanisms:
+    ``ARBOR_PYCAT_BUILD_HELPER`` = 0 (or false/no/off): none; a number: that
+    many; unset or ``auto``: one per core beyond the first (at most 8, for
+    memory: each holds numba and LLVM). Never more than ``n_files - 1``."""
+    setting = os.environ.get("ARBOR_PYCAT_BUILD_HELPER", "auto").strip().lower()
+    if setting in ("0", "false", "no", "off"):
+        return 0
+    if setting.isdigit():
+        wanted = int(setting)
+    else:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        wanted = min(cores - 1, 8)
+    return max(0, min(wanted, n_files - 1))
 
-    ``build()`` then loads the ones the helper finished from the cache; where
-    both reach the same mechanism, the cache entry's lock makes one of them wait
-    for the other (see ``backends/numba/generate.py``). The helper only loads
-    the .mod files with :func:`load` (generated code, no side effects); it is
-    stopped once ``build()`` returns. ``ARBOR_PYCAT_BUILD_HELPER=0`` turns it off."""
+
+class _compiling_ahead:
+    """While ``build()`` compiles the mechanisms in order, helper processes compile
+    them from the last one backwards into the disk cache (on a machine with
+    more than one core, for more than one mechanism, with the numba backend):
+    with k helpers, helper j takes every k-th file of the reversed list from the
+    j-th on, so that they share the work and meet ``build()`` in the middle.
+
+    ``build()`` then loads the ones the helpers finished from the cache; where
+    two processes reach the same mechanism, the cache entry's lock makes one of
+    them wait for the other (see ``backends/numba/generate.py``). A helper only
+    loads the .mod files with :func:`load` (generated code, no side effects);
+    they are stopped once ``build()`` returns. See :func:`_helper_count` for
+    ``ARBOR_PYCAT_BUILD_HELPER``."""
 
     def __init__(self, files, directory, backend):
-        self.process = None
-        if (len(files) < 2 or backend == "python" or (os.cpu_count() or 1) < 2
-                or os.environ.get("ARBOR_PYCAT_BUILD_HELPER", "1").strip() in ("0", "false", "no", "off")):
+        self.processes = []
+        count = _helper_count(len(files)) if backend != "python" else 0
+        if count == 0:
             return
         import subprocess
         code = ("import sys\n"
@@ -147,24 +166,27 @@ class _compiling_ahead:
                 "        generate.build(make_spec(nmodl.load(path, directory=directory)))\n"
                 "    except Exception:\n"
                 "        pass      # build() compiles it and reports what went wrong\n")
-        arguments = [str(directory or ""), *(str(f) for f in reversed(files))]
-        try:
-            self.process = subprocess.Popen([sys.executable, "-c", code, *arguments],
-                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL)
-        except OSError:
-            self.process = None
+        backwards = [str(f) for f in reversed(files)]
+        for j in range(count):
+            arguments = [str(directory or ""), *backwards[j::count]]
+            try:
+                self.processes.append(subprocess.Popen(
+                    [sys.executable, "-c", code, *arguments], stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            except OSError:
+                break
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        if self.process is not None:
-            self.process.terminate()
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
             try:
-                self.process.wait(timeout=10)
+                process.wait(timeout=10)
             except Exception:
-                self.process.kill()
+                process.kill()
         return False
 
 
