@@ -33,8 +33,9 @@ class Leaky(CustomMechanism):
     def advance_state(self, pp):            # array form: a reduction over instances
         pp.s = pp.s + pp.dt * (np.mean(pp.v) - pp.s) * 0.1
 
-    def compute_currents(self, pp):
-        pp.i = pp.g * (pp.v + 60.0 + 0.01 * pp.s)
+    def compute_currents(self, pp):          # C math: numba binds it to its own helpers
+        wiggle = np.sin(pp.v) + np.arctan2(pp.v, 3.0) + np.abs(pp.v) ** 0.37 + np.fmod(pp.v, 7.0)
+        pp.i = pp.g * (pp.v + 60.0 + 0.01 * pp.s + 1e-3 * wiggle)
         pp.conductance = pp.g
 
 
@@ -46,6 +47,7 @@ recipe = StateCell(catalogue, paint=["py_hh", "native_leaky"], region=region, nc
 samples, spikes = run_probed(recipe, t_end=8.0)
 print("RESULT " + json.dumps({
     "numba_imported": "numba" in sys.modules,
+    "forms": {m.name: m.forms for m in arbor_pycat.build_report().mechanisms},
     "traces": {tag: values.tolist() for tag, (_, values) in samples.items()},
     "spikes": spikes,
 }))
@@ -68,8 +70,12 @@ def test_the_native_library_computes_what_numba_computes_bit_for_bit(tmp_path):
     compiled, _ = _run(MIXED, tmp_path)
     assert compiled["numba_imported"]
     assert len(_libraries(tmp_path)) == 3, list(tmp_path.iterdir())
+    # numba cannot type this scalar form (np.fmod, np.arctan2): the array form,
+    # recorded so that the cached build goes there without numba
+    assert compiled["forms"]["native_leaky"]["compute_currents"] == "array", compiled["forms"]
     loaded, stderr = _run(MIXED, tmp_path)
     assert not loaded["numba_imported"], "a cached build imported numba"
+    assert loaded["forms"] == compiled["forms"]
     from_numba, _ = _run(MIXED, tmp_path, ARBOR_PYCAT_NATIVE_CACHE="0")
     assert from_numba["numba_imported"]
     for other in (loaded, from_numba):
@@ -171,11 +177,16 @@ def test_a_native_load_and_a_numba_build_share_one_process(tmp_path):
     """A cached mechanism loaded without numba, then a new one compiled (numba
     imported then, its runtime the one the library already uses): both run."""
     _run(ONE.format(tag="first", value=-40.0), tmp_path)
-    code = ONE.format(tag="first", value=-40.0) + ONE.format(tag="second", value=-44.0)
+    code = ONE.format(tag="first", value=-40.0) + ONE.format(tag="second", value=-44.0) + """
+import numba
+print("RESULT " + json.dumps({"attributes": [hasattr(numba, "_helperlib"),
+                                             hasattr(numba.core.runtime, "_nrt_python")]}))
+"""
     result = run_snippet(code, env={"ARBOR_PYCAT_CACHE_DIR": str(tmp_path)}, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [json.loads(line[len("RESULT "):]) for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines == [{"numba_imported": False, "first": -40.0}, {"numba_imported": True, "first": -44.0}], lines
+    assert lines == [{"numba_imported": False, "first": -40.0}, {"numba_imported": True, "first": -44.0},
+                     {"attributes": [True, True]}], lines
 
 
 def test_another_processor_or_numba_setting_is_another_entry(monkeypatch):
@@ -197,11 +208,11 @@ from arbor_pycat.backends.numba import native
 _link, calls = native._link, []
 
 
-def refuse_the_jit_objects(compiler, work, objects, slots):
+def refuse_the_jit_objects(compiler, work, objects, slots, entries):
     calls.append(len(calls))
     if len(calls) == 1:
         return None, "refused by the test"
-    return _link(compiler, work, objects, slots)
+    return _link(compiler, work, objects, slots, entries)
 
 
 native._link = refuse_the_jit_objects
@@ -293,3 +304,48 @@ def test_where_no_library_can_be_written_numbas_cache_serves(tmp_path):
     again, _ = _run(code, tmp_path, CC="false")
     assert again["numba_imported"] and again["first"] == -38.0
     assert _numba_files(tmp_path) == files          # loaded, not compiled again
+    healed, _ = _run(code, tmp_path)                 # another compiler: tried again, once
+    assert healed["first"] == -38.0 and len(_libraries(tmp_path)) == 1
+    loaded, _ = _run(code, tmp_path)
+    assert not loaded["numba_imported"] and loaded["first"] == -38.0
+
+
+FULL_DISK = """
+import errno
+from arbor_pycat.backends.numba import native
+
+
+class FullDisk:
+    def __init__(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+native.tempfile.TemporaryDirectory = FullDisk
+"""
+
+
+def test_a_failure_to_write_the_library_does_not_fail_the_build(tmp_path):
+    """The library only saves time: a full disk while writing it leaves the build
+    working and nothing recorded, and a later build writes it."""
+    code = ONE.format(tag="full", value=-39.0)
+    first, stderr = _run(FULL_DISK + code, tmp_path)
+    assert first["first"] == -39.0 and not list(Path(tmp_path).glob("*.native")), stderr
+    healed, _ = _run(code, tmp_path)
+    assert healed["first"] == -39.0 and len(_libraries(tmp_path)) == 1
+    loaded, _ = _run(code, tmp_path)
+    assert not loaded["numba_imported"]
+
+
+def test_a_library_that_does_not_load_here_is_noted_once(tmp_path):
+    code = ONE.format(tag="unloadable", value=-41.0)
+    _run(code, tmp_path)
+    [record] = Path(tmp_path).glob("*.native")
+    meta = json.loads(record.read_text())
+    meta["slots"]["NRT_Free"] = ["numba._helperlib", "no_such_helper"]     # as if numba's runtime changed
+    record.write_text(json.dumps(meta))
+    first, stderr = _run(code, tmp_path)
+    assert first["first"] == -41.0 and first["numba_imported"]
+    assert "does not load in this process" in stderr, stderr
+    assert "does not load" in json.loads(record.read_text())["unavailable"]
+    again, stderr = _run(code, tmp_path)
+    assert again["first"] == -41.0 and "does not load" not in stderr, stderr

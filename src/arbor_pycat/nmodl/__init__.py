@@ -156,7 +156,8 @@ class _compiling_ahead:
         if count == 0:
             return
         import subprocess
-        code = ("import sys\n"
+        code = ("import signal, sys\n"
+                "signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))   # stopped: clean up its files\n"
                 "from arbor_pycat import nmodl\n"
                 "from arbor_pycat.backends.numba import generate\n"
                 "from arbor_pycat.spec import make_spec\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ...abi import contract, rules
-from ...cache import cache_dir
+from ...cache import cache_dir, write_atomically
 from ..base import CannotCompile, CompiledMechanism
 from . import native
 from .entry import module_prelude
@@ -133,29 +133,37 @@ def _library_digest():
 
 
 @functools.lru_cache(maxsize=None)
-def _numba_version():
-    """numba's version, without importing numba (a cached build loads without it):
-    from the name of its dist-info folder next to it (importlib.metadata takes
-    30 ms to import), else from importlib.metadata, else from numba itself."""
+def _compiler_versions():
+    """numba's and llvmlite's versions, without importing numba (a cached build loads
+    without it): read from the ``_version.py`` of the very packages Python imports,
+    else from importlib.metadata, else from the packages themselves."""
     import importlib.util
-    spec = importlib.util.find_spec("numba")
-    if spec is not None and spec.origin:
-        found = list(Path(spec.origin).parent.parent.glob("numba-*.dist-info"))
-        if len(found) == 1:
-            return found[0].name[len("numba-"):-len(".dist-info")]
-    from importlib import metadata
-    try:
-        return metadata.version("numba")
-    except metadata.PackageNotFoundError:    # not installed as a distribution
-        import numba
-        return numba.__version__
+    import re
+    found = []
+    for package, pattern in (("numba", r'"version":\s*"([^"]+)"'), ("llvmlite", r"version_version\s*=\s*'([^']+)'")):
+        version = None
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin:
+            try:
+                match = re.search(pattern, (Path(spec.origin).parent / "_version.py").read_text())
+                version = match.group(1) if match else None
+            except OSError:
+                pass
+        if version is None:
+            from importlib import metadata
+            try:
+                version = metadata.version(package)
+            except metadata.PackageNotFoundError:    # not installed as a distribution
+                version = importlib.import_module(package).__version__
+        found.append(f"{package} {version}")
+    return ", ".join(found)
 
 
 def _fingerprint(source, namespace):
     """A hash of everything the compiled code depends on."""
     from ..._version import __version__
     h = hashlib.sha256()
-    h.update(f"{__version__}/{_VERSION}/{_numba_version()}/{np.__version__}\n".encode())
+    h.update(f"{__version__}/{_VERSION}/{_compiler_versions()}/{np.__version__}\n".encode())
     h.update(_library_digest().encode())
     h.update(source.encode())
     attributes = _attributes_used(source)
@@ -389,14 +397,7 @@ class _Entry:
         return False
 
     def write_atomically(self, path, data):
-        import os
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        write_atomically(path, data)
 
     def numba_files(self, module):
         """numba's index and data files for this module (wherever numba keeps them)."""
@@ -531,12 +532,18 @@ def build(spec, native_library=True):
     """
     import time
     start = time.perf_counter()
-    forced_array = set()
+    forced_array, first_name = set(), None
     while True:
         messages = _Messages(spec)
         source, modes, namespace = _source_for(spec, messages, frozenset(forced_array))
         digest = _fingerprint(source, namespace)
         name = f"arbor_pycat_generated_{digest}"
+        if first_name is None:
+            first_name = name
+            forced = _forced_before(name, modes) if native_library else set()
+            if forced:      # numba could not type these scalar forms before: array form at once
+                forced_array |= forced
+                continue
         corrupt = None
         if native_library and name not in sys.modules:
             in_memory = name in native.loaded
@@ -553,12 +560,39 @@ def build(spec, native_library=True):
             reason, lineno = _numba_reason(spec, method, exc, module)
             raise _with_scalar_reason(f"{method}: {reason}", messages, method, lineno, detail=str(exc).strip())
         forced_array.add(method)     # numba could not type the scalar form: retry as array code
+    if forced_array and name != first_name:
+        _record_forced(first_name, forced_array)
     callbacks = {method: compiled.address for method, compiled in module._pycat_cfuncs.items()}
     cfuncs = module._pycat_cfuncs.values()
     cache = ("memory" if in_memory else
              "disk" if cfuncs and all(c.cache_hits for c in cfuncs) else "compiled")
     return CompiledMechanism("numba", spec, callbacks, messages.messages, forms=dict(modes),
                              cache=cache, module=module, seconds=time.perf_counter() - start)
+
+
+def _forced_path(name):
+    return _writable_cache_dir() / f"{name}.forced"
+
+
+def _forced_before(name, modes):
+    """The methods of the generated module ``name`` whose scalar form numba could not
+    type in an earlier build (recorded by :func:`_record_forced`), so that a cached
+    build goes to the array form, and its native library, without trying numba."""
+    import json
+    try:
+        record = json.loads(_forced_path(name).read_text())
+        forced = set(record["forced"]) if record.get("key") == name else set()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return set()
+    return forced if forced and all(modes.get(m) == "scalar" for m in forced) else set()
+
+
+def _record_forced(name, methods):
+    import json
+    try:
+        write_atomically(_forced_path(name), json.dumps({"key": name, "forced": sorted(methods)}).encode())
+    except OSError:
+        pass
 
 
 def _compile_with_numba(spec, source, namespace, digest, corrupt_native=None):
@@ -570,6 +604,7 @@ def _compile_with_numba(spec, source, namespace, digest, corrupt_native=None):
     numba's files are discarded too, so that it is compiled, and written, again."""
     import warnings
     from numba.core.errors import NumbaWarning
+    native.adopt_extensions()
     _tune_llvm()
     name = f"arbor_pycat_generated_{digest}"
     in_memory = getattr(sys.modules.get(name), "_pycat_cfuncs", None) is not None
@@ -590,9 +625,9 @@ def _compile_with_numba(spec, source, namespace, digest, corrupt_native=None):
                 entry.discard(module)
             failed = _compile_entries(spec, module)
             if failed is None:
-                fresh = not all(c.cache_hits for c in module._pycat_cfuncs.values())
+                fresh = not any(c.cache_hits for c in module._pycat_cfuncs.values())
                 if fresh and native.load(entry.folder, name, spec.methods)[0] is None:
-                    native.write(entry.folder, name, module._pycat_cfuncs, entry.write_atomically)
+                    native.write(entry.folder, name, module._pycat_cfuncs)
                 entry.record(module)     # last: an entry with numba's sums has had its library written
     return module, failed, in_memory
 

@@ -15,7 +15,9 @@ writes the same code as a shared library next to the generated module:
   allocations; ``numba_*``: raising an exception) are not exported by numba's
   extension modules; each becomes a jump through a pointer *slot* that the
   loader fills with the address numba's own extension module gives for it
-  (its ``c_helpers``); Python's C API and libm resolve as usual;
+  (its ``c_helpers``). So do the C math functions (``sin``, ``pow``, ...),
+  which numba's JIT binds to its own helpers rather than to libm; Python's C
+  API resolves as usual;
 * the system C compiler (``cc``, or ``$CC``) links the objects and the slots.
 
 A later process with the same key and host loads the library with ``ctypes``:
@@ -44,14 +46,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-# numba runtime symbols that become slots: prefix -> (extension module, prefix of its c_helpers keys)
-_RUNTIME = {"NRT_": ("numba.core.runtime._nrt_python", ""),
-            "numba_": ("numba._helperlib", "")}
+from ...cache import write_atomically
+
+_HELPERLIB, _NRT = "numba._helperlib", "numba.core.runtime._nrt_python"
+# numba runtime symbols that become slots: prefix -> extension module whose
+# c_helpers give their addresses (keys without the prefix)
+_RUNTIME = {"NRT_": _NRT, "numba_": _HELPERLIB}
 _SLOT = "__pycat_slot_"
 _ENV_IGNORED = frozenset({"NUMBA_CACHE_DIR", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER"})
+_standalone: list[str] = []      # extension modules loaded without their package
 
 
 def enabled() -> bool:
@@ -115,12 +122,31 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# -- loading -------------------------------------------------------------------
+def _compiler() -> list[str] | None:
+    cc = os.environ.get("CC", "").split() or ([shutil.which("cc")] if shutil.which("cc") else [])
+    return cc or None
+
+
+def _compiler_identity() -> list:
+    """What a note that no library can be written depends on: the compiler (as
+    named, its file and that file's time); a change means trying again."""
+    compiler = _compiler()
+    if compiler is None:
+        return ["none"]
+    path = shutil.which(compiler[0]) or compiler[0]
+    try:
+        stamp = os.stat(path).st_mtime_ns
+    except OSError:
+        stamp = None
+    return [*compiler, path, stamp]
+
+
+# -- numba's runtime, without numba ------------------------------------------------
 
 def _extension(fullname: str):
     """numba's C extension module ``fullname``, from sys.modules or loaded on its own
     (without importing the numba package; registered under its name, so that numba,
-    if imported later, uses the same one)."""
+    if imported later, uses the same one: see :func:`adopt_extensions`)."""
     module = sys.modules.get(fullname)
     if module is not None:
         return module
@@ -136,26 +162,59 @@ def _extension(fullname: str):
             module = importlib.util.module_from_spec(
                 importlib.util.spec_from_file_location(fullname, path, loader=loader))
             loader.exec_module(module)
+            if fullname == _NRT:
+                # what importing numba does first (numba/core/runtime/nrt.py): the
+                # runtime allocates through Python's raw allocator
+                module.memsys_use_cpython_allocator()
             sys.modules[fullname] = module
+            _standalone.append(fullname)
             return module
     raise ImportError(f"no extension module {fullname} under {folder}")
 
 
-def _runtime_address(symbol: str) -> int | None:
-    """The address numba's runtime gives for ``symbol`` (``NRT_Free``, ``numba_do_raise``), or None."""
-    for prefix, (module_name, key_prefix) in _RUNTIME.items():
-        if symbol.startswith(prefix):
-            helpers = _extension(module_name).c_helpers
-            address = helpers.get(key_prefix + symbol[len(prefix):], helpers.get(symbol))
-            return int(address) if address is not None else None
-    return None
+def adopt_extensions() -> None:
+    """Once numba is imported, make the extension modules loaded on their own the
+    attributes of their packages too (``numba._helperlib``), as an import would."""
+    for fullname in _standalone:
+        parent, _, child = fullname.rpartition(".")
+        package = sys.modules.get(parent)
+        if package is not None and not hasattr(package, child):
+            setattr(package, child, sys.modules[fullname])
+
+
+def _slot_sources(symbols) -> dict[str, list[str]] | str:
+    """{symbol: [extension module, c_helpers key]} for the runtime symbols of the
+    entries and for C math (numba's JIT binds ``sin``, ``pow``, ... to its own
+    helpers, see numba/core/externals.py: so does the library); or why not."""
+    from numba.core import intrinsics
+    sources = {}
+    for symbol in symbols:
+        prefix = next(p for p in _RUNTIME if symbol.startswith(p))
+        module = _RUNTIME[prefix]
+        if symbol[len(prefix):] not in _extension(module).c_helpers:
+            return f"calls {symbol}, which numba's runtime does not list"
+        sources[symbol] = [module, symbol[len(prefix):]]
+    helpers = _extension(_HELPERLIB).c_helpers
+    for name in sorted(intrinsics.INTR_MATH):
+        if name in helpers:
+            sources[name] = [_HELPERLIB, name]
+    return sources
+
+
+# -- loading ---------------------------------------------------------------------
+
+def _note_unavailable(folder: Path, name: str, host: str, reason: str) -> None:
+    note = {"key": name, "host": host, "unavailable": reason, "compiler": _compiler_identity()}
+    write_atomically(_paths(folder, name, host)[1], json.dumps(note, indent=1, sort_keys=True).encode())
 
 
 def load(folder: Path, name: str, methods) -> tuple[NativeLibrary | None, str | None]:
     """(the native library of the generated module ``name`` for this host, None), or
     (None, None) where there is none or it cannot be loaded here (numba's cache
     serves), or (None, why) where its files are corrupt: they are deleted, and the
-    caller compiles the mechanism again (which writes them afresh)."""
+    caller compiles the mechanism again (which writes them afresh). A library that
+    is intact but does not load in this process is noted as unavailable here, with
+    a warning."""
     if name in loaded:
         return loaded[name], None
     host = host_key() if enabled() else None
@@ -167,11 +226,12 @@ def load(folder: Path, name: str, methods) -> tuple[NativeLibrary | None, str | 
     try:
         meta = json.loads(record.read_text())
         if meta.get("key") == name and meta.get("host") == host and meta.get("unavailable"):
-            return None, None          # none could be written here (see write)
+            return None, None          # none could be written, or loaded, here (see write)
         data = library.read_bytes()
         problem = ("its record belongs to another entry" if meta.get("key") != name or meta.get("host") != host
                    else "the library does not match its checksum" if meta.get("sha256") != _sha256(data)
-                   else "it lists other methods" if set(meta.get("entries", {})) != set(methods) else None)
+                   else "it lists other methods" if set(meta.get("entries", {})) != set(methods)
+                   else "its record has no slot list" if not isinstance(meta.get("slots"), dict) else None)
     except (OSError, ValueError, UnicodeDecodeError, AttributeError, TypeError) as exc:
         problem = f"unreadable: {exc}"
     if problem is not None:
@@ -182,15 +242,20 @@ def load(folder: Path, name: str, methods) -> tuple[NativeLibrary | None, str | 
                 pass
         return None, f"{library.name}: {problem}"
     try:
-        slots = {symbol: _runtime_address(symbol) for symbol in meta.get("slots", [])}
-        if any(address is None for address in slots.values()):
-            return None, None
+        slots = {symbol: int(_extension(module).c_helpers[key]) for symbol, (module, key) in meta["slots"].items()}
         handle = ctypes.CDLL(str(library), mode=os.RTLD_NOW | os.RTLD_LOCAL)
         for symbol, address in slots.items():
             ctypes.c_void_p.in_dll(handle, _SLOT + symbol).value = address
         addresses = {method: ctypes.cast(handle[symbol], ctypes.c_void_p).value
                      for method, symbol in meta["entries"].items()}
-    except (OSError, ImportError, AttributeError, ValueError, TypeError):
+    except (OSError, ImportError, AttributeError, KeyError, ValueError, TypeError) as exc:
+        reason = f"it does not load in this process ({type(exc).__name__}: {exc})"
+        try:
+            _note_unavailable(folder, name, host, reason)
+        except OSError:
+            pass
+        warnings.warn(f"arbor_pycat: the native library {library.name} in {folder}: {reason}; "
+                      "using numba's cache for it", stacklevel=6)
         return None, None
     result = loaded[name] = NativeLibrary(library, handle, addresses)
     return result, None
@@ -198,9 +263,37 @@ def load(folder: Path, name: str, methods) -> tuple[NativeLibrary | None, str | 
 
 # -- writing -------------------------------------------------------------------
 
-def _compiler() -> list[str] | None:
-    cc = os.environ.get("CC", "").split() or ([shutil.which("cc")] if shutil.which("cc") else [])
-    return cc or None
+def missing(folder: Path, name: str) -> bool:
+    """True where this host should have a native library of ``name`` and has no record
+    of one: neither a library nor a note that none can be written with this
+    compiler (a note written with another compiler counts as none)."""
+    host = host_key() if enabled() else None
+    if host is None:
+        return False
+    record = _paths(folder, name, host)[1]
+    try:
+        meta = json.loads(record.read_text())
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False          # load() deals with a corrupt record
+    return isinstance(meta, dict) and bool(meta.get("unavailable")) \
+        and meta.get("compiler") != _compiler_identity()
+
+
+_PYTHON_PREFIXES = ("Py", "_Py")
+
+
+@functools.lru_cache(maxsize=None)
+def _in_c_libraries(symbol: str) -> bool:
+    """Whether the C library or libm defines ``symbol`` (what a reader resolves too)."""
+    for name in ("libc.so.6", "libm.so.6"):
+        try:
+            if hasattr(ctypes.CDLL(name), symbol):
+                return True
+        except OSError:
+            pass
+    return False
 
 
 def _external_symbols(library) -> tuple[set[str], str | None]:
@@ -215,16 +308,13 @@ def _external_symbols(library) -> tuple[set[str], str | None]:
         if not fn.is_declaration or fn.name.startswith("llvm."):
             continue
         if fn.name.startswith(tuple(_RUNTIME)):
-            if _runtime_address(fn.name) is None:
-                return slots, f"calls {fn.name}, which numba's runtime does not list"
             slots.add(fn.name)
-        elif not fn.name.startswith(("Py", "_Py")) and not hasattr(ctypes.pythonapi, fn.name):
+        elif not fn.name.startswith(_PYTHON_PREFIXES) and not _in_c_libraries(fn.name):
             return slots, f"calls {fn.name}, which only numba's JIT resolves"
     for gv in module.global_variables:
         if gv.name.startswith(".numba.unresolved"):
             return slots, "has a symbol numba resolves at run time (recursion)"
-        if gv.is_declaration and not gv.name.startswith(("Py", "_Py")) \
-                and not hasattr(ctypes.pythonapi, gv.name):
+        if gv.is_declaration and not gv.name.startswith(_PYTHON_PREFIXES) and not _in_c_libraries(gv.name):
             return slots, f"reads {gv.name}, which only numba's JIT resolves"
     text = str(module)
     for gv in module.global_variables:
@@ -270,9 +360,9 @@ def _target_machine(codegen):
                                         opt=config.OPT, reloc="pic", codemodel="default")
 
 
-def _link(compiler, work: Path, objects: dict, slots) -> tuple[bytes | None, str | None]:
+def _link(compiler, work: Path, objects: dict, slots, entries: dict) -> tuple[bytes | None, str | None]:
     """(the linked library, None) or (None, why not); the library was loaded once here
-    (every symbol resolved) before it is returned."""
+    (every symbol resolved, every entry found) before it is returned."""
     paths = []
     for method, data in objects.items():
         path = work / f"{method}.o"
@@ -293,24 +383,21 @@ def _link(compiler, work: Path, objects: dict, slots) -> tuple[bytes | None, str
     if result.returncode != 0:
         return None, "linking failed: " + (result.stderr or result.stdout).strip()[-300:]
     try:
-        ctypes.CDLL(str(output), mode=os.RTLD_NOW | os.RTLD_LOCAL)
-    except OSError as exc:     # e.g. a system that forbids text relocations
+        handle = ctypes.CDLL(str(output), mode=os.RTLD_NOW | os.RTLD_LOCAL)
+        for symbol in entries.values():
+            handle[symbol]
+    except (OSError, AttributeError) as exc:     # e.g. a system that forbids text relocations
         return None, f"the linked library does not load ({exc})"
     return output.read_bytes(), None
 
 
-def missing(folder: Path, name: str) -> bool:
-    """True where this host should have a native library of ``name`` and has no record
-    of one at all (neither a library nor a note that none can be written here)."""
-    host = host_key() if enabled() else None
-    return host is not None and not _paths(folder, name, host)[1].exists()
-
-
-def write(folder: Path, name: str, cfuncs: dict, write_atomically) -> str | None:
-    """Write the library of ``cfuncs`` ({method: numba CFunc}, freshly compiled) for
-    this host; returns None, or why none was written (kept quiet: numba's cache
+def write(folder: Path, name: str, cfuncs: dict) -> str | None:
+    """Write the library of ``cfuncs`` ({method: numba CFunc}, all freshly compiled)
+    for this host; returns None, or why none was written (kept quiet: numba's cache
     still serves). Where none can be written, the record says why instead, so that
-    later builds do not try again (see :func:`missing`).
+    later builds with the same compiler do not try again (see :func:`missing`);
+    after an error of the file system (a full disk, say) nothing is recorded and a
+    later build tries again. Never raises: the library only saves time.
 
     The library is made of the very objects numba's JIT loaded (kept by its object
     cache), linked as they are; where that fails, of the same optimised modules
@@ -318,40 +405,50 @@ def write(folder: Path, name: str, cfuncs: dict, write_atomically) -> str | None
     host = host_key() if enabled() else None
     if host is None:
         return "not on this platform"
-    problem = _write(folder, name, host, cfuncs, write_atomically)
+    try:
+        problem = _write(folder, name, host, cfuncs)
+    except OSError as exc:
+        return f"could not write it ({exc})"
+    except Exception as exc:        # LLVM's or numba's errors: the same next time
+        problem = f"could not write it ({type(exc).__name__}: {exc})"
     if problem is not None:
-        note = {"key": name, "host": host, "unavailable": problem}
-        write_atomically(_paths(folder, name, host)[1], json.dumps(note, indent=1, sort_keys=True).encode())
+        try:
+            _note_unavailable(folder, name, host, problem)
+        except OSError:
+            pass
     return problem
 
 
-def _write(folder: Path, name: str, host: str, cfuncs: dict, write_atomically) -> str | None:
+def _write(folder: Path, name: str, host: str, cfuncs: dict) -> str | None:
     compiler = _compiler()
     if compiler is None:
         return "no C compiler (cc) to link it"
-    modules, entries, slots = {}, {}, set()
+    modules, entries, runtime = {}, {}, set()
     for method, compiled in cfuncs.items():
         module = getattr(compiled._library, "_final_module", None)
-        if module is None:
-            return f"numba kept no module for {method}"
+        if compiled.cache_hits or module is None or module.get_function(compiled.native_name).is_declaration:
+            return f"numba loaded {method} from its cache: no complete code to write"
         needed, problem = _external_symbols(compiled._library)
         if problem:
             return f"{method} {problem}"
         modules[method], entries[method] = module, compiled.native_name
-        slots |= needed
+        runtime |= needed
+    slots = _slot_sources(runtime)
+    if isinstance(slots, str):
+        return slots
     jit_objects = {method: getattr(compiled._library, "_compiled_object", None) for method, compiled in cfuncs.items()}
     with tempfile.TemporaryDirectory(prefix="arbor_pycat_native_") as work:
         data, problem = None, "numba kept no object code"
         if all(isinstance(o, bytes) for o in jit_objects.values()):
-            data, problem = _link(compiler, Path(work), jit_objects, slots)
+            data, problem = _link(compiler, Path(work), jit_objects, slots, entries)
         if data is None:
             tm = _target_machine(next(iter(cfuncs.values()))._library._codegen)
             emitted = {method: tm.emit_object(module.clone()) for method, module in modules.items()}
-            data, problem = _link(compiler, Path(work), emitted, slots)
+            data, problem = _link(compiler, Path(work), emitted, slots, entries)
         if data is None:
             return problem
     library, record = _paths(folder, name, host)
     write_atomically(library, data)
-    meta = {"key": name, "host": host, "sha256": _sha256(data), "entries": entries, "slots": sorted(slots)}
+    meta = {"key": name, "host": host, "sha256": _sha256(data), "entries": entries, "slots": slots}
     write_atomically(record, json.dumps(meta, indent=1, sort_keys=True).encode())
     return None
