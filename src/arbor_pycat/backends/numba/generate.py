@@ -396,9 +396,6 @@ class _Entry:
             self.lock_file.close()      # releases the lock
         return False
 
-    def write_atomically(self, path, data):
-        write_atomically(path, data)
-
     def numba_files(self, module):
         """numba's index and data files for this module (wherever numba keeps them)."""
         from pathlib import Path
@@ -426,7 +423,7 @@ class _Entry:
             found = None
         if found == data:
             return None
-        self.write_atomically(self.path, data)
+        write_atomically(self.path, data)
         return "missing" if found is None else "its module's source is not the one its name hashes"
 
     def verify(self, module):
@@ -460,7 +457,7 @@ class _Entry:
         import json
         files = {f.name: _sha256(f.read_bytes()) for f in self.numba_files(module)}
         data = {"key": self.digest, "source": _sha256(self.path.read_bytes()), "files": files}
-        self.write_atomically(self.sums, json.dumps(data, indent=1, sort_keys=True).encode())
+        write_atomically(self.sums, json.dumps(data, indent=1, sort_keys=True).encode())
 
 
 def _sha256(data):
@@ -615,18 +612,20 @@ def _compile_with_numba(spec, source, namespace, digest, corrupt_native=None):
             return module, _compile_entries(spec, module), in_memory
         with _Entry(digest) as entry:
             module = _load(source, namespace, digest, entry)
+            # no library recorded for this host (a corrupt one was just deleted)
+            needs_library = native.missing(entry.folder, name)
             if corrupt_native is not None:
                 with warnings.catch_warnings():
                     warnings.simplefilter("default")
                     entry.discard(module, corrupt_native)
-            elif native.missing(entry.folder, name):
+            elif needs_library:
                 # numba's files without a native library (written with it off, or by a
                 # build stopped before it): compiled once more, to write it
                 entry.discard(module)
             failed = _compile_entries(spec, module)
             if failed is None:
                 fresh = not any(c.cache_hits for c in module._pycat_cfuncs.values())
-                if fresh and native.load(entry.folder, name, spec.methods)[0] is None:
+                if fresh and needs_library:
                     native.write(entry.folder, name, module._pycat_cfuncs)
                 entry.record(module)     # last: an entry with numba's sums has had its library written
     return module, failed, in_memory

@@ -1,8 +1,7 @@
 """A mechanism's compiled entries as a shared library in the cache, loaded without numba.
 
 numba's own disk cache saves the compile, but a new process must import and
-start numba before it can load anything from it (0.6-0.9 s of a 1 s cached
-build of HH). So once numba has compiled a mechanism's entries, this module
+start numba before it can load anything from it (about 0.5 s per process). So once numba has compiled a mechanism's entries, this module
 writes the same code as a shared library next to the generated module:
 
 * each entry's machine code is the object numba's JIT loaded (numba keeps it
@@ -28,9 +27,10 @@ pickles); a mismatch, a missing compiler, an unknown runtime symbol, a
 platform other than Linux x86-64 or ``ARBOR_PYCAT_NATIVE_CACHE=0`` all fall
 back to numba's cache, as before.
 
-Entries are keyed by the generated module's fingerprint and the host: the
-processor (``/proc/cpuinfo``'s first entry, which determines LLVM's CPU name
-and features) and the ``NUMBA_*`` settings, which change what numba compiles.
+Entries are keyed by the generated module's fingerprint and the host (see
+:func:`host_key`): the processor (``/proc/cpuinfo``'s first entry, which
+determines LLVM's CPU name and features), Python, and the ``NUMBA_*``
+settings, which change what numba compiles.
 """
 from __future__ import annotations
 
