@@ -144,11 +144,83 @@ def test_cached_layout_follows_reinitialisation():
 
 
 def test_many_cell_groups_on_two_threads():
-    """40 one-cell groups on two threads: 40 ppacks of one mechanism share the
-    shim's 16-entry layout cache, written and read concurrently."""
+    """40 one-cell groups on two threads: 40 ppacks of one mechanism, each thread
+    with its own cache of their layouts."""
     result = arbor_pycat.compare(models.HH, cvs=3, cells=40, threads=2, duration=50.0, backend="numba",
                                  stimulus=0.3)
     assert result.backend == "numba"
     assert result.v_python.shape[1] == 3 * 40
     assert result.max_dv < V_TOLERANCE, str(result)
     assert result.spike_counts[0] == result.spike_counts[1] > 0, str(result)
+
+
+class _ForkedCells(arbor.recipe):
+    """``n`` cells, one per cell group: a soma, a dendrite, and at its end a fork
+    into two branches. Every cell has the same number of CVs, but the dendrite's
+    length, hence where the fork's zero-area CV (which has no instance) splits
+    the index, varies from cell to cell: ppacks of equal width with different
+    pieces, long enough (40 instances in two pieces) for the compiled loop to
+    take them. ``mechanism`` on every CV; cell 0 is driven and excites the others
+    through synapses, so that every cell's trace differs."""
+
+    def __init__(self, n, mechanism, catalogue=None):
+        super().__init__()
+        self.n, self.mechanism = n, mechanism
+        self.props = arbor.neuron_cable_properties()
+        if catalogue is not None:
+            self.props.catalogue.extend(catalogue, "")
+
+    def num_cells(self):
+        return self.n
+
+    def cell_kind(self, gid):
+        return arbor.cell_kind.cable
+
+    def global_properties(self, kind):
+        return self.props
+
+    def cell_description(self, gid):
+        from arbor import units as U
+        tree = arbor.segment_tree()
+        soma = tree.append(arbor.mnpos, arbor.mpoint(0, 0, 0, 5), arbor.mpoint(10, 0, 0, 5), tag=1)
+        a, b = 10 * (1 + gid % 4), 10 * (1 + gid % 3)     # dendrite, first branch (µm)
+        end = tree.append(soma, arbor.mpoint(10, 0, 0, 1), arbor.mpoint(10 + a, 0, 0, 1), tag=3)
+        tree.append(end, arbor.mpoint(10 + a, 0, 0, 1), arbor.mpoint(10 + a, b, 0, 1), tag=3)
+        tree.append(end, arbor.mpoint(10 + a, 0, 0, 1), arbor.mpoint(10 + a, -(90 - a - b), 0, 1), tag=3)
+        decor = arbor.decor().paint("(all)", arbor.density(self.mechanism))
+        decor.place("(location 0 0.5)", arbor.synapse("expsyn"), "syn")
+        decor.place("(location 0 0.5)", arbor.threshold_detector(-10 * U.mV), "det")
+        if gid == 0:
+            decor.place("(location 0 0.5)", arbor.i_clamp(1 * U.ms, 100 * U.ms, 0.4 * U.nA))
+        return arbor.cable_cell(tree, decor, arbor.label_dict(),
+                                discretization=arbor.cv_policy_max_extent(2.5 * U.um))
+
+    def connections_on(self, gid):
+        from arbor import units as U
+        return [arbor.connection(((gid * 7 + 3) % self.n, "det"), "syn", 0.01 * (1 + gid % 3), 2 * U.ms)] \
+            if gid else []
+
+    def probes(self, gid):
+        return [arbor.cable_probe_membrane_voltage("(location 0 0.5)", "v")]
+
+
+def _forked_traces(recipe, threads, t_end=30.0):
+    from arbor import units as U
+    sim = arbor.simulation(recipe, arbor.context(threads=threads))
+    handles = [sim.sample((gid, "v"), arbor.regular_schedule(0.5 * U.ms)) for gid in range(recipe.n)]
+    sim.run(t_end * U.ms, 0.025 * U.ms)
+    return np.array([sim.samples(h)[0][0][:, 1] for h in handles])
+
+
+def test_many_forked_cells_each_with_its_own_pieces():
+    """300 cell groups (more than the shim's 256 direct-mapped layout pointers, so
+    that they collide), each ppack with pieces of its own, on two threads, and a
+    second simulation of the same catalogue: a layout or piece list handed to the
+    wrong ppack would put currents on the wrong CVs. Compared with Arbor's hh."""
+    catalogue = arbor_pycat.build(models.HH, backend="numba")
+    assert arbor_pycat.builder.last_backends[models.HH.name] == "numba"
+    theirs = _forked_traces(_ForkedCells(300, "hh"), threads=2)
+    assert np.ptp(theirs[:, -1]) > 1.0          # the cells are not all alike
+    for _ in range(2):
+        ours = _forked_traces(_ForkedCells(300, models.HH.name, catalogue), threads=2)
+        assert_same_trace(ours.ravel(), theirs.ravel(), atol=V_TOLERANCE, label="300 forked cells")

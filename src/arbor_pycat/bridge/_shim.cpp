@@ -37,7 +37,7 @@
 namespace {
 
 // Native (numba) callbacks: (ppack, event stream or nullptr, layout flags,
-// see layout(), the pieces of the instances or nullptr, see pieces()).
+// and the pieces of the instances or nullptr, both see layout()).
 // A return of 0 means success, <0 an error message set by pycat_set_error,
 // >0 an index into the slot's table of error messages in the low 8 bits and,
 // above them, what was assigned for a shape error (see describe_value()).
@@ -52,18 +52,6 @@ constexpr int max_messages = 64;       // message codes 1 .. max_messages - 1
 constexpr int status_code_bits = 8;    // a status > 0: code in the low bits, detail above
 constexpr int callback_arguments = 4;  // of a native callback: see pycat_callback
 
-// One cached answer of layout() (below).
-struct layout_entry {
-    std::atomic<std::uint32_t> version{0};   // odd while being written
-    std::atomic<const arb_mechanism_ppack*> pp{nullptr};
-    std::atomic<const arb_index_type*> node_index{nullptr};
-    std::atomic<std::uint64_t> generation{0};
-    std::atomic<arb_size_type> width{0};
-    std::atomic<std::uint64_t> flags{0};
-};
-
-constexpr int layout_cache_size = 16;
-
 struct slot {
     arb_mechanism_type type{};
     pycat_callback callbacks[n_methods] = {};
@@ -71,7 +59,6 @@ struct slot {
     std::atomic<std::uint64_t> generation{0};  // bumped by every init: a new simulation invalidates caches
     const char* messages[max_messages] = {};
     arb_mechanism_interface interface{};
-    layout_entry layout_cache[layout_cache_size];   // see layout()
 };
 
 slot slots[max_mechanisms];
@@ -140,80 +127,20 @@ std::uint64_t compute_layout(const slot& s, const arb_mechanism_ppack* pp) {
     return flags;
 }
 
-// Index arrays are allocated and filled when Arbor instantiates a mechanism
-// and do not change until the next instantiation, which calls init and so
-// bumps the slot's generation: the flags are cached per slot under
-// (generation, ppack, width, node_index), compared exactly. Arbor's threads
-// share the cache: each entry is a seqlock (a reader that sees a write in
-// progress recomputes; a writer that finds the entry busy does not cache).
-
-std::uint64_t layout(slot& s, const arb_mechanism_ppack* pp) {
-    const std::uint64_t generation = s.generation.load(std::memory_order_relaxed);
-    layout_entry& e = s.layout_cache[((std::uintptr_t)pp >> 6) % layout_cache_size];
-    const std::uint32_t before = e.version.load(std::memory_order_acquire);
-    if (!(before & 1)) {
-        const bool same = e.pp.load(std::memory_order_relaxed) == pp
-            && e.node_index.load(std::memory_order_relaxed) == pp->node_index
-            && e.generation.load(std::memory_order_relaxed) == generation
-            && e.width.load(std::memory_order_relaxed) == pp->width;
-        const std::uint64_t flags = e.flags.load(std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (same && e.version.load(std::memory_order_relaxed) == before) return flags;
-    }
-    const std::uint64_t flags = compute_layout(s, pp);
-    std::uint32_t expected = e.version.load(std::memory_order_relaxed);
-    if (!(expected & 1) && e.version.compare_exchange_strong(expected, expected + 1, std::memory_order_acquire)) {
-        std::atomic_thread_fence(std::memory_order_release);
-        e.pp.store(pp, std::memory_order_relaxed);
-        e.node_index.store(pp->node_index, std::memory_order_relaxed);
-        e.generation.store(generation, std::memory_order_relaxed);
-        e.width.store(pp->width, std::memory_order_relaxed);
-        e.flags.store(flags, std::memory_order_relaxed);
-        e.version.store(expected + 2, std::memory_order_release);
-    }
-    return flags;
-}
-
 // The pieces of a mechanism's instances: the runs over which every index array
 // (node_index, peer_index, each ion's index) goes up by one, as
 // [n, end_1, ..., end_n] (end_n = width), so that compiled code loops over
-// each run contiguously without scanning the indices at every call. Computed
-// once per ppack and kept per thread (each thread only reads its own), under
-// the same key as the layout flags. nullptr when every index is a range.
-struct pieces_key {
-    const slot* s;
-    const arb_mechanism_ppack* pp;
-    const arb_index_type* node_index;
-    std::uint64_t generation;
-    arb_size_type width;
-    bool operator==(const pieces_key& o) const {
-        return s == o.s && pp == o.pp && node_index == o.node_index && generation == o.generation
-            && width == o.width;
-    }
-};
-
-struct pieces_hash {
-    std::size_t operator()(const pieces_key& k) const {
-        return std::hash<const void*>()(k.pp) ^ (std::hash<const void*>()(k.s) << 1) ^ (std::size_t)k.generation;
-    }
-};
-
-thread_local std::unordered_map<pieces_key, std::vector<arb_index_type>, pieces_hash> pieces_cache;
-constexpr std::size_t pieces_cache_size = 1024;   // entries per thread before it starts afresh
-
+// each run contiguously without scanning the indices at every call; nullptr
+// when every index is a range (one piece).
 bool breaks_at(const arb_index_type* index, arb_size_type k) {
     return index && index[k] != index[k - 1] + 1;
 }
 
-const arb_index_type* pieces(const slot& s, const arb_mechanism_ppack* pp, std::uint64_t flags) {
+std::vector<arb_index_type> compute_pieces(const slot& s, const arb_mechanism_ppack* pp, std::uint64_t flags) {
     std::uint64_t all = (1ull << layout_node_bit) | (pp->peer_index ? 1ull << layout_peer_bit : 0);
     const arb_size_type n_ions = s.type.n_ions;
     for (arb_size_type k = 0; k < n_ions && k < max_layout_ions; ++k) all |= 1ull << (layout_first_ion_bit + k);
-    if ((flags & all) == all && n_ions <= max_layout_ions) return nullptr;   // one piece
-    const pieces_key key{&s, pp, pp->node_index, s.generation.load(std::memory_order_relaxed), pp->width};
-    auto found = pieces_cache.find(key);
-    if (found != pieces_cache.end()) return found->second.data();
-    if (pieces_cache.size() >= pieces_cache_size) pieces_cache.clear();
+    if ((flags & all) == all && n_ions <= max_layout_ions) return {};   // one piece
     std::vector<arb_index_type> ends{0};
     for (arb_size_type k = 1; k < pp->width; ++k) {
         bool split = breaks_at(pp->node_index, k) || breaks_at(pp->peer_index, k);
@@ -222,7 +149,64 @@ const arb_index_type* pieces(const slot& s, const arb_mechanism_ppack* pp, std::
     }
     ends.push_back((arb_index_type)pp->width);
     ends[0] = (arb_index_type)(ends.size() - 1);
-    return pieces_cache.emplace(key, std::move(ends)).first->second.data();
+    return ends;
+}
+
+// Index arrays are allocated and filled when Arbor instantiates a mechanism
+// and do not change until the next instantiation, which calls init and so
+// bumps the slot's generation. The layout flags and pieces are therefore
+// worked out once per ppack and kept per thread (no locks; each thread only
+// reads its own) under (slot, ppack), checked against (generation,
+// node_index, width) at every call: a network has one ppack per mechanism and
+// cell group, thousands of them, and every one stays cached. A small
+// direct-mapped table of pointers into the map saves the hash lookup.
+struct layout_entry {
+    const slot* s = nullptr;
+    const arb_mechanism_ppack* pp = nullptr;
+    const arb_index_type* node_index = nullptr;
+    std::uint64_t generation = 0;
+    arb_size_type width = 0;
+    std::uint64_t flags = 0;
+    std::vector<arb_index_type> pieces;   // empty: one piece
+
+    bool answers(const slot& s_, const arb_mechanism_ppack* pp_, std::uint64_t generation_) const {
+        return s == &s_ && pp == pp_ && node_index == pp_->node_index && generation == generation_
+            && width == pp_->width;
+    }
+};
+
+struct layout_key_hash {
+    std::size_t operator()(const std::pair<const slot*, const arb_mechanism_ppack*>& k) const {
+        return std::hash<const void*>()(k.second) ^ (std::hash<const void*>()(k.first) << 1);
+    }
+};
+
+thread_local std::unordered_map<std::pair<const slot*, const arb_mechanism_ppack*>, layout_entry, layout_key_hash> layout_cache;
+constexpr std::size_t layout_cache_limit = 1 << 17;   // entries per thread before it starts afresh
+constexpr std::size_t layout_front_size = 256;       // direct-mapped pointers into layout_cache
+thread_local layout_entry* layout_front[layout_front_size] = {};
+
+const layout_entry& layout(const slot& s, const arb_mechanism_ppack* pp) {
+    const std::uint64_t generation = s.generation.load(std::memory_order_relaxed);
+    const std::size_t h = (((std::uintptr_t)pp >> 4) ^ ((std::uintptr_t)&s >> 6)) % layout_front_size;
+    layout_entry* front = layout_front[h];
+    if (front && front->answers(s, pp, generation)) return *front;
+    if (layout_cache.size() >= layout_cache_limit) {   // stale ppacks of many simulations
+        layout_cache.clear();
+        std::fill(std::begin(layout_front), std::end(layout_front), nullptr);
+    }
+    layout_entry& e = layout_cache[{&s, pp}];   // references stay valid until clear()
+    if (!e.answers(s, pp, generation)) {
+        e.s = &s;
+        e.pp = pp;
+        e.node_index = pp->node_index;
+        e.generation = generation;
+        e.width = pp->width;
+        e.flags = compute_layout(s, pp);
+        e.pieces = compute_pieces(s, pp, e.flags);
+    }
+    layout_front[h] = &e;
+    return e;
 }
 
 // The value a shape error reports: 1 + 4 size + min(ndim, 3) of what was assigned.
@@ -338,8 +322,8 @@ int call_python(const slot& s, int M, PyObject* f, arb_mechanism_ppack* pp, arb_
     }
     pycat_callback f = s.callbacks[M];
     if (!f) return;
-    const std::uint64_t flags = layout(s, pp);
-    std::int64_t rc = f(pp, events, flags, pieces(s, pp, flags));
+    const layout_entry& l = layout(s, pp);
+    std::int64_t rc = f(pp, events, l.flags, l.pieces.empty() ? nullptr : l.pieces.data());
     if (rc != 0) fail(s, rc, pp, true);
 }
 
