@@ -64,8 +64,32 @@ def targets(f):
     return out
 
 
-def _pointer(f, scalar_form):
-    """The expression of field ``f``'s storage, or None where it has none of its own."""
+MAX_SCOPES = 48   # arrays an entry numbers for LLVM (ppack.load_scoped); further ones: plain indexing
+
+
+class Subscript:
+    """``array[index]``: where a write goes (``str()`` gives the plain subscript)."""
+
+    def __init__(self, array, index):
+        self.array, self.index = array, index
+
+    def __str__(self):
+        return f"{self.array}[{self.index}]"
+
+
+def plain(array, index):
+    """The default way of reading ``array[index]``."""
+    return f"{array}[{index}]"
+
+
+def target_storage(array, ion):
+    """The expression of a current target's storage (as :func:`storage` writes it)."""
+    return f"__pc_as_f64({'_p' if ion is None else f'_ions[{ion}]'}.{array})"
+
+
+def storage(f, scalar_form=True):
+    """The expression of field ``f``'s storage, or None where it has none of its own
+    (two fields with the same expression share their storage)."""
     as_type = "__pc_as_i32" if f.dtype == "index" else "__pc_as_f64"
     if f.table is None:
         if f.array is None or f.index is Index.NONE:
@@ -112,7 +136,7 @@ def setup(o, f, spec, scalar_form, error_code):
             o(1, f"if _p.{f.array} != 0:")
             o(2, f"_f_{name} = __pc_carray(__pc_as_i32(_p.{f.array}), _width)")
         return
-    pointer = _pointer(f, scalar_form)
+    pointer = storage(f, scalar_form)
     if pointer is None:
         return                       # buffers, time_since_spike: made where used
     o(1, f"_s_{name} = {pointer}")
@@ -124,47 +148,48 @@ def setup(o, f, spec, scalar_form, error_code):
         o(2, f"return {error_code('null:' + name)}")
 
 
-def load(f, index_expr, array=None):
+def load(f, index_expr, array=None, read=plain):
     """The value of ``f`` for instance ``_k`` (``index_expr``: its gathered index;
-    ``array``: the pointer it is read from, by default Arbor's), or None for fields
-    set once per call."""
+    ``array``: the pointer it is read from, by default Arbor's; ``read(array,
+    index)``: the expression of one element), or None for fields set once per call."""
     if f.write is Write.BUFFER:
         return "0.0"
     scale = "" if f.scale == 1.0 else f"{f.scale!r} * "
     if f.gathered:
-        return f"{scale}{array or '_s_' + f.name}[{index_expr}]"
+        return f"{scale}{read(array or '_s_' + f.name, index_expr)}"
     if f.index is Index.INSTANCE:
         if f.table is None:
             return f"_f_{f.name}[_k]"
-        return f"{scale}_s_{f.name}[_k]"
+        return f"{scale}{read('_s_' + f.name, '_k')}"
     return None
 
 
-def weight(f):
+def weight(f, read=plain):
     """The factor of a weighted write for instance ``_k``."""
-    return "_w[_k]" if f.weighted else "1.0"
+    return read("_w", "_k") if f.weighted else "1.0"
 
 
-def write_op(f, new, old, index_expr):
-    """How one non-buffered field's new value reaches Arbor: ``(lhs, op, coefficient, value)``."""
+def write_op(f, new, old, index_expr, read=plain):
+    """How one non-buffered field's new value reaches Arbor: ``(lhs, op, coefficient,
+    value)``, ``lhs`` a :class:`Subscript`."""
     if f.write is Write.INPLACE:
-        return (f"_s_{f.name}[_k]", "=", "", new)
-    target = f"_s_{f.name}[{index_expr}]"
+        return (Subscript(f"_s_{f.name}", "_k"), "=", "", new)
+    target = Subscript(f"_s_{f.name}", index_expr)
     if f.write is Write.ASSIGN:
         return (target, "=", "", new)
     if f.write is Write.BLEND:
-        return (target, "+=", f"{weight(f)} * ", f"{new} - {old}")
+        return (target, "+=", f"{weight(f, read)} * ", f"{new} - {old}")
     if f.write is Write.ACCUMULATE:
-        return (target, "+=", f"{weight(f)} * ", new)
+        return (target, "+=", f"{weight(f, read)} * ", new)
     raise AssertionError(f"no write of {f.row()}")
 
 
-def current_writes(buffers, values, at):
+def current_writes(buffers, values, at, read=plain):
     """``target[index] += coefficient * (sum of values)`` for each current target.
 
     ``buffers``: the buffered fields with a value, ``values``: {name: value
     expression for instance _k}; ``at(index array)``: where it points for _k.
-    Returns (lhs, op, coefficient, value) per target."""
+    Returns (lhs, op, coefficient, value) per target, ``lhs`` a :class:`Subscript`."""
     grouped = {}
     for f in buffers:
         for variable, index, _, _ in targets(f):
@@ -173,11 +198,11 @@ def current_writes(buffers, values, at):
     for (variable, index), fields in grouped.items():
         if len({(f.write_scale, f.weighted) for f in fields}) == 1:     # one factor for the sum
             f = fields[0]
-            ops.append((f"{variable}[{at(index)}]", "+=", f"{f.write_scale!r} * {weight(f)} * ",
+            ops.append((Subscript(variable, at(index)), "+=", f"{f.write_scale!r} * {weight(f, read)} * ",
                         " + ".join(values[g.name] for g in fields)))
         else:
-            ops.append((f"{variable}[{at(index)}]", "+=", "", " + ".join(
-                f"{f.write_scale!r} * {weight(f)} * ({values[f.name]})" for f in fields)))
+            ops.append((Subscript(variable, at(index)), "+=", "", " + ".join(
+                f"{f.write_scale!r} * {weight(f, read)} * ({values[f.name]})" for f in fields)))
     return ops
 
 
@@ -189,5 +214,4 @@ def setup_targets(o, buffers):
             if variable in made:
                 continue
             made.add(variable)
-            owner = "_p" if ion is None else f"_ions[{ion}]"
-            o(1, f"{variable} = __pc_as_f64({owner}.{array})")
+            o(1, f"{variable} = {target_storage(array, ion)}")

@@ -171,7 +171,43 @@ class ScalarEntry(Entry):
 
     def load(self, f):
         array = f"_a_{f.name}" if self.through_copies and f.gathered else None
-        return access.load(f, self.at(access.field_index(f)) if f.gathered else None, array)
+        return access.load(f, self.at(access.field_index(f)) if f.gathered else None, array,
+                           self.read)
+
+    # -- which of Arbor's arrays an access touches (ppack.load_scoped) -----------
+    def scope(self, array):
+        """The scope number of pointer variable ``array`` (one per distinct storage), or
+        None where it is not one of Arbor's arrays or the numbers are used up."""
+        if not hasattr(self, "_storages"):
+            self._storages = {"_w": "__pc_as_f64(_p.weight)"}
+            for f in self.fields:
+                pointer = access.storage(f)
+                if pointer is not None:
+                    self._storages[f"_s_{f.name}"] = self._storages[f"_a_{f.name}"] = pointer
+            for f in self.buffers:
+                for variable, _, target, ion in access.targets(f):
+                    self._storages[variable] = access.target_storage(target, ion)
+            self._numbers = {}
+        storage = self._storages.get(array)
+        if storage is None:
+            return None
+        if storage not in self._numbers and len(self._numbers) < access.MAX_SCOPES:
+            self._numbers[storage] = len(self._numbers)
+        return self._numbers.get(storage)
+
+    def read(self, array, index):
+        """``array[index]``, told to LLVM as a read of its own array."""
+        number = self.scope(array)
+        return access.plain(array, index) if number is None else f"__pc_ld({array}, {index}, {number})"
+
+    def write(self, o, depth, lhs, op, coeff, value):
+        """``lhs op coeff(value)``, told to LLVM as a write of its own array."""
+        number = self.scope(lhs.array)
+        if number is None:
+            o(depth, f"{lhs} {op} {coeff}({value})")
+            return
+        new = f"{coeff}({value})" if op == "=" else f"{self.read(lhs.array, lhs.index)} + {coeff}({value})"
+        o(depth, f"__pc_st({lhs.array}, {lhs.index}, {new}, {number})")
 
     # -- loops -------------------------------------------------------------------
     def pieces_loop(self, o, indexes, depth, may_split, copies=False):
@@ -217,7 +253,7 @@ class ScalarEntry(Entry):
         results = {name: f"_r[{j + offset}]" for j, name in enumerate(kernel.outputs)}
         self.numeric_conductance_of(o, results, depth + 1)
         for lhs, op, coeff, value in self.write_ops(results):
-            o(depth + 1, f"{lhs} {op} {coeff}({value})")
+            self.write(o, depth + 1, lhs, op, coeff, value)
 
     def kernel_args(self, shifted_v=False):
         """The kernel's arguments for instance ``_k`` (``shifted_v``: at v + DV)."""
@@ -259,11 +295,11 @@ class ScalarEntry(Entry):
     def write_ops(self, results):
         """How each result reaches Arbor, per instance ``_k``: ``lhs op coeff(value)``."""
         buffers = [f for f in self.buffers if f.name in results]
-        ops = access.current_writes(buffers, results, self.at)
+        ops = access.current_writes(buffers, results, self.at, self.read)
         for name, value in results.items():
             f = self.plan.get(name)
             if f is None or f.write is Write.BUFFER:
                 continue
             ops.append(access.write_op(f, value, f"_f_{name}",
-                                       self.at(access.field_index(f)) if f.gathered else None))
+                                       self.at(access.field_index(f)) if f.gathered else None, self.read))
         return ops

@@ -164,6 +164,7 @@ def _fingerprint(source, namespace):
     from ..._version import __version__
     h = hashlib.sha256()
     h.update(f"{__version__}/{_VERSION}/{_compiler_versions()}/{np.__version__}\n".encode())
+    h.update(" ".join(_LLVM_OPTIONS).encode())
     h.update(_library_digest().encode())
     h.update(source.encode())
     attributes = _attributes_used(source)
@@ -280,6 +281,7 @@ def _runtime_globals():
         "carray": carray,
         "as_f64": ppack.as_f64, "as_i32": ppack.as_i32, "as_u64": ppack.as_u64,
         "as_ion": ppack.as_ion, "as_event": ppack.as_event, "address_of": ppack.address_of,
+        "ld": ppack.load_scoped, "st": ppack.store_scoped,
         "fast_exp": mathlib.fast_exp, "fast_expm1": mathlib.fast_expm1,
         "fast_log": mathlib.fast_log, "fast_pow": mathlib.fast_pow,
         "fast_tanh": mathlib.fast_tanh, "fast_log1p": mathlib.fast_log1p,
@@ -502,18 +504,27 @@ def _load(source, namespace, digest, entry=None):
     return module
 
 
-def _tune_llvm():
-    """Let LLVM vectorise loops that touch many of Arbor's arrays.
-
-    Each array a loop writes needs a runtime overlap check against the others;
-    LLVM's default budget (8 checks) is too small for a typical channel.
-    """
-    import llvmlite.binding as llvm
-    llvm.set_option("", "--runtime-memory-check-threshold=256")
+# LLVM options for every module (see _tune_llvm); part of the fingerprint.
+_LLVM_OPTIONS = (
+    # Each array a loop writes needs a runtime overlap check against the others
+    # where LLVM cannot rule out overlap (the array form; the scalar form tells it,
+    # ppack.load_scoped); LLVM's default budget (8 checks) is too small for a channel.
+    "--runtime-memory-check-threshold=256",
+    "--memory-check-merge-threshold=256",
     # Helpers and kernels are separate numba functions: LLVM must inline them
     # into the loops (numba's own IR inlining is far too slow to compile).
-    llvm.set_option("", "--inline-threshold=100000")
-    llvm.set_option("", "--memory-check-merge-threshold=256")
+    "--inline-threshold=100000",
+    # The last 1-3 instances of a piece: two at a time in SSE registers rather than
+    # one by one (a branched cell has a short piece and a remainder per fork).
+    "--epilogue-vectorization-force-VF=2",
+)
+
+
+def _tune_llvm():
+    """Set _LLVM_OPTIONS (process-wide options of llvmlite's LLVM)."""
+    import llvmlite.binding as llvm
+    for option in _LLVM_OPTIONS:
+        llvm.set_option("", option)
 
 
 def build(spec, native_library=True):

@@ -41,3 +41,69 @@ def address_of(typingctx, pointer):
         def codegen(context, builder, signature, args):
             return builder.ptrtoint(args[0], context.get_value_type(types.uint64))
         return types.uint64(pointer), codegen
+
+
+# -- loads and stores that tell LLVM which of Arbor's arrays they touch ---------
+#
+# Arbor's arrays of one call never overlap: each parameter, state, ion array and
+# the CV arrays (v, i, g, weights) is its own allocation or a disjoint slice of
+# one. LLVM cannot know that, so the vectorised loop over a piece starts with a
+# runtime overlap check of every written array against every other one (about a
+# hundred comparisons per piece for HH). Accesses made through these intrinsics
+# carry scoped-noalias metadata instead: scope k for the array the entry numbers
+# k, and "no alias" with every other number (entry_scalar.py numbers one array
+# per distinct storage, so two names for one array share a number).
+
+from .access import MAX_SCOPES   # noqa: E402
+
+
+def _scopes(module, scope):
+    """(alias.scope, noalias) metadata lists of scope number ``scope``."""
+    from llvmlite import ir
+    domain = module.add_metadata([ir.MetaDataString(module, "arbor_pycat.arrays")])
+
+    def node(k):
+        return module.add_metadata([ir.MetaDataString(module, f"arbor_pycat.array.{k}"), domain])
+    own = module.add_metadata([node(scope)])
+    others = module.add_metadata([node(k) for k in range(MAX_SCOPES) if k != scope])
+    return own, others
+
+
+def _address(context, builder, pointer, index, index_type):
+    index = context.cast(builder, index, index_type, types.intp)
+    return builder.gep(pointer, [index])
+
+
+@intrinsic(prefer_literal=True)
+def load_scoped(typingctx, pointer, index, scope):
+    """``pointer[index]``, read as scope number ``scope`` (an integer literal)."""
+    if (isinstance(pointer, types.CPointer) and isinstance(index, types.Integer)
+            and isinstance(scope, types.IntegerLiteral) and 0 <= scope.literal_value < MAX_SCOPES):
+        number = scope.literal_value
+
+        def codegen(context, builder, signature, args):
+            value = builder.load(_address(context, builder, args[0], args[1], signature.args[1]))
+            own, others = _scopes(builder.module, number)
+            value.set_metadata("alias.scope", own)
+            value.set_metadata("noalias", others)
+            return value
+        return pointer.dtype(pointer, index, scope), codegen
+
+
+@intrinsic(prefer_literal=True)
+def store_scoped(typingctx, pointer, index, value, scope):
+    """``pointer[index] = value``, written as scope number ``scope`` (an integer literal)."""
+    if (isinstance(pointer, types.CPointer) and isinstance(index, types.Integer)
+            and isinstance(value, (types.Float, types.Integer, types.Boolean))
+            and isinstance(scope, types.IntegerLiteral) and 0 <= scope.literal_value < MAX_SCOPES):
+        number = scope.literal_value
+
+        def codegen(context, builder, signature, args):
+            stored = context.cast(builder, args[2], signature.args[2], pointer.dtype)
+            instruction = builder.store(stored, _address(context, builder, args[0], args[1],
+                                                         signature.args[1]))
+            own, others = _scopes(builder.module, number)
+            instruction.set_metadata("alias.scope", own)
+            instruction.set_metadata("noalias", others)
+            return context.get_dummy_value()
+        return types.none(pointer, index, value, scope), codegen
