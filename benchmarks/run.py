@@ -31,6 +31,8 @@ Cases (``--cases``, default: all but the last):
                  (``style_check.py``: compiled, equal to the python backend, ratio to ``hh``).
 ``branched``     (numba) ``../shared/bench/branched_hh.py``: a Y-shaped cell vs a cable.
 ``network``      (numba) ``../shared/bench/network_expsyn.py 200 20``.
+``forked_network`` (numba) ``benchmarks/forked_network.py``: 10 and 2000 small
+                 Y-shaped cells (one per cell group) and 10 cables of the same CVs.
 ``l5pc``         (numba) ``benchmarks/l5pc.py``: Arbor's L5PC example (14k CVs) on the 12 bbp
                  mechanisms imported from their .mod files, against the compiled catalogue.
 ``hh_256cells_ungrouped``  (not run by default) 256 cells with Arbor's default
@@ -528,6 +530,23 @@ def case_l5pc(backend, options):
     return [{"case": "l5pc", "backend": backend, "output": lines[-1]}]
 
 
+def case_forked_network(backend, options):
+    """benchmarks/forked_network.py: networks of small forked cells (numba)."""
+    if backend != "numba":
+        return []
+    here = os.path.dirname(os.path.abspath(__file__))
+    rows = []
+    for args in (("10", "200", "y"), ("10", "200", "cable"), ("2000", "5", "y")):
+        result = subprocess.run([sys.executable, os.path.join(here, "forked_network.py"), *args],
+                                capture_output=True, text=True, timeout=1800)
+        lines = [line for line in result.stdout.splitlines() if line.strip()]
+        case = "forked_network " + " ".join(args)
+        rows.append({"case": case, "backend": backend, "output": lines[-1]} if lines else
+                    {"case": case, "backend": backend,
+                     "skipped": f"no output (exit {result.returncode}): {result.stderr.strip()[-300:]}"})
+    return rows
+
+
 CASES = {
     "hh_1cv": case_hh_1cv,
     "hh_1024cv": case_hh_1024cv,
@@ -539,11 +558,12 @@ CASES = {
     "styles": case_styles,
     "branched": case_branched,
     "network": case_network,
+    "forked_network": case_forked_network,
     "l5pc": case_l5pc,
     "hh_256cells_ungrouped": case_hh_256cells_ungrouped,
 }
 DEFAULT_CASES = ("hh_1cv", "hh_1024cv", "hh_256cells", "kernels", "bridge", "build", "bbp_build", "styles",
-                 "branched", "network", "l5pc")
+                 "branched", "network", "forked_network", "l5pc")
 
 
 # -- output -----------------------------------------------------------------------------
