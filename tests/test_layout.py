@@ -224,3 +224,9 @@ def test_many_forked_cells_each_with_its_own_pieces():
     for _ in range(2):
         ours = _forked_traces(_ForkedCells(300, models.HH.name, catalogue), threads=2)
         assert_same_trace(ours.ravel(), theirs.ravel(), atol=V_TOLERANCE, label="300 forked cells")
+    # more ppacks than a thread keeps before it drops those of earlier simulations
+    # (the shim's layout_cache_prune: 4096), then the same run once more
+    for _ in range(14):
+        _forked_traces(_ForkedCells(300, models.HH.name, catalogue), threads=1, t_end=0.1)
+    ours = _forked_traces(_ForkedCells(300, models.HH.name, catalogue), threads=1)
+    assert_same_trace(ours.ravel(), theirs.ravel(), atol=V_TOLERANCE, label="after the cache was pruned")

@@ -158,7 +158,7 @@ std::vector<arb_index_type> compute_pieces(const slot& s, const arb_mechanism_pp
 // worked out once per ppack and kept per thread (no locks; each thread only
 // reads its own) under (slot, ppack), checked against (generation,
 // node_index, width) at every call: a network has one ppack per mechanism and
-// cell group, thousands of them, and every one stays cached. A small
+// cell group, thousands of them, and every live one stays cached. A small
 // direct-mapped table of pointers into the map saves the hash lookup.
 struct layout_entry {
     const slot* s = nullptr;
@@ -182,20 +182,30 @@ struct layout_key_hash {
 };
 
 thread_local std::unordered_map<std::pair<const slot*, const arb_mechanism_ppack*>, layout_entry, layout_key_hash> layout_cache;
-constexpr std::size_t layout_cache_limit = 1 << 17;   // entries per thread before it starts afresh
+constexpr std::size_t layout_cache_prune = 4096;     // entries per thread before stale ones go
+thread_local std::size_t layout_cache_next_prune = layout_cache_prune;
 constexpr std::size_t layout_front_size = 256;       // direct-mapped pointers into layout_cache
 thread_local layout_entry* layout_front[layout_front_size] = {};
+
+// Drops the entries of ppacks whose slot was initialised since (a later
+// simulation, or a dead one): they would be recomputed before any use. Keeps
+// what a sweep of many simulations in one process holds bounded.
+void prune_layout_cache() {
+    for (auto it = layout_cache.begin(); it != layout_cache.end();) {
+        if (it->second.generation != it->second.s->generation.load(std::memory_order_relaxed)) it = layout_cache.erase(it);
+        else ++it;
+    }
+    std::fill(std::begin(layout_front), std::end(layout_front), nullptr);
+    layout_cache_next_prune = std::max(layout_cache_prune, 2 * layout_cache.size());
+}
 
 const layout_entry& layout(const slot& s, const arb_mechanism_ppack* pp) {
     const std::uint64_t generation = s.generation.load(std::memory_order_relaxed);
     const std::size_t h = (((std::uintptr_t)pp >> 4) ^ ((std::uintptr_t)&s >> 6)) % layout_front_size;
     layout_entry* front = layout_front[h];
     if (front && front->answers(s, pp, generation)) return *front;
-    if (layout_cache.size() >= layout_cache_limit) {   // stale ppacks of many simulations
-        layout_cache.clear();
-        std::fill(std::begin(layout_front), std::end(layout_front), nullptr);
-    }
-    layout_entry& e = layout_cache[{&s, pp}];   // references stay valid until clear()
+    if (layout_cache.size() >= layout_cache_next_prune) prune_layout_cache();
+    layout_entry& e = layout_cache[{&s, pp}];   // references stay valid until pruned
     if (!e.answers(s, pp, generation)) {
         e.s = &s;
         e.pp = pp;

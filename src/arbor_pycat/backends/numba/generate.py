@@ -127,7 +127,7 @@ def _library_digest():
     here = Path(__file__).parent
     abi = sorted(Path(contract.__file__).parent.glob("*.py"))     # the ppack's layout among them
     h = hashlib.sha256()
-    for path in (here / "mathlib.py", here / "ppack.py", Path(helpers.__file__), *abi):
+    for path in (here / "mathlib.py", here / "ppack.py", here / "access.py", Path(helpers.__file__), *abi):
         h.update(path.read_bytes())
     return h.hexdigest()
 
