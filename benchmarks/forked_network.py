@@ -25,25 +25,15 @@ from arbor import units as U
 
 import arbor_pycat
 from arbor_pycat import models
+from arbor_pycat.recipe import CableRecipe
 
 
-class ForkedCells(A.recipe):
+class ForkedCells(CableRecipe):
     def __init__(self, n, mechanism, shape, catalogue):
-        super().__init__()
-        self.n, self.mechanism, self.shape = n, mechanism, shape
-        self.props = A.neuron_cable_properties()
-        self.props.catalogue.extend(catalogue, "")
+        super().__init__(catalogue, n_cells=n)
+        self.mechanism, self.shape = mechanism, shape
 
-    def num_cells(self):
-        return self.n
-
-    def cell_kind(self, gid):
-        return A.cell_kind.cable
-
-    def global_properties(self, kind):
-        return self.props
-
-    def cell_description(self, gid):
+    def make_cell(self, gid):
         tree = A.segment_tree()
         soma = tree.append(A.mnpos, A.mpoint(0, 0, 0, 5), A.mpoint(10, 0, 0, 5), tag=1)
         first = tree.append(soma, A.mpoint(10, 0, 0, 1), A.mpoint(100, 50, 0, 1), tag=3)

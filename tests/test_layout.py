@@ -12,6 +12,7 @@ import pytest
 
 import arbor_pycat
 from arbor_pycat import models
+from arbor_pycat.recipe import CableRecipe
 from checks import V_TOLERANCE, assert_same_trace
 from conftest import BACKENDS
 from pycat_cell import OneCell, simulate
@@ -154,7 +155,7 @@ def test_many_cell_groups_on_two_threads():
     assert result.spike_counts[0] == result.spike_counts[1] > 0, str(result)
 
 
-class _ForkedCells(arbor.recipe):
+class _ForkedCells(CableRecipe):
     """``n`` cells, one per cell group: a soma, a dendrite, and at its end a fork
     into two branches. Every cell has the same number of CVs, but the dendrite's
     length, hence where the fork's zero-area CV (which has no instance) splits
@@ -164,22 +165,10 @@ class _ForkedCells(arbor.recipe):
     through synapses, so that every cell's trace differs."""
 
     def __init__(self, n, mechanism, catalogue=None):
-        super().__init__()
-        self.n, self.mechanism = n, mechanism
-        self.props = arbor.neuron_cable_properties()
-        if catalogue is not None:
-            self.props.catalogue.extend(catalogue, "")
+        super().__init__(catalogue, n_cells=n)
+        self.mechanism = mechanism
 
-    def num_cells(self):
-        return self.n
-
-    def cell_kind(self, gid):
-        return arbor.cell_kind.cable
-
-    def global_properties(self, kind):
-        return self.props
-
-    def cell_description(self, gid):
+    def make_cell(self, gid):
         from arbor import units as U
         tree = arbor.segment_tree()
         soma = tree.append(arbor.mnpos, arbor.mpoint(0, 0, 0, 5), arbor.mpoint(10, 0, 0, 5), tag=1)
@@ -197,7 +186,7 @@ class _ForkedCells(arbor.recipe):
 
     def connections_on(self, gid):
         from arbor import units as U
-        return [arbor.connection(((gid * 7 + 3) % self.n, "det"), "syn", 0.01 * (1 + gid % 3), 2 * U.ms)] \
+        return [arbor.connection(((gid * 7 + 3) % self.n_cells, "det"), "syn", 0.01 * (1 + gid % 3), 2 * U.ms)] \
             if gid else []
 
     def probes(self, gid):
@@ -207,7 +196,7 @@ class _ForkedCells(arbor.recipe):
 def _forked_traces(recipe, threads, t_end=30.0):
     from arbor import units as U
     sim = arbor.simulation(recipe, arbor.context(threads=threads))
-    handles = [sim.sample((gid, "v"), arbor.regular_schedule(0.5 * U.ms)) for gid in range(recipe.n)]
+    handles = [sim.sample((gid, "v"), arbor.regular_schedule(0.5 * U.ms)) for gid in range(recipe.n_cells)]
     sim.run(t_end * U.ms, 0.025 * U.ms)
     return np.array([sim.samples(h)[0][0][:, 1] for h in handles])
 

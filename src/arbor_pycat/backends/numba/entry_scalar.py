@@ -15,6 +15,8 @@ Values of the temperature alone (:mod:`.hoist`) are computed once per call
 where every instance has the same temperature; otherwise one indexed loop
 computes them per instance.
 """
+import functools
+
 from ...spec.fields import Write
 from . import access
 from .entry import Entry
@@ -175,34 +177,30 @@ class ScalarEntry(Entry):
                            self.read)
 
     # -- which of Arbor's arrays an access touches (ppack.load_scoped) -----------
-    def scope(self, array):
-        """The scope number of pointer variable ``array`` (one per distinct storage), or
-        None where it is not one of Arbor's arrays or the numbers are used up."""
-        if not hasattr(self, "_storages"):
-            self._storages = {"_w": "__pc_as_f64(_p.weight)"}
-            for f in self.fields:
-                pointer = access.storage(f)
-                if pointer is not None:
-                    self._storages[f"_s_{f.name}"] = self._storages[f"_a_{f.name}"] = pointer
-            for f in self.buffers:
-                for variable, _, target, ion in access.targets(f):
-                    self._storages[variable] = access.target_storage(target, ion)
-            self._numbers = {}
-        storage = self._storages.get(array)
-        if storage is None:
-            return None
-        if storage not in self._numbers and len(self._numbers) < access.MAX_SCOPES:
-            self._numbers[storage] = len(self._numbers)
-        return self._numbers.get(storage)
+    @functools.cached_property
+    def scopes(self):
+        """{pointer variable: scope number}: one number per distinct storage of Arbor's
+        (two variables for one array share it), the first MAX_SCOPES storages only."""
+        storages = {"_w": "__pc_as_f64(_p.weight)"}
+        for f in self.fields:
+            pointer = access.storage(f)
+            if pointer is not None:
+                storages[f"_s_{f.name}"] = storages[f"_a_{f.name}"] = pointer
+        for f in self.buffers:
+            for variable, _, target, ion in access.targets(f):
+                storages[variable] = access.target_storage(target, ion)
+        numbers = {storage: k for k, storage in enumerate(dict.fromkeys(storages.values()))}
+        return {variable: numbers[storage] for variable, storage in storages.items()
+                if numbers[storage] < access.MAX_SCOPES}
 
     def read(self, array, index):
         """``array[index]``, told to LLVM as a read of its own array."""
-        number = self.scope(array)
+        number = self.scopes.get(array)
         return access.plain(array, index) if number is None else f"__pc_ld({array}, {index}, {number})"
 
     def write(self, o, depth, lhs, op, coeff, value):
         """``lhs op coeff(value)``, told to LLVM as a write of its own array."""
-        number = self.scope(lhs.array)
+        number = self.scopes.get(lhs.array)
         if number is None:
             o(depth, f"{lhs} {op} {coeff}({value})")
             return

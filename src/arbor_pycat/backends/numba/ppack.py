@@ -57,16 +57,16 @@ def address_of(typingctx, pointer):
 from .access import MAX_SCOPES   # noqa: E402
 
 
-def _scopes(module, scope):
-    """(alias.scope, noalias) metadata lists of scope number ``scope``."""
+def _tag(instruction, module, scope):
+    """Mark a load or store as touching scope number ``scope``, and no other."""
     from llvmlite import ir
     domain = module.add_metadata([ir.MetaDataString(module, "arbor_pycat.arrays")])
 
     def node(k):
         return module.add_metadata([ir.MetaDataString(module, f"arbor_pycat.array.{k}"), domain])
-    own = module.add_metadata([node(scope)])
-    others = module.add_metadata([node(k) for k in range(MAX_SCOPES) if k != scope])
-    return own, others
+    instruction.set_metadata("alias.scope", module.add_metadata([node(scope)]))
+    instruction.set_metadata("noalias", module.add_metadata([node(k) for k in range(MAX_SCOPES) if k != scope]))
+    return instruction
 
 
 def _address(context, builder, pointer, index, index_type):
@@ -83,10 +83,7 @@ def load_scoped(typingctx, pointer, index, scope):
 
         def codegen(context, builder, signature, args):
             value = builder.load(_address(context, builder, args[0], args[1], signature.args[1]))
-            own, others = _scopes(builder.module, number)
-            value.set_metadata("alias.scope", own)
-            value.set_metadata("noalias", others)
-            return value
+            return _tag(value, builder.module, number)
         return pointer.dtype(pointer, index, scope), codegen
 
 
@@ -100,10 +97,7 @@ def store_scoped(typingctx, pointer, index, value, scope):
 
         def codegen(context, builder, signature, args):
             stored = context.cast(builder, args[2], signature.args[2], pointer.dtype)
-            instruction = builder.store(stored, _address(context, builder, args[0], args[1],
-                                                         signature.args[1]))
-            own, others = _scopes(builder.module, number)
-            instruction.set_metadata("alias.scope", own)
-            instruction.set_metadata("noalias", others)
+            _tag(builder.store(stored, _address(context, builder, args[0], args[1], signature.args[1])),
+                 builder.module, number)
             return context.get_dummy_value()
         return types.none(pointer, index, value, scope), codegen
