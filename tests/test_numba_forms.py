@@ -351,3 +351,30 @@ def test_piece_loops_tell_llvm_that_arbor_arrays_do_not_overlap(tmp_path, monkey
     vector_loads = [line for line in ir.splitlines() if "load <4 x double>" in line]
     assert vector_loads, "the piece loop is not vectorised"
     assert all("!alias.scope" in line and "!noalias" in line for line in vector_loads)
+
+
+def test_scratch_buffers_say_when_there_is_no_memory():
+    """The copies of a scattered layout's values (ppack.scratch) come from numba's
+    allocator as raw pointers: NULL where malloc fails, which the entry turns into
+    an error (a message) instead of writing through it."""
+    from numba import njit
+    from arbor_pycat.backends.numba import ppack
+
+    @njit
+    def allocated(n):
+        p = ppack.scratch(n)
+        ok = ppack.address_of(p) != 0
+        if ok:
+            p[n - 1] = 1.5
+        ppack.release(p)
+        return ok
+    assert allocated(1000)
+    assert not allocated(2 ** 58)          # 2**61 bytes: more than any address space
+    from arbor_pycat import models
+    from arbor_pycat.backends.numba import generate
+    spec = spec_of(models.HH)
+    messages = generate._Messages(spec)
+    source, _, _ = generate._source_for(spec, messages)
+    entry = source[source.index("def __pc_entry_advance_state"):]
+    assert "__pc_scratch(_width + 1)" in entry and "__pc_release(_a_v)" in entry
+    assert any("out of memory" in text for text in messages.messages.values())

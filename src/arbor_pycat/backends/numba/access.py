@@ -29,7 +29,12 @@ def index_source(array):
         return "_p.node_index"
     if array == "_peer_index":
         return "_p.peer_index"
-    return f"_ions[{ion_of(array)}].index"
+    return f"{ion_state(ion_of(array))}.index"
+
+
+def ion_state(ion):
+    """The generated name of ion number ``ion``'s state record (``_ion0``, ...)."""
+    return f"_ion{ion}"
 
 
 def ion_of(array):
@@ -84,7 +89,7 @@ def plain(array, index):
 
 def target_storage(array, ion):
     """The expression of a current target's storage (as :func:`storage` writes it)."""
-    return f"__pc_as_f64({'_p' if ion is None else f'_ions[{ion}]'}.{array})"
+    return f"__pc_as_f64({'_p' if ion is None else ion_state(ion)}.{array})"
 
 
 def storage(f, scalar_form=True):
@@ -105,7 +110,7 @@ def storage(f, scalar_form=True):
         pointer = f"__pc_as_f64(_random[{f.slot}])"
         return pointer if scalar_form else f"__pc_carray({pointer}, _width)"
     if f.table == "ion_states" and f.index is not Index.NONE and f.array is not None:
-        return f"__pc_as_f64(_ions[{f.ion}].{f.array})"
+        return f"__pc_as_f64({ion_state(f.ion)}.{f.array})"
     return None
 
 
@@ -121,7 +126,7 @@ def setup(o, f, spec, scalar_form, error_code):
         elif f.table == "globals":
             o(1, f"_f_{name} = __pc_as_f64(_p.globals)[{f.slot}]")
         elif f.table == "ion_states":
-            o(1, f"_f_{name} = __pc_as_f64(_ions[{f.ion}].{f.array})[0]")
+            o(1, f"_f_{name} = __pc_as_f64({ion_state(f.ion)}.{f.array})[0]")
         else:
             raise AssertionError(f.row())
         return
@@ -130,7 +135,8 @@ def setup(o, f, spec, scalar_form, error_code):
         if f.array == "node_index":
             o(1, f"_f_{name} = _node_index")
         elif f.array == "weight":
-            o(1, f"_f_{name} = __pc_carray(__pc_as_f64(_p.weight), _width)")
+            pointer = "__pc_as_f64(_p.weight)"
+            o(1, f"_f_{name} = " + (pointer if scalar_form else f"__pc_carray({pointer}, _width)"))
         else:
             o(1, f"_f_{name} = __pc_np.ones(_width, __pc_np.int32)")
             o(1, f"if _p.{f.array} != 0:")
@@ -144,7 +150,7 @@ def setup(o, f, spec, scalar_form, error_code):
         # Arbor passes an ion's concentrations and reversal potential only where the
         # mechanism declares them (its current density always): each check takes one
         # of the message codes, so only these are checked.
-        o(1, f"if _ions[{f.ion}].{f.array} == 0:")
+        o(1, f"if {ion_state(f.ion)}.{f.array} == 0:")
         o(2, f"return {error_code('null:' + name)}")
 
 

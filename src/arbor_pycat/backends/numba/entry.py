@@ -50,11 +50,17 @@ class Entry:
         o(0, f"def __pc_entry_{self.method.name}(_pp_ptr, _ev_ptr, _key, _pieces_ptr):")
 
     def setup(self, o):
-        """Read the ppack and prepare every field (pointers, scalars)."""
+        """Read the ppack and prepare every field (pointers, scalars).
+
+        The ppack and the ion states are records reached through a pointer, and the
+        tables of parameters, states and random numbers are raw pointers: no array
+        is made for them (a ``numba.carray`` is an overload that numba compiles once
+        per process and types at every use). The scalar form reads the index arrays
+        through raw pointers too; the array form needs them as arrays."""
         spec = self.spec
-        o(1, "_p = __pc_carray(_pp_ptr, 1)[0]")
+        o(1, "_p = __pc_record(_pp_ptr, 0)")
         o(1, "_width = __pc_np.int64(_p.width)")
-        o(1, "_node_index = __pc_carray(__pc_as_i32(_p.node_index), _width)")
+        o(1, f"_node_index = {self.index_pointer('_p.node_index')}")
         # The scalar form reads per-instance arrays through raw pointers: no negative-index
         # wrap-around on _k, which LLVM cannot rule out in a piece's loop and which
         # would stop it vectorising.
@@ -62,21 +68,27 @@ class Entry:
              else "_w = __pc_carray(__pc_as_f64(_p.weight), _width)")
         ions = sorted({f.ion for f in self.fields + self.buffers if f.ion is not None})
         if ions:
-            o(1, f"_ions = __pc_carray(__pc_as_ion(_p.ion_states), {len(spec.ions)})")
+            o(1, "_ions = __pc_as_ion(_p.ion_states)")
             for k in ions:
-                o(1, f"_ion{k}_index = __pc_carray(__pc_as_i32(_ions[{k}].index), _width)")
+                o(1, f"{access.ion_state(k)} = __pc_record(_ions, {k})")
+                o(1, f"_ion{k}_index = {self.index_pointer(access.ion_state(k) + '.index')}")
         if any(f.index is Index.PEER for f in self.fields):
-            o(1, "_peer_index = __pc_carray(__pc_as_i32(_p.peer_index), _width)")
+            o(1, f"_peer_index = {self.index_pointer('_p.peer_index')}")
         access.setup_targets(o, self.buffers)
         if spec.parameters:
-            o(1, f"_params = __pc_carray(__pc_as_u64(_p.parameters), {len(spec.parameters)})")
+            o(1, "_params = __pc_as_u64(_p.parameters)")
         if spec.state_vars:
-            o(1, f"_states = __pc_carray(__pc_as_u64(_p.state_vars), {len(spec.state_vars)})")
+            o(1, "_states = __pc_as_u64(_p.state_vars)")
         if spec.random:
-            slots = max(r.slot for r in spec.random) + 1
-            o(1, f"_random = __pc_carray(__pc_as_u64(_p.random_numbers), {slots})")
+            o(1, "_random = __pc_as_u64(_p.random_numbers)")
         for f in self.fields:
             access.setup(o, f, spec, self.scalar_form, self.error_code)
+
+    def index_pointer(self, address):
+        """An index array at ``address``: a raw pointer in the scalar form, an array of
+        ``_width`` in the array form."""
+        pointer = f"__pc_as_i32({address})"
+        return pointer if self.scalar_form else f"__pc_carray({pointer}, _width)"
 
     def current_names(self):
         """The buffered currents (not the conductance) the kernel gives."""
@@ -87,9 +99,9 @@ class Entry:
         if self.method.name != "init_mechanism" or not self.spec.state_vars:
             return
         o(1, "if _p.multiplicity != 0:")
-        o(2, "_m = __pc_carray(__pc_as_i32(_p.multiplicity), _width)")
+        o(2, "_m = __pc_as_i32(_p.multiplicity)")
         o(2, f"for _j in range({len(self.spec.state_vars)}):")
-        o(3, "_s = __pc_carray(__pc_as_f64(_states[_j]), _width)")
+        o(3, "_s = __pc_as_f64(_states[_j])")
         o(3, "for _k in range(_width):")
         o(4, "_s[_k] *= _m[_k]")
 

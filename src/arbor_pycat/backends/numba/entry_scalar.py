@@ -111,16 +111,20 @@ class ScalarEntry(Entry):
             o(d, f"_a_{f.name} = _s_{f.name}")
         o(d, "if _copied:")
         for f in gathered:
-            o(d + 1, f"_gbuf_{f.name} = __pc_np.empty(_width)")
+            o(d + 1, f"_a_{f.name} = __pc_scratch(_width + 1)")      # (+ 1: never malloc(0))
+        o(d + 1, "if " + " or ".join(f"__pc_address_of(_a_{f.name}) == 0" for f in gathered) + ":")
+        for f in gathered:
+            o(d + 2, f"__pc_release(_a_{f.name})")      # (free(NULL) does nothing)
+        o(d + 2, f"return {self.error_code('memory')}")
+        for f in gathered:
             o(d + 1, "for _k in range(_width):")
-            o(d + 2, f"_gbuf_{f.name}[_k] = _s_{f.name}[{access.field_index(f)}[_k]]")
-            o(d + 1, f"_a_{f.name} = __pc_as_f64(_gbuf_{f.name}.ctypes.data)")
+            o(d + 2, f"_a_{f.name}[_k] = _s_{f.name}[{access.field_index(f)}[_k]]")
         self.through_copies = True
         self.pieces_loop(o, indexes, d, may_split=True, copies=True)
         self.through_copies = False
-        # the copies live until here (numba frees an array after its last use)
         o(d, "if _copied:")
-        o(d + 1, "_copies = " + " + ".join(f"_gbuf_{f.name}.size" for f in gathered))
+        for f in gathered:
+            o(d + 1, f"__pc_release(_a_{f.name})")
 
     def prelude_values(self, o, prelude):
         """``_pu``: every instance has the same value ``_pt`` of the prelude's field, bit
@@ -148,7 +152,9 @@ class ScalarEntry(Entry):
         """The test that index ``array`` is a range over all instances (the shim's layout
         bit, or a scan where it has none)."""
         bit = access.layout_bit(array)
-        return f"((_key >> {bit}) & 1) == 1" if bit is not None else f"__pc_is_range({array})"
+        # (the scan takes an array: the scalar form holds index arrays as raw pointers)
+        return (f"((_key >> {bit}) & 1) == 1" if bit is not None
+                else f"__pc_is_range(__pc_carray({array}, _width))")
 
     def prelude_call(self, o, prelude, depth, temperature="_pt"):
         """The prelude's values (kernel arguments) for ``temperature``: the one every

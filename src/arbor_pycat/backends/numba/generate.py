@@ -67,6 +67,8 @@ def _texts(method, key):
         return f"pp.{name}[{index}] is out of range (IndexError in the python backend)"
     if key.startswith("null:"):
         return f"Arbor passed no array for pp.{key[5:]} (declare the access in IonInfo)"
+    if key == "memory":
+        return "out of memory for a copy of the instances' values (MemoryError in the python backend)"
     return (f"pp.{key} was assigned a value of the wrong shape (it takes one value per instance, "
             "or a scalar)")
 
@@ -281,6 +283,7 @@ def _runtime_globals():
         "carray": carray,
         "as_f64": ppack.as_f64, "as_i32": ppack.as_i32, "as_u64": ppack.as_u64,
         "as_ion": ppack.as_ion, "as_event": ppack.as_event, "address_of": ppack.address_of,
+        "record": ppack.record_at, "scratch": ppack.scratch, "release": ppack.release,
         "ld": ppack.load_scoped, "st": ppack.store_scoped,
         "fast_exp": mathlib.fast_exp, "fast_expm1": mathlib.fast_expm1,
         "fast_log": mathlib.fast_log, "fast_pow": mathlib.fast_pow,

@@ -35,6 +35,45 @@ as_event = _pointer_cast(types.CPointer(EVENT))
 
 
 @intrinsic
+def record_at(typingctx, pointer, index):
+    """``pointer[index]`` of a pointer to records (the ppack, an ion's state): the
+    record itself, which numba holds as a reference to its bytes. Unlike
+    ``numba.carray(pointer, n)[index]``, no array is made, so no overload has to
+    be compiled for it."""
+    if (isinstance(pointer, types.CPointer) and isinstance(pointer.dtype, types.Record)
+            and isinstance(index, types.Integer)):
+        def codegen(context, builder, signature, args):
+            return _address(context, builder, args[0], args[1], signature.args[1])
+        return pointer.dtype(pointer, index), codegen
+
+
+@intrinsic
+def scratch(typingctx, count):
+    """Room for ``count`` doubles (not initialised) from numba's allocator, as a raw
+    pointer, NULL where there is no memory; give it back with :func:`release`.
+    (``np.empty`` would do, at the price of compiling its overload once per
+    process and typing it at every use.)"""
+    if isinstance(count, types.Integer):
+        def codegen(context, builder, signature, args):
+            n = context.cast(builder, args[0], signature.args[0], types.intp)
+            size = builder.mul(n, context.get_constant(types.intp, 8))
+            raw = context.nrt.allocate_unchecked(builder, size)
+            return builder.bitcast(raw, context.get_value_type(types.CPointer(types.float64)))
+        return types.CPointer(types.float64)(count), codegen
+
+
+@intrinsic
+def release(typingctx, pointer):
+    """Give back what :func:`scratch` gave."""
+    if isinstance(pointer, types.CPointer):
+        def codegen(context, builder, signature, args):
+            from llvmlite import ir
+            context.nrt.free(builder, builder.bitcast(args[0], ir.IntType(8).as_pointer()))
+            return context.get_dummy_value()
+        return types.none(pointer), codegen
+
+
+@intrinsic
 def address_of(typingctx, pointer):
     """The integer address of a voidptr (the event stream argument)."""
     if isinstance(pointer, (types.RawPointer, types.CPointer)):

@@ -1,0 +1,167 @@
+"""Entries compiled ahead, in forked processes, while this one compiles the others.
+
+numba compiles one function at a time per process (its global compiler lock),
+so a mechanism's entries, each typed, lowered and optimised on its own, take
+the sum of their times. On a machine with more than one core, before
+compiling a mechanism's entries this process forks helpers that compile some
+of them into numba's disk cache while it compiles the rest; it then loads
+those from the cache (a few milliseconds each: the helper's object code, the
+same instructions), or compiles them itself where a helper did not finish.
+
+* A fork copies the process as it is, numba and LLVM started and the generated
+  module imported: a helper starts at once (a fresh interpreter would first
+  spend about half a second importing numba). The fork happens with numba's
+  compiler lock held, so that no other thread of this process is inside
+  numba or LLVM at that moment; the helper only compiles, writes numba's cache
+  files (atomically, as numba does) and leaves with ``os._exit`` (no
+  ``atexit`` handlers, no buffered output: its stdout and stderr are
+  /dev/null).
+* Nothing the helper does is trusted beyond what numba's cache already is: a
+  helper that fails, is killed or takes too long only costs time, since this
+  process then compiles the entry itself (and reports any error of numba's
+  as it always does).
+* Only on Linux (fork with LLVM's state is not safe on macOS), with more than
+  one core available, for a mechanism with more than one entry, and not while
+  the NMODL importer's helper processes are using the other cores.
+  ``ARBOR_PYCAT_BUILD_HELPER=0`` turns these helpers off too; a number caps
+  them.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+# While > 0 (the NMODL importer's own helper processes are running), no forks.
+paused = 0
+
+# A helper that has not finished this long after this process finished its own
+# entries (seconds, at least; see Ahead.wait) is stopped and its entries compiled here.
+SLACK_S = 30.0
+
+
+def worker_count(n_entries: int) -> int:
+    """How many helpers to fork for a mechanism of ``n_entries`` entries (0: none)."""
+    if paused or n_entries < 2 or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return 0
+    setting = os.environ.get("ARBOR_PYCAT_BUILD_HELPER", "auto").strip().lower()
+    if setting in ("0", "false", "no", "off"):
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    wanted = min(cores - 1, 7)
+    if setting.isdigit():
+        wanted = min(wanted, int(setting))
+    return max(0, min(wanted, n_entries - 1))
+
+
+def split(costs: dict[str, float], workers: int) -> tuple[list[str], list[list[str]]]:
+    """(this process's entries, each helper's), balancing the estimated ``costs``
+    ({entry: cost}): the largest first, each to the least loaded; this process
+    counts as loaded by one more entry's worth (it loads the helpers' entries and
+    writes the native library afterwards), so it takes the smaller share."""
+    order = sorted(costs, key=lambda m: -costs[m])
+    loads = [max(costs.values()) * 0.25] + [0.0] * workers
+    shares: list[list[str]] = [[] for _ in range(workers + 1)]
+    for method in order:
+        k = min(range(workers + 1), key=lambda j: loads[j])
+        shares[k].append(method)
+        loads[k] += costs[method]
+    own = [m for m in costs if m in shares[0]]
+    return own, [[m for m in costs if m in share] for share in shares[1:] if share]
+
+
+class Ahead:
+    """The helpers compiling some of one mechanism's entries (see the module's doc).
+
+    ``compile(method)`` compiles one entry in a helper; used as::
+
+        with Ahead(compile, costs) as ahead:
+            for method in ahead.own: compile(method)
+            for method in ahead.theirs: ahead.wait(method); compile(method)   # from the cache
+
+    ``compiled_ahead``: the entries a helper finished (exit status 0)."""
+
+    def __init__(self, compile_one, costs: dict[str, float]):
+        self.compile_one = compile_one
+        self.costs = costs
+        self.own = list(costs)
+        self.theirs: list[str] = []
+        self.helpers: dict[int, list[str]] = {}    # pid -> its entries
+        self.compiled_ahead: set[str] = set()
+        self.failed: set[str] = set()
+        self.started = None
+
+    def __enter__(self):
+        workers = worker_count(len(self.costs))
+        if workers == 0:
+            return self
+        own, shares = split(self.costs, workers)
+        from numba.core.compiler_lock import global_compiler_lock
+        with global_compiler_lock:          # no other thread in numba or LLVM while forking
+            for share in shares:
+                try:
+                    pid = os.fork()
+                except OSError:
+                    break
+                if pid == 0:                # the helper
+                    self._helper(share)     # never returns
+                self.helpers[pid] = share
+        self.theirs = [m for pid in self.helpers for m in self.helpers[pid]]
+        self.own = [m for m in self.costs if m not in self.theirs]
+        self.started = time.perf_counter()
+        return self
+
+    def _helper(self, methods):
+        status = 1
+        try:
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            for method in methods:
+                self.compile_one(method)
+            status = 0
+        except BaseException:       # noqa: B036 - whatever happens, leave without unwinding
+            pass
+        finally:
+            os._exit(status)
+
+    def wait(self, method: str) -> bool:
+        """Wait for the helper that compiles ``method``; True if it finished it. A
+        helper still running ``SLACK_S`` seconds (or as long again as this process
+        took for its own entries, if longer) after this call is stopped."""
+        pid = next((p for p, share in self.helpers.items() if method in share), None)
+        if pid is None:
+            return method in self.compiled_ahead
+        own_time = time.perf_counter() - self.started
+        deadline = time.perf_counter() + max(SLACK_S, own_time)
+        status = None
+        while status is None:
+            done, raw = os.waitpid(pid, os.WNOHANG)
+            if done == pid:
+                status = raw
+            elif time.perf_counter() > deadline:
+                self._stop(pid)
+                status = -1
+            else:
+                time.sleep(0.002)
+        share = self.helpers.pop(pid)
+        if status == 0:
+            self.compiled_ahead.update(share)
+        else:
+            self.failed.update(share)
+        return method in self.compiled_ahead
+
+    @staticmethod
+    def _stop(pid):
+        import signal
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+    def __exit__(self, *exc):
+        for pid in list(self.helpers):     # not waited for (this process stopped early)
+            self._stop(pid)
+            self.helpers.pop(pid)
+        return False
