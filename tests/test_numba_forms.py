@@ -346,6 +346,7 @@ def test_piece_loops_tell_llvm_that_arbor_arrays_do_not_overlap(tmp_path, monkey
     # compiled here and now (numba keeps no IR of what it loads from its cache): a
     # mechanism of this test's own, so that no earlier test has compiled it
     monkeypatch.setenv("ARBOR_PYCAT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("ARBOR_PYCAT_BUILD_HELPER", "0")     # no entry from a helper's cache either
     module = numba_backend.compile(spec_of(_ScopedProbe), native_library=False).module
     ir = module._pycat_cfuncs["compute_currents"].inspect_llvm()
     vector_loads = [line for line in ir.splitlines() if "load <4 x double>" in line]

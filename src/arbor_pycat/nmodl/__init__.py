@@ -168,19 +168,28 @@ class _compiling_ahead:
                 "    except Exception:\n"
                 "        pass      # build() compiles it and reports what went wrong\n")
         backwards = [str(f) for f in reversed(files)]
+        # the helpers and build() use the cores: none forks helpers of its own for a
+        # mechanism's entries (backends/numba/ahead.py)
+        env = {**os.environ, "ARBOR_PYCAT_BUILD_HELPER": "0"}
         for j in range(count):
             arguments = [str(directory or ""), *backwards[j::count]]
             try:
                 self.processes.append(subprocess.Popen(
                     [sys.executable, "-c", code, *arguments], stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
             except OSError:
                 break
 
     def __enter__(self):
+        if self.processes:
+            from ..backends.numba import ahead
+            ahead.paused += 1
         return self
 
     def __exit__(self, *exc):
+        if self.processes:
+            from ..backends.numba import ahead
+            ahead.paused -= 1
         for process in self.processes:
             process.terminate()
         for process in self.processes:

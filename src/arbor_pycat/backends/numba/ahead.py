@@ -21,10 +21,11 @@ same instructions), or compiles them itself where a helper did not finish.
   process then compiles the entry itself (and reports any error of numba's
   as it always does).
 * Only on Linux (fork with LLVM's state is not safe on macOS), with more than
-  one core available, for a mechanism with more than one entry, and not while
-  the NMODL importer's helper processes are using the other cores.
-  ``ARBOR_PYCAT_BUILD_HELPER=0`` turns these helpers off too; a number caps
-  them.
+  one core available, for a mechanism with more than one entry, not once MPI
+  has started (an MPI library may not survive a fork), and not while the NMODL
+  importer's helper processes are using the other cores.
+  ``ARBOR_PYCAT_BUILD_HELPER=0`` (or false/no/off) turns these helpers off
+  too, a number sets how many (never more than the entries less one).
 """
 from __future__ import annotations
 
@@ -44,14 +45,36 @@ def worker_count(n_entries: int) -> int:
     """How many helpers to fork for a mechanism of ``n_entries`` entries (0: none)."""
     if paused or n_entries < 2 or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return 0
+    if _mpi_running():
+        return 0
     setting = os.environ.get("ARBOR_PYCAT_BUILD_HELPER", "auto").strip().lower()
     if setting in ("0", "false", "no", "off"):
         return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    wanted = min(cores - 1, 7)
     if setting.isdigit():
-        wanted = min(wanted, int(setting))
+        wanted = int(setting)
+    else:
+        # One process per entry, up to two per core: entries take similar times, so
+        # three processes on two cores finish three entries sooner than two would.
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        wanted = 0 if cores < 2 else min(2 * cores - 1, 7)
     return max(0, min(wanted, n_entries - 1))
+
+
+def _mpi_running() -> bool:
+    """True once MPI has started in this process (mpi4py's or Arbor's): an MPI
+    library may not survive a fork (memory registered with the network card)."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    try:
+        if mpi is not None and mpi.Is_initialized():
+            return True
+    except Exception:
+        return True
+    arbor = sys.modules.get("arbor")
+    check = getattr(arbor, "mpi_is_initialized", None)
+    try:
+        return bool(check()) if check is not None else False
+    except Exception:
+        return False
 
 
 def split(costs: dict[str, float], workers: int) -> tuple[list[str], list[list[str]]]:
@@ -70,19 +93,38 @@ def split(costs: dict[str, float], workers: int) -> tuple[list[str], list[list[s
     return own, [[m for m in costs if m in share] for share in shares[1:] if share]
 
 
+def _warm_up():
+    """Load numba's typing and target registries (done at the first compile of a
+    process, a few tenths of a second), so that the helpers start with them."""
+    from numba.core.registry import cpu_target
+    cpu_target.typing_context.refresh()
+    cpu_target.target_context.refresh()
+
+
 class Ahead:
     """The helpers compiling some of one mechanism's entries (see the module's doc).
 
-    ``compile(method)`` compiles one entry in a helper; used as::
+    ``compile_one(method)`` compiles one entry (in a helper: into numba's cache),
+    ``object_of(method)`` is then its object code (the bytes numba's JIT loaded),
+    which the helper hands back in a file: numba's cache keeps it too, but
+    numba's JIT consumes it when loading, and the native library links it.
+    Used as::
 
         with Ahead(compile, costs) as ahead:
             for method in ahead.own: compile(method)
-            for method in ahead.theirs: ahead.wait(method); compile(method)   # from the cache
+            for method in ahead.theirs: ahead.wait(method)
+            # then compile(method) for theirs: from numba's cache where a helper finished
 
-    ``compiled_ahead``: the entries a helper finished (exit status 0)."""
+    ``compiled_ahead``: the entries a helper finished (exit status 0);
+    ``objects``: {entry: its object code} of those."""
 
-    def __init__(self, compile_one, costs: dict[str, float]):
+    def __init__(self, compile_one, costs: dict[str, float], object_of=lambda method: None,
+                 enabled: bool = True):
         self.compile_one = compile_one
+        self.enabled = enabled
+        self.object_of = object_of
+        self.objects: dict[str, bytes] = {}
+        self.folder = None
         self.costs = costs
         self.own = list(costs)
         self.theirs: list[str] = []
@@ -92,20 +134,34 @@ class Ahead:
         self.started = None
 
     def __enter__(self):
-        workers = worker_count(len(self.costs))
+        workers = worker_count(len(self.costs)) if self.enabled else 0
         if workers == 0:
             return self
         own, shares = split(self.costs, workers)
+        import tempfile
         from numba.core.compiler_lock import global_compiler_lock
+        try:
+            self.folder = tempfile.mkdtemp(prefix="arbor_pycat_ahead_")
+        except OSError:
+            return self
+        import gc
         with global_compiler_lock:          # no other thread in numba or LLVM while forking
-            for share in shares:
-                try:
-                    pid = os.fork()
-                except OSError:
-                    break
-                if pid == 0:                # the helper
-                    self._helper(share)     # never returns
-                self.helpers[pid] = share
+            _warm_up()
+            # The helpers share this process's memory until they write to it; the
+            # cyclic garbage collector would touch (and so copy) every object.
+            gc.freeze()
+            try:
+                for share in shares:
+                    try:
+                        pid = os.fork()
+                    except OSError:
+                        break
+                    if pid == 0:                # the helper
+                        gc.disable()
+                        self._helper(share)     # never returns
+                    self.helpers[pid] = share
+            finally:
+                gc.unfreeze()
         self.theirs = [m for pid in self.helpers for m in self.helpers[pid]]
         self.own = [m for m in self.costs if m not in self.theirs]
         self.started = time.perf_counter()
@@ -119,6 +175,12 @@ class Ahead:
                 os.dup2(null, fd)
             for method in methods:
                 self.compile_one(method)
+                data = self.object_of(method)
+                if isinstance(data, bytes):
+                    path = os.path.join(self.folder, method + ".o")
+                    with open(path + ".part", "wb") as f:
+                        f.write(data)
+                    os.replace(path + ".part", path)
             status = 0
         except BaseException:       # noqa: B036 - whatever happens, leave without unwinding
             pass
@@ -147,6 +209,12 @@ class Ahead:
         share = self.helpers.pop(pid)
         if status == 0:
             self.compiled_ahead.update(share)
+            for m in share:
+                try:
+                    with open(os.path.join(self.folder, m + ".o"), "rb") as f:
+                        self.objects[m] = f.read()
+                except OSError:
+                    pass
         else:
             self.failed.update(share)
         return method in self.compiled_ahead
@@ -164,4 +232,7 @@ class Ahead:
         for pid in list(self.helpers):     # not waited for (this process stopped early)
             self._stop(pid)
             self.helpers.pop(pid)
+        if self.folder is not None:
+            import shutil
+            shutil.rmtree(self.folder, ignore_errors=True)
         return False

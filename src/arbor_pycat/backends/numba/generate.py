@@ -623,7 +623,7 @@ def _compile_with_numba(spec, source, namespace, digest, corrupt_native=None):
         warnings.simplefilter("ignore", NumbaWarning)
         if name in sys.modules:
             module = _load(source, namespace, digest)
-            return module, _compile_entries(spec, module), in_memory
+            return module, _compile_entries(spec, module, source, fork=False), in_memory
         with _Entry(digest) as entry:
             module = _load(source, namespace, digest, entry)
             # no library recorded for this host (a corrupt one was just deleted)
@@ -636,11 +636,14 @@ def _compile_with_numba(spec, source, namespace, digest, corrupt_native=None):
                 # numba's files without a native library (written with it off, or by a
                 # build stopped before it): compiled once more, to write it
                 entry.discard(module)
-            failed = _compile_entries(spec, module)
+            # helpers only where numba has nothing cached (else every entry loads at once)
+            failed = _compile_entries(spec, module, source, fork=not entry.numba_files(module))
             if failed is None:
-                fresh = not any(c.cache_hits for c in module._pycat_cfuncs.values())
+                # compiled here, or by this build's helpers (loaded from numba's cache)
+                fresh = not any(c.cache_hits for m, c in module._pycat_cfuncs.items()
+                                if m not in module._pycat_ahead)
                 if fresh and needs_library:
-                    native.write(entry.folder, name, module._pycat_cfuncs)
+                    native.write(entry.folder, name, module._pycat_cfuncs, module._pycat_ahead)
                 entry.record(module)     # last: an entry with numba's sums has had its library written
     return module, failed, in_memory
 
@@ -734,21 +737,64 @@ def _matching_line(function, generated_line):
     return matches[0] if len(matches) == 1 else None
 
 
-def _compile_entries(spec, module):
-    """Compile the module's entries into cfuncs; (method, exception) on failure."""
+def _compile_entries(spec, module, source="", fork=True):
+    """Compile the module's entries into cfuncs; (method, exception) on failure.
+
+    Where the machine has cores to spare (and ``fork``), helpers forked now compile some of the
+    entries into numba's cache meanwhile (see :mod:`.ahead`); they are then loaded
+    from there. ``module._pycat_ahead``: {entry: object code} of those a
+    helper compiled."""
     from numba import cfunc
+    from . import ahead
     from .ppack import SIGNATURE
     if getattr(module, "_pycat_cfuncs", None) is not None:
         return None
-    cfuncs = {}
-    for method in spec.methods:
-        try:
-            cfuncs[method] = cfunc(SIGNATURE, cache=True, error_model="numpy", fastmath=_CONTRACT)(
-                getattr(module, f"__pc_entry_{method}"))
-        except Exception as exc:   # numba's typing and lowering errors
-            return method, exc
-    module._pycat_cfuncs = cfuncs
+    cfuncs, errors = {}, {}
+
+    def compile_one(method):
+        cfuncs[method] = cfunc(SIGNATURE, cache=True, error_model="numpy", fastmath=_CONTRACT)(
+            getattr(module, f"__pc_entry_{method}"))
+
+    def in_order(methods):
+        for method in methods:
+            if method in errors:
+                return method, errors[method]
+            if method in cfuncs:
+                continue
+            try:
+                compile_one(method)
+            except Exception as exc:   # numba's typing and lowering errors
+                errors[method] = exc
+                return method, exc
+        return None
+
+    def object_of(method):
+        return getattr(cfuncs[method]._library, "_compiled_object", None)
+
+    with ahead.Ahead(compile_one, _entry_costs(spec, source), object_of, enabled=fork) as helpers:
+        if in_order(helpers.own) is None:
+            for method in helpers.theirs:
+                helpers.wait(method)
+    # the rest (a helper's entries: from numba's cache, or compiled here), in the
+    # methods' order: a failure is then the first in that order, as without helpers
+    failed = in_order(spec.methods)
+    if failed is not None:
+        return failed
+    module._pycat_cfuncs = {method: cfuncs[method] for method in spec.methods}
+    module._pycat_ahead = dict(helpers.objects)     # {method: object code} of the helpers
     return None
+
+
+def _entry_costs(spec, source):
+    """{method: an estimate of the time to compile its entry}: the length of the
+    entry's and its kernel's generated code (what numba types, lowers and LLVM
+    optimises), plus a constant per entry."""
+    blocks = source.split("\ndef ")
+    costs = {}
+    for method in spec.methods:
+        costs[method] = 2000.0 + sum(len(b) for b in blocks
+                                     if b.startswith((f"__pc_entry_{method}(", f"__pc_kernel_{method}_")))
+    return costs
 
 
 def _first_lines(exc, limit=4):

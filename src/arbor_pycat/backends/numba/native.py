@@ -296,14 +296,36 @@ def _in_c_libraries(symbol: str) -> bool:
     return False
 
 
-def _external_symbols(library) -> tuple[set[str], str | None]:
-    """(runtime symbols to slot, why not to write a library or None) of a numba library."""
+def _complete_module(compiled):
+    """The optimised LLVM module that defines cfunc ``compiled``'s entry, or None.
+
+    Compiled in this process: numba's final module. Loaded from numba's cache (an
+    entry a helper of this build compiled, see :mod:`.ahead`): the module numba
+    keeps with the object code for linking, the same one with its functions made
+    ``linkonce_odr``; numba caches no code with dynamic globals or load-time
+    initialisation."""
+    library = compiled._library
+    for module in (getattr(library, "_final_module", None), getattr(library, "_shared_module", None)):
+        if module is None:
+            continue
+        try:
+            if not module.get_function(compiled.native_name).is_declaration:
+                return module
+        except NameError:
+            continue
+    return None
+
+
+def _external_symbols(library, module=None) -> tuple[set[str], str | None]:
+    """(runtime symbols to slot, why not to write a library or None) of a numba
+    library whose code is ``module`` (by default its final module)."""
     slots = set()
     if library.has_dynamic_globals or library._reload_init:
         # addresses of this process's objects (a ctypes function, say) or code to run
         # at load: numba does not cache such code either
         return slots, "uses addresses or initialisation of this process"
-    module = library._final_module
+    if module is None:
+        module = library._final_module
     for fn in module.functions:
         if not fn.is_declaration or fn.name.startswith("llvm."):
             continue
@@ -391,8 +413,9 @@ def _link(compiler, work: Path, objects: dict, slots, entries: dict) -> tuple[by
     return output.read_bytes(), None
 
 
-def write(folder: Path, name: str, cfuncs: dict) -> str | None:
-    """Write the library of ``cfuncs`` ({method: numba CFunc}, all freshly compiled)
+def write(folder: Path, name: str, cfuncs: dict, objects: dict | None = None) -> str | None:
+    """Write the library of ``cfuncs`` ({method: numba CFunc}, all freshly compiled,
+    in this process or by a helper of this build whose object code is in ``objects``)
     for this host; returns None, or why none was written (kept quiet: numba's cache
     still serves). Where none can be written, the record says why instead, so that
     later builds with the same compiler do not try again (see :func:`missing`);
@@ -406,7 +429,7 @@ def write(folder: Path, name: str, cfuncs: dict) -> str | None:
     if host is None:
         return "not on this platform"
     try:
-        problem = _write(folder, name, host, cfuncs)
+        problem = _write(folder, name, host, cfuncs, objects or {})
     except OSError as exc:
         return f"could not write it ({exc})"
     except Exception as exc:        # LLVM's or numba's errors: the same next time
@@ -419,16 +442,16 @@ def write(folder: Path, name: str, cfuncs: dict) -> str | None:
     return problem
 
 
-def _write(folder: Path, name: str, host: str, cfuncs: dict) -> str | None:
+def _write(folder: Path, name: str, host: str, cfuncs: dict, objects: dict) -> str | None:
     compiler = _compiler()
     if compiler is None:
         return "no C compiler (cc) to link it"
     modules, entries, runtime = {}, {}, set()
     for method, compiled in cfuncs.items():
-        module = getattr(compiled._library, "_final_module", None)
-        if compiled.cache_hits or module is None or module.get_function(compiled.native_name).is_declaration:
+        module = _complete_module(compiled)
+        if module is None:
             return f"numba loaded {method} from its cache: no complete code to write"
-        needed, problem = _external_symbols(compiled._library)
+        needed, problem = _external_symbols(compiled._library, module)
         if problem:
             return f"{method} {problem}"
         modules[method], entries[method] = module, compiled.native_name
@@ -436,7 +459,8 @@ def _write(folder: Path, name: str, host: str, cfuncs: dict) -> str | None:
     slots = _slot_sources(runtime)
     if isinstance(slots, str):
         return slots
-    jit_objects = {method: getattr(compiled._library, "_compiled_object", None) for method, compiled in cfuncs.items()}
+    jit_objects = {method: objects.get(method, getattr(compiled._library, "_compiled_object", None))
+                   for method, compiled in cfuncs.items()}
     with tempfile.TemporaryDirectory(prefix="arbor_pycat_native_") as work:
         data, problem = None, "numba kept no object code"
         if all(isinstance(o, bytes) for o in jit_objects.values()):
