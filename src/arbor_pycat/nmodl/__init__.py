@@ -125,15 +125,8 @@ def _helper_count(n_files):
     ``ARBOR_PYCAT_BUILD_HELPER`` = 0 (or false/no/off): none; a number: that
     many; unset or ``auto``: one per core beyond the first (at most 8, for
     memory: each holds numba and LLVM). Never more than ``n_files - 1``."""
-    setting = os.environ.get("ARBOR_PYCAT_BUILD_HELPER", "auto").strip().lower()
-    if setting in ("0", "false", "no", "off"):
-        return 0
-    if setting.isdigit():
-        wanted = int(setting)
-    else:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        wanted = min(cores - 1, 8)
-    return max(0, min(wanted, n_files - 1))
+    from ..backends.numba.ahead import helper_setting
+    return max(0, min(helper_setting(per_core=1, at_most=8), n_files - 1))
 
 
 class _compiling_ahead:

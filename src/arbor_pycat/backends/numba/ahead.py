@@ -41,23 +41,29 @@ paused = 0
 SLACK_S = 30.0
 
 
+def helper_setting(per_core: int, at_most: int) -> int:
+    """How many helper processes ``ARBOR_PYCAT_BUILD_HELPER`` asks for: 0 (or
+    false/no/off): none; a number: that many; unset or ``auto``: ``per_core`` per
+    core beyond the first (1 or 2), ``at_most`` at most. Shared with the NMODL
+    importer's helpers (one per mechanism)."""
+    setting = os.environ.get("ARBOR_PYCAT_BUILD_HELPER", "auto").strip().lower()
+    if setting in ("0", "false", "no", "off"):
+        return 0
+    if setting.isdigit():
+        return int(setting)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 0 if cores < 2 else min(per_core * cores - 1, at_most)
+
+
 def worker_count(n_entries: int) -> int:
     """How many helpers to fork for a mechanism of ``n_entries`` entries (0: none)."""
     if paused or n_entries < 2 or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return 0
     if _mpi_running():
         return 0
-    setting = os.environ.get("ARBOR_PYCAT_BUILD_HELPER", "auto").strip().lower()
-    if setting in ("0", "false", "no", "off"):
-        return 0
-    if setting.isdigit():
-        wanted = int(setting)
-    else:
-        # One process per entry, up to two per core: entries take similar times, so
-        # three processes on two cores finish three entries sooner than two would.
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        wanted = 0 if cores < 2 else min(2 * cores - 1, 7)
-    return max(0, min(wanted, n_entries - 1))
+    # One process per entry, up to two per core: entries take similar times, so
+    # three processes on two cores finish three entries sooner than two would.
+    return max(0, min(helper_setting(per_core=2, at_most=7), n_entries - 1))
 
 
 def _mpi_running() -> bool:
