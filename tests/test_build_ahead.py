@@ -143,3 +143,13 @@ def test_how_many_helpers(monkeypatch):
     assert ahead.worker_count(1) == 0
     monkeypatch.setattr(ahead, "paused", 1)              # the NMODL importer's helpers are running
     assert ahead.worker_count(3) == 0
+
+
+def test_helpers_where_sigchld_is_ignored(tmp_path):
+    """With SIGCHLD ignored the kernel reaps the helpers itself (waitpid fails): their
+    entries still count once their object code is there."""
+    patch = "import signal\nsignal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+    ignored = _run(tmp_path, "ignored", vhalf="43.0", patch=patch)
+    assert len(ignored["ahead"]) == 2 and len(ignored["libraries"]) == 1
+    alone = _run(tmp_path, "alone", vhalf="43.0", helpers="0")
+    assert ignored["trace"] == alone["trace"]

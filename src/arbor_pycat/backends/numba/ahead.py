@@ -121,8 +121,8 @@ class Ahead:
             for method in ahead.theirs: ahead.wait(method)
             # then compile(method) for theirs: from numba's cache where a helper finished
 
-    ``compiled_ahead``: the entries a helper finished (exit status 0);
-    ``objects``: {entry: its object code} of those."""
+    ``compiled_ahead``: the entries a helper finished; ``objects``: {entry: its
+    object code} of those."""
 
     def __init__(self, compile_one, costs: dict[str, float], object_of=lambda method: None,
                  enabled: bool = True):
@@ -196,33 +196,34 @@ class Ahead:
     def wait(self, method: str) -> bool:
         """Wait for the helper that compiles ``method``; True if it finished it. A
         helper still running ``SLACK_S`` seconds (or as long again as this process
-        took for its own entries, if longer) after this call is stopped."""
+        took for its own entries, if longer) after this call is stopped. An entry
+        counts as finished when its object code is there: the helper writes it
+        (atomically) after numba has saved the entry in its cache, so this holds
+        whatever became of the helper afterwards (killed, or reaped by someone
+        else where SIGCHLD is ignored)."""
         pid = next((p for p, share in self.helpers.items() if method in share), None)
         if pid is None:
             return method in self.compiled_ahead
         own_time = time.perf_counter() - self.started
         deadline = time.perf_counter() + max(SLACK_S, own_time)
-        status = None
-        while status is None:
-            done, raw = os.waitpid(pid, os.WNOHANG)
+        while True:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:     # already reaped (SIGCHLD ignored)
+                break
             if done == pid:
-                status = raw
-            elif time.perf_counter() > deadline:
+                break
+            if time.perf_counter() > deadline:
                 self._stop(pid)
-                status = -1
-            else:
-                time.sleep(0.002)
-        share = self.helpers.pop(pid)
-        if status == 0:
-            self.compiled_ahead.update(share)
-            for m in share:
-                try:
-                    with open(os.path.join(self.folder, m + ".o"), "rb") as f:
-                        self.objects[m] = f.read()
-                except OSError:
-                    pass
-        else:
-            self.failed.update(share)
+                break
+            time.sleep(0.002)
+        for m in self.helpers.pop(pid):
+            try:
+                with open(os.path.join(self.folder, m + ".o"), "rb") as f:
+                    self.objects[m] = f.read()
+                self.compiled_ahead.add(m)
+            except OSError:
+                self.failed.add(m)
         return method in self.compiled_ahead
 
     @staticmethod
