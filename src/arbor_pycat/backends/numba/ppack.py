@@ -98,14 +98,26 @@ from .access import MAX_SCOPES   # noqa: E402
 
 def _tag(instruction, module, scope):
     """Mark a load or store as touching scope number ``scope``, and no other."""
-    from llvmlite import ir
-    domain = module.add_metadata([ir.MetaDataString(module, "arbor_pycat.arrays")])
-
-    def node(k):
-        return module.add_metadata([ir.MetaDataString(module, f"arbor_pycat.array.{k}"), domain])
-    instruction.set_metadata("alias.scope", module.add_metadata([node(scope)]))
-    instruction.set_metadata("noalias", module.add_metadata([node(k) for k in range(MAX_SCOPES) if k != scope]))
+    scope_list, noalias_list = _scope_lists(module, scope)
+    instruction.set_metadata("alias.scope", scope_list)
+    instruction.set_metadata("noalias", noalias_list)
     return instruction
+
+
+def _scope_lists(module, scope):
+    """(the list of scope ``scope``, the list of every other scope) in ``module``,
+    made once per LLVM module and scope (an entry tags a hundred accesses or more)."""
+    made = module.__dict__.setdefault("_arbor_pycat_scopes", {})
+    if scope not in made:
+        from llvmlite import ir
+        if "nodes" not in made:
+            domain = module.add_metadata([ir.MetaDataString(module, "arbor_pycat.arrays")])
+            made["nodes"] = [module.add_metadata([ir.MetaDataString(module, f"arbor_pycat.array.{k}"), domain])
+                             for k in range(MAX_SCOPES)]
+        nodes = made["nodes"]
+        made[scope] = (module.add_metadata([nodes[scope]]),
+                       module.add_metadata([n for k, n in enumerate(nodes) if k != scope]))
+    return made[scope]
 
 
 def _address(context, builder, pointer, index, index_type):
