@@ -66,6 +66,7 @@ print("RESULT " + json.dumps({
     "ahead": None if native else sorted(module._pycat_ahead),
     "cache_hits": None if native else {m: c.cache_hits for m, c in module._pycat_cfuncs.items()},
     "libraries": sorted(p.name for p in __import__("pathlib").Path(os.environ["ARBOR_PYCAT_CACHE_DIR"]).glob("*.so")),
+    "indexes": sorted(p.name for p in __import__("pathlib").Path(os.environ["ARBOR_PYCAT_CACHE_DIR"]).rglob("*.nbi")),
     "children_left": children,
     "seconds": seconds,
     "trace": [float(x) for x in trace],
@@ -93,6 +94,14 @@ def test_helpers_compile_entries_this_process_then_loads(tmp_path):
     assert with_helpers["cache_hits"] == {m: int(m in with_helpers["ahead"]) for m in with_helpers["cache_hits"]}
     assert len(with_helpers["libraries"]) == 1
     assert not with_helpers["children_left"]          # every helper reaped
+    # a helper saves its entry only (numba's index of a shared function is not safe
+    # to write from two processes): the kernels in the cache are this process's
+    kernels = {m for m in with_helpers["cache_hits"]
+               if any(f".__pc_kernel_{m}_" in name for name in with_helpers["indexes"])}
+    entries = {m for m in with_helpers["cache_hits"]
+               if any(f".__pc_entry_{m}-" in name for name in with_helpers["indexes"])}
+    assert entries == set(with_helpers["cache_hits"]), with_helpers["indexes"]
+    assert kernels == set(with_helpers["cache_hits"]) - set(with_helpers["ahead"]), with_helpers["indexes"]
 
     again = _run(tmp_path, "with")                     # the same cache: the native library
     assert (again["native"], again["cache"]) == (True, "disk")
@@ -127,12 +136,62 @@ def test_a_helper_that_hangs_is_stopped(tmp_path):
     assert hung["trace"] == alone["trace"]
 
 
+def test_a_helper_ignores_ctrl_c(tmp_path):
+    """Ctrl-C reaches every process of the group; a helper keeps SIGINT blocked (this
+    process stops the helpers), so none unwinds into the caller's code."""
+    patch = ("import signal\n"
+             "_helper = ahead.Ahead._helper\n"
+             "def interrupted(self, methods):\n"
+             "    os.kill(os.getpid(), signal.SIGINT)\n"
+             "    _helper(self, methods)\n"
+             "ahead.Ahead._helper = interrupted\n")
+    interrupted = _run(tmp_path, "interrupted", vhalf="44.0", patch=patch)
+    assert len(interrupted["ahead"]) == 2 and not interrupted["children_left"]
+
+
+def test_one_deadline_for_every_helper(tmp_path, monkeypatch):
+    """Helpers that hang are all stopped at one deadline (not one per helper,
+    each later than the last)."""
+    import time
+    monkeypatch.setattr(ahead, "SLACK_S", 0.2)
+    waiting = ahead.Ahead(None, {"a": 1.0, "b": 1.0, "c": 1.0})
+    waiting.folder = str(tmp_path)
+    for method in ("b", "c"):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                time.sleep(60)
+            finally:
+                os._exit(0)
+        waiting.helpers[pid] = [method]
+    waiting.started = time.perf_counter()
+    assert not waiting.wait("b")
+    first = waiting.deadline
+    assert not waiting.wait("c")
+    assert waiting.deadline == first and waiting.failed == {"b", "c"} and not waiting.helpers
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)                  # both stopped and reaped
+
+
+def test_under_an_mpi_launcher_no_helpers(monkeypatch):
+    monkeypatch.delenv("ARBOR_PYCAT_BUILD_HELPER", raising=False)
+    for name in ahead._MPI_LAUNCH:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "4")
+    assert ahead.worker_count(3) == 0
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "1")
+    monkeypatch.setenv("ARBOR_PYCAT_BUILD_HELPER", "2")
+    assert ahead.worker_count(3) == 2
+
+
 def test_the_entries_are_shared_out_largest_first():
     own, shares = ahead.split({"a": 5.0, "b": 4.0, "c": 1.0}, 2)
     assert sorted(own + [m for share in shares for m in share]) == ["a", "b", "c"]
     assert len(shares) == 2 and own == ["c"]            # this process: the smallest share
     own, shares = ahead.split({"a": 1.0, "b": 1.0, "c": 1.0, "d": 1.0}, 1)
     assert len(own) == 2 and len(shares[0]) == 2
+    own, shares = ahead.split({"a": 10.0, "b": 1.0, "c": 1.0}, 2)   # this process never only waits
+    assert own and sorted(own + [m for share in shares for m in share]) == ["a", "b", "c"]
 
 
 def test_how_many_helpers(monkeypatch):

@@ -66,9 +66,19 @@ def worker_count(n_entries: int) -> int:
     return max(0, min(helper_setting(per_core=2, at_most=7), n_entries - 1))
 
 
+# Set by MPI launchers (Open MPI, MPICH/PMI, PMIx, Slurm's srun) in every rank.
+_MPI_LAUNCH = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS", "SLURM_STEP_NUM_TASKS")
+
+
 def _mpi_running() -> bool:
-    """True once MPI has started in this process (mpi4py's or Arbor's): an MPI
-    library may not survive a fork (memory registered with the network card)."""
+    """True once MPI has started in this process (mpi4py's or Arbor's), or where an
+    MPI launcher started it (MPI may start later, and the ranks share the node's
+    cores): an MPI library may not survive a fork (memory registered with the
+    network card)."""
+    for name in _MPI_LAUNCH:
+        value = os.environ.get(name, "").strip()
+        if value and (not value.isdigit() or name == "PMIX_RANK" or int(value) > 1):
+            return True
     mpi = sys.modules.get("mpi4py.MPI")
     try:
         if mpi is not None and mpi.Is_initialized():
@@ -95,8 +105,28 @@ def split(costs: dict[str, float], workers: int) -> tuple[list[str], list[list[s
         k = min(range(workers + 1), key=lambda j: loads[j])
         shares[k].append(method)
         loads[k] += costs[method]
+    if not shares[0]:        # this process would only wait: it takes the smallest entry
+        donor = max((share for share in shares[1:] if share), key=len)
+        shares[0].append(donor.pop())
     own = [m for m in costs if m in shares[0]]
     return own, [[m for m in costs if m in share] for share in shares[1:] if share]
+
+
+def save_only(is_entry):
+    """In a helper process: numba saves to its disk cache only the functions
+    ``is_entry`` accepts (the entries, whose cache holds everything they call;
+    the NMODL importer's helpers: the generated modules' functions). Its cache
+    index of a function is read, extended and rewritten without a lock, so two
+    processes saving different signatures of one shared function (one of
+    arbor_pycat's math functions, say) at once can leave an index pointing at
+    the other's code; only this process then saves those."""
+    from numba.core import caching
+    save = caching.Cache.save_overload
+
+    def save_entries_only(cache, sig, data):
+        if is_entry(cache._py_func):
+            save(cache, sig, data)
+    caching.Cache.save_overload = save_entries_only
 
 
 def _warm_up():
@@ -125,12 +155,14 @@ class Ahead:
     object code} of those."""
 
     def __init__(self, compile_one, costs: dict[str, float], object_of=lambda method: None,
-                 enabled: bool = True):
+                 enabled: bool = True, is_entry=lambda function: True):
         self.compile_one = compile_one
         self.enabled = enabled
+        self.is_entry = is_entry
         self.object_of = object_of
         self.objects: dict[str, bytes] = {}
         self.folder = None
+        self.deadline = None
         self.costs = costs
         self.own = list(costs)
         self.theirs: list[str] = []
@@ -151,23 +183,39 @@ class Ahead:
         except OSError:
             return self
         import gc
-        with global_compiler_lock:          # no other thread in numba or LLVM while forking
-            _warm_up()
-            # The helpers share this process's memory until they write to it; the
-            # cyclic garbage collector would touch (and so copy) every object.
-            gc.freeze()
-            try:
-                for share in shares:
-                    try:
-                        pid = os.fork()
-                    except OSError:
-                        break
-                    if pid == 0:                # the helper
-                        gc.disable()
-                        self._helper(share)     # never returns
-                    self.helpers[pid] = share
-            finally:
-                gc.unfreeze()
+        import signal
+        try:
+            with global_compiler_lock:          # no other thread in numba or LLVM while forking
+                _warm_up()
+                # The helpers share this process's memory until they write to it; the
+                # cyclic garbage collector would touch (and so copy) every object.
+                freeze = gc.get_freeze_count() == 0     # (unless the caller froze some)
+                if freeze:
+                    gc.freeze()
+                # Ctrl-C is for this process (which then stops the helpers): the helpers
+                # keep SIGINT blocked from before the fork on, so that none unwinds into
+                # the caller's code.
+                mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+                try:
+                    for share in shares:
+                        try:
+                            pid = os.fork()
+                        except OSError:
+                            break
+                        if pid == 0:                # the helper
+                            try:
+                                gc.disable()
+                                self._helper(share)
+                            finally:
+                                os._exit(1)
+                        self.helpers[pid] = share
+                finally:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                    if freeze:
+                        gc.unfreeze()
+        except BaseException:
+            self.__exit__()
+            raise
         self.theirs = [m for pid in self.helpers for m in self.helpers[pid]]
         self.own = [m for m in self.costs if m not in self.theirs]
         self.started = time.perf_counter()
@@ -179,6 +227,7 @@ class Ahead:
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
+            save_only(self.is_entry)
             for method in methods:
                 self.compile_one(method)
                 data = self.object_of(method)
@@ -204,8 +253,10 @@ class Ahead:
         pid = next((p for p, share in self.helpers.items() if method in share), None)
         if pid is None:
             return method in self.compiled_ahead
-        own_time = time.perf_counter() - self.started
-        deadline = time.perf_counter() + max(SLACK_S, own_time)
+        if self.deadline is None:     # one deadline for all helpers, from the first wait
+            own_time = time.perf_counter() - self.started
+            self.deadline = time.perf_counter() + max(SLACK_S, own_time)
+        deadline = self.deadline
         while True:
             try:
                 done, _ = os.waitpid(pid, os.WNOHANG)
@@ -228,8 +279,13 @@ class Ahead:
 
     @staticmethod
     def _stop(pid):
+        """Stop and reap helper ``pid``, unless it is gone: where SIGCHLD is ignored the
+        kernel reaps it at once, and its pid may then be another process's."""
         import signal
         try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done == pid:
+                return
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         except (ProcessLookupError, ChildProcessError):

@@ -574,7 +574,8 @@ def build(spec, native_library=True):
     if forced_array and name != first_name:
         _record_forced(first_name, forced_array)
     callbacks = {method: compiled.address for method, compiled in module._pycat_cfuncs.items()}
-    cfuncs = module._pycat_cfuncs.values()
+    ahead_done = getattr(module, "_pycat_ahead", {})
+    cfuncs = [c for m, c in module._pycat_cfuncs.items() if m not in ahead_done]   # (a helper's: compiled now)
     cache = ("memory" if in_memory else
              "disk" if cfuncs and all(c.cache_hits for c in cfuncs) else "compiled")
     return CompiledMechanism("numba", spec, callbacks, messages.messages, forms=dict(modes),
@@ -771,7 +772,12 @@ def _compile_entries(spec, module, source="", fork=True):
     def object_of(method):
         return getattr(cfuncs[method]._library, "_compiled_object", None)
 
-    with ahead.Ahead(compile_one, _entry_costs(spec, source), object_of, enabled=fork) as helpers:
+    def is_entry(function):
+        return (getattr(function, "__module__", None) == module.__name__
+                and getattr(function, "__name__", "").startswith("__pc_entry_"))
+
+    with ahead.Ahead(compile_one, _entry_costs(spec, source), object_of, enabled=fork,
+                     is_entry=is_entry) as helpers:
         if in_order(helpers.own) is None:
             for method in helpers.theirs:
                 helpers.wait(method)

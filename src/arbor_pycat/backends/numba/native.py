@@ -459,7 +459,9 @@ def _write(folder: Path, name: str, host: str, cfuncs: dict, objects: dict) -> s
     slots = _slot_sources(runtime)
     if isinstance(slots, str):
         return slots
-    jit_objects = {method: objects.get(method, getattr(compiled._library, "_compiled_object", None))
+    # (a helper's object code only where this process loaded the entry from the cache)
+    jit_objects = {method: objects.get(method) if compiled.cache_hits and method in objects
+                   else getattr(compiled._library, "_compiled_object", None)
                    for method, compiled in cfuncs.items()}
     with tempfile.TemporaryDirectory(prefix="arbor_pycat_native_") as work:
         data, problem = None, "numba kept no object code"
