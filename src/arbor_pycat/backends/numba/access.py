@@ -134,9 +134,8 @@ def setup(o, f, spec, scalar_form, error_code):
         # Arbor's own per-instance arrays, read-only; an index array may be absent.
         if f.array == "node_index":
             o(1, f"_f_{name} = _node_index")
-        elif f.array == "weight":
-            pointer = "__pc_as_f64(_p.weight)"
-            o(1, f"_f_{name} = " + (pointer if scalar_form else f"__pc_carray({pointer}, _width)"))
+        elif f.array == "weight":        # (array form only: the scalar form refuses these arrays)
+            o(1, f"_f_{name} = __pc_carray(__pc_as_f64(_p.weight), _width)")
         else:
             o(1, f"_f_{name} = __pc_np.ones(_width, __pc_np.int32)")
             o(1, f"if _p.{f.array} != 0:")

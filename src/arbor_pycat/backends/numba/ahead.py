@@ -13,17 +13,18 @@ same instructions), or compiles them itself where a helper did not finish.
   spend about half a second importing numba). The fork happens with numba's
   compiler lock held, so that no other thread of this process is inside
   numba or LLVM at that moment; the helper only compiles, writes numba's cache
-  files (atomically, as numba does) and leaves with ``os._exit`` (no
-  ``atexit`` handlers, no buffered output: its stdout and stderr are
-  /dev/null).
+  files of its entries (atomically, as numba does; see :func:`save_only`) and
+  their object code, and leaves with ``os._exit`` (no ``atexit`` handlers, no
+  buffered output: its stdout and stderr are /dev/null; SIGINT stays blocked).
 * Nothing the helper does is trusted beyond what numba's cache already is: a
   helper that fails, is killed or takes too long only costs time, since this
   process then compiles the entry itself (and reports any error of numba's
   as it always does).
 * Only on Linux (fork with LLVM's state is not safe on macOS), with more than
-  one core available, for a mechanism with more than one entry, not once MPI
-  has started (an MPI library may not survive a fork), and not while the NMODL
-  importer's helper processes are using the other cores.
+  one core available, for a mechanism with more than one entry, not under an
+  MPI launcher or once MPI has started (an MPI library may not survive a
+  fork), and not while the NMODL importer's helper processes are using the
+  other cores.
   ``ARBOR_PYCAT_BUILD_HELPER=0`` (or false/no/off) turns these helpers off
   too, a number sets how many (never more than the entries less one).
 """
@@ -152,7 +153,7 @@ class Ahead:
             # then compile(method) for theirs: from numba's cache where a helper finished
 
     ``compiled_ahead``: the entries a helper finished; ``objects``: {entry: its
-    object code} of those."""
+    object code} of those; ``failed``: the entries of helpers that did not."""
 
     def __init__(self, compile_one, costs: dict[str, float], object_of=lambda method: None,
                  enabled: bool = True, is_entry=lambda function: True):
@@ -175,7 +176,7 @@ class Ahead:
         workers = worker_count(len(self.costs)) if self.enabled else 0
         if workers == 0:
             return self
-        own, shares = split(self.costs, workers)
+        _, shares = split(self.costs, workers)
         import tempfile
         from numba.core.compiler_lock import global_compiler_lock
         try:
@@ -202,12 +203,14 @@ class Ahead:
                             pid = os.fork()
                         except OSError:
                             break
-                        if pid == 0:                # the helper
+                        if pid == 0:                # the helper: never returns
+                            status = 1
                             try:
                                 gc.disable()
                                 self._helper(share)
+                                status = 0
                             finally:
-                                os._exit(1)
+                                os._exit(status)    # whatever happened: no unwinding
                         self.helpers[pid] = share
                 finally:
                     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
@@ -222,30 +225,24 @@ class Ahead:
         return self
 
     def _helper(self, methods):
-        status = 1
-        try:
-            null = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(null, fd)
-            save_only(self.is_entry)
-            for method in methods:
-                self.compile_one(method)
-                data = self.object_of(method)
-                if isinstance(data, bytes):
-                    path = os.path.join(self.folder, method + ".o")
-                    with open(path + ".part", "wb") as f:
-                        f.write(data)
-                    os.replace(path + ".part", path)
-            status = 0
-        except BaseException:       # noqa: B036 - whatever happens, leave without unwinding
-            pass
-        finally:
-            os._exit(status)
+        """A helper's work: compile ``methods``, hand back their object code."""
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        save_only(self.is_entry)
+        for method in methods:
+            self.compile_one(method)
+            data = self.object_of(method)
+            if isinstance(data, bytes):
+                path = os.path.join(self.folder, method + ".o")
+                with open(path + ".part", "wb") as f:
+                    f.write(data)
+                os.replace(path + ".part", path)
 
     def wait(self, method: str) -> bool:
-        """Wait for the helper that compiles ``method``; True if it finished it. A
-        helper still running ``SLACK_S`` seconds (or as long again as this process
-        took for its own entries, if longer) after this call is stopped. An entry
+        """Wait for the helper that compiles ``method``; True if it finished it. Helpers
+        still running ``SLACK_S`` seconds (or as long again as this process took for
+        its own entries, if longer) after the first call are stopped. An entry
         counts as finished when its object code is there: the helper writes it
         (atomically) after numba has saved the entry in its cache, so this holds
         whatever became of the helper afterwards (killed, or reaped by someone

@@ -738,7 +738,7 @@ def _matching_line(function, generated_line):
     return matches[0] if len(matches) == 1 else None
 
 
-def _compile_entries(spec, module, source="", fork=True):
+def _compile_entries(spec, module, source, fork):
     """Compile the module's entries into cfuncs; (method, exception) on failure.
 
     Where the machine has cores to spare (and ``fork``), helpers forked now compile some of the

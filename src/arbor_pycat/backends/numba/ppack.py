@@ -107,17 +107,18 @@ def _tag(instruction, module, scope):
 def _scope_lists(module, scope):
     """(the list of scope ``scope``, the list of every other scope) in ``module``,
     made once per LLVM module and scope (an entry tags a hundred accesses or more)."""
-    made = module.__dict__.setdefault("_arbor_pycat_scopes", {})
-    if scope not in made:
+    made = module.__dict__.get("_arbor_pycat_scopes")
+    if made is None:
         from llvmlite import ir
-        if "nodes" not in made:
-            domain = module.add_metadata([ir.MetaDataString(module, "arbor_pycat.arrays")])
-            made["nodes"] = [module.add_metadata([ir.MetaDataString(module, f"arbor_pycat.array.{k}"), domain])
-                             for k in range(MAX_SCOPES)]
-        nodes = made["nodes"]
-        made[scope] = (module.add_metadata([nodes[scope]]),
-                       module.add_metadata([n for k, n in enumerate(nodes) if k != scope]))
-    return made[scope]
+        domain = module.add_metadata([ir.MetaDataString(module, "arbor_pycat.arrays")])
+        nodes = [module.add_metadata([ir.MetaDataString(module, f"arbor_pycat.array.{k}"), domain])
+                 for k in range(MAX_SCOPES)]
+        made = module._arbor_pycat_scopes = (nodes, {})
+    nodes, lists = made
+    if scope not in lists:
+        lists[scope] = (module.add_metadata([nodes[scope]]),
+                        module.add_metadata([n for k, n in enumerate(nodes) if k != scope]))
+    return lists[scope]
 
 
 def _address(context, builder, pointer, index, index_type):
