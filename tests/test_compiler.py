@@ -366,6 +366,39 @@ def test_linear_synapses_are_merged_and_exact(backend):
     np.testing.assert_allclose(traces["py_expsyn"], traces["expsyn"], rtol=0, atol=1e-9)
 
 
+class Bursts(Synapses):
+    """One synapse and bursts of events at one time: one call of apply_events
+    brings ``sizes[k]`` events at ``2 + 3 k`` ms."""
+
+    def __init__(self, catalogue, mech, sizes):
+        super().__init__(catalogue, mech, count=1)
+        self.sizes = sizes
+
+    def event_generators(self, gid):
+        times = [2.0 + 3 * k for k, size in enumerate(self.sizes) for _ in range(size)]
+        return [arbor.event_generator("s0", 0.001, arbor.explicit_schedule([t * U.ms for t in times]))]
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_events_of_one_call_on_the_stack_and_beyond_are_all_delivered(backend):
+    """The array form copies a call's events into columns on its stack up to
+    access.EVENTS_ON_STACK of them, into allocated arrays beyond: every size
+    gives the trace of Arbor's expsyn."""
+    from arbor_pycat import models
+    from arbor_pycat.backends.numba.access import EVENTS_ON_STACK
+    sizes = [1, EVENTS_ON_STACK - 1, EVENTS_ON_STACK, EVENTS_ON_STACK + 1, 3 * EVENTS_ON_STACK, 2]
+    catalogue = arbor_pycat.build(models.ExpSyn, backend=backend)
+    traces = {}
+    for mech, cat in (("expsyn", None), ("py_expsyn", catalogue)):
+        sim = arbor.simulation(Bursts(cat, mech, sizes))
+        handle = sim.sample((0, "v"), arbor.regular_schedule(0.1 * U.ms))
+        sim.run(20 * U.ms, 0.025 * U.ms)
+        traces[mech] = sim.samples(handle)[0][0][:, 1]
+    jumps = np.diff(traces["expsyn"])
+    assert np.sum(jumps > 0.05) >= len(sizes) - 1, jumps     # every burst moved v
+    np.testing.assert_allclose(traces["py_expsyn"], traces["expsyn"], rtol=0, atol=1e-9)
+
+
 def test_linear_must_be_a_bool():
     class Bad(arbor_pycat.CustomMechanism):
         name = "cm_bad_linear"

@@ -71,6 +71,9 @@ def targets(f):
 
 MAX_SCOPES = 48   # arrays an entry numbers for LLVM (ppack.load_scoped); further ones: plain indexing
 
+# Events of one call whose columns sit on the entry's stack (entry_array.ArrayEntry.events).
+EVENTS_ON_STACK = 32
+
 
 class Subscript:
     """``array[index]``: where a write goes (``str()`` gives the plain subscript)."""

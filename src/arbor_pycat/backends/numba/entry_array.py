@@ -7,6 +7,7 @@ every written field reach Arbor as the field's decode says.
 """
 from ...spec.fields import Index, Write
 from . import access
+from .access import EVENTS_ON_STACK
 from .entry import Entry
 
 
@@ -49,15 +50,22 @@ class ArrayEntry(Entry):
         o(2, "return _status")
 
     def events(self, o):
-        """``_ev_target``, ``_ev_weight``, ``_ev_n``: the events of this step (two arrays
-        allocated per call with events: Arbor's records copied into columns)."""
+        """``_ev_target``, ``_ev_weight``, ``_ev_n``: the events of this step, Arbor's
+        records copied into two columns (int64 and float64 arrays, as the python
+        backend's). Up to EVENTS_ON_STACK events (a call of a cell group
+        mostly brings a few) the columns are on the entry's stack: no allocation;
+        more take two arrays from numba's allocator."""
         o(1, "_ev_n = 0")
         o(1, "_ev_address = __pc_address_of(_ev_ptr)")
         o(1, "if _ev_address != 0:")
         o(2, "_stream = __pc_carray(__pc_as_u64(_ev_address), 2)")
         o(2, "_ev_n = __pc_np.int64((_stream[1] - _stream[0]) // 8)")
-        o(1, "_ev_target = __pc_np.empty(_ev_n, __pc_np.int64)")
-        o(1, "_ev_weight = __pc_np.empty(_ev_n)")
+        o(1, f"if _ev_n <= {EVENTS_ON_STACK}:")
+        o(2, "_ev_target = __pc_carray(__pc_stack_i64(), _ev_n)")
+        o(2, "_ev_weight = __pc_carray(__pc_stack_f64(), _ev_n)")
+        o(1, "else:")
+        o(2, "_ev_target = __pc_np.empty(_ev_n, __pc_np.int64)")
+        o(2, "_ev_weight = __pc_np.empty(_ev_n)")
         o(1, "if _ev_n > 0:")
         o(2, "_events = __pc_carray(__pc_as_event(_stream[0]), _ev_n)")
         o(2, "for _j in range(_ev_n):")

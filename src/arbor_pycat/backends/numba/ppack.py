@@ -8,6 +8,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from ... import abi
+from .access import EVENTS_ON_STACK
 
 PPACK = numba.from_dtype(abi.PPACK_DTYPE)
 ION_STATE = numba.from_dtype(abi.ION_STATE_DTYPE)
@@ -60,6 +61,23 @@ def scratch(typingctx, count):
             raw = context.nrt.allocate_unchecked(builder, size)
             return builder.bitcast(raw, context.get_value_type(types.CPointer(types.float64)))
         return types.CPointer(types.float64)(count), codegen
+
+
+def _on_stack(element):
+    @intrinsic
+    def on_stack(typingctx):
+        """Room for EVENTS_ON_STACK values of ``element`` in the calling function's
+        stack frame (allocated once, at its entry, whatever the branch it is used
+        in), as a raw pointer: valid until that function returns."""
+        def codegen(context, builder, signature, args):
+            from numba.core import cgutils
+            return cgutils.alloca_once(builder, context.get_value_type(element), size=EVENTS_ON_STACK)
+        return types.CPointer(element)(), codegen
+    return on_stack
+
+
+stack_i64 = _on_stack(types.int64)
+stack_f64 = _on_stack(types.float64)
 
 
 @intrinsic
