@@ -9,6 +9,7 @@ test module: pytest collects ``test_*.py`` only.
 import functools
 import math
 
+import numba
 import numpy as np
 
 from arbor_pycat import CustomMechanism, exprelr
@@ -339,8 +340,57 @@ class Idioms(Base):
         pp.r += np.heaviside(np.floor(v) + 65.0, 0.25) + np.float64(pp.s > 1.0) + float(pp.dt > 0.01)
 
 
+class TemperatureState(Base):
+    """A state assigned a temperature-only value next to a gate (the temperature
+    prelude once took it as a second parameter of the same name: a SyntaxError)."""
+    name = "cm_temperature_state"
+
+    def advance_state(self, pp):
+        pp.r = 3.0 ** ((pp.temperature - 6.3) / 10.0)
+        pp.s = pp.s + pp.dt * pp.r * (1.0 / (1.0 + np.exp(-pp.v / 10.0)) - pp.s)
+
+
+class NegativePowers(Base):
+    """``x ** -n`` of a zero x is numpy's inf (numba's power raised ZeroDivisionError,
+    which the C entry swallowed: every output of the method stayed 0)."""
+    name = "cm_negative_powers"
+
+    def advance_state(self, pp):
+        zero = pp.v * 0.0 + 0.0
+        pp.r = zero ** -1.0 + zero ** -2 + np.power(zero, -3) + np.float_power(zero, -1)
+        pp.s = pp.v ** -2 * 1e3 + (pp.v / 10.0) ** -3.0 + 1.0 / np.square(pp.v)
+
+
+@numba.njit
+def jitted_gate(v):
+    """Element-wise: inlined into the scalar form."""
+    return 1.0 / (1.0 + np.exp(-(v + 40.0) / 5.0))
+
+
+@numba.njit
+def jitted_normalised(v):
+    """Across instances: the python backend calls it with the whole array, and so must
+    the compiled code (called per instance, as it once was, it gave 1 or -1 everywhere)."""
+    return v / np.max(np.abs(v))
+
+
+class UserJit(Base):
+    name = "cm_user_jit"
+
+    def advance_state(self, pp):
+        pp.s = jitted_gate(pp.v)
+
+
+class UserJitAcross(Base):
+    name = "cm_user_jit_across"
+
+    def advance_state(self, pp):
+        pp.s = jitted_normalised(pp.v)
+
+
 ELEMENTWISE = [Idioms, NamedFields, RateTables, Dicts, Where, Select, IsClose, ClipMinMax, Ufuncs, Masks, Aliases, TupleLoop, Helpers,
-               Methods, InstanceLoop, UniformBranches, Hygiene, Booleans, Decorated, DefaultArguments]
+               Methods, InstanceLoop, UniformBranches, Hygiene, Booleans, Decorated, DefaultArguments,
+               TemperatureState, NegativePowers, UserJit]
 
 
 # -- not element-wise, or not provably equivalent: refused by the scalar form ----
@@ -372,6 +422,40 @@ class Recursive(Base):
 
     def advance_state(self, pp):
         pp.s = recurse(pp.v, 3)
+
+
+class NestedFunction(Base):
+    """A function defined in the method, with a late-bound closure: compiled once to
+    one returning 0 (s stayed 0, Python gives 10)."""
+    name = "cm_nested_function"
+
+    def advance_state(self, pp):
+        c = 1.0
+
+        def f(x):
+            return x * 0.0 + c
+        c = 10.0
+        pp.s = f(pp.v)
+
+
+def counter():
+    n = 0.0
+
+    def bump():
+        nonlocal n
+        n = n + 1.0
+        return n
+    return bump
+
+
+class NestedInHelper(Base):
+    """A helper returning a closure over a nonlocal counter."""
+    name = "cm_nested_in_helper"
+
+    def advance_state(self, pp):
+        bump = counter()
+        bump()
+        pp.s = pp.v * 0.0 + bump()
 
 
 class NamedUnknown(Base):
@@ -412,6 +496,25 @@ class Asserts(Base):
         assert pp.dt > 0.0, "dt must be positive"
         pp.s = pp.v * 2.0
         assert np.all(pp.v <= 0.0), "v above 0 mV"
+        pp.r = pp.s + 1.0
+
+
+@numba.njit
+def jitted_rate(v):
+    """A numba function of the user's, which raises above 0 mV."""
+    if np.any(v > 0.0):
+        raise ValueError("jitted: above 0 mV")
+    return v * 2.0
+
+
+class RaisesInUserJit(Base):
+    """Calls the user's numba function: its exception must fail the run (called per
+    instance from the scalar form, it once escaped into the C entry, which printed it
+    and reported success)."""
+    name = "cm_raises_user_jit"
+
+    def advance_state(self, pp):
+        pp.s = jitted_rate(pp.v)
         pp.r = pp.s + 1.0
 
 

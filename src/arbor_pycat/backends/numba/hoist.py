@@ -77,10 +77,14 @@ def split(function_def: ast.FunctionDef, field_params: dict[str, str]) -> Prelud
 
 def _split_on(function_def, field, param, stores):
     known = {param}
+    # a field assigned a temperature-only value (``pp.q10 = 3 ** ((T - 6.3)/10)``)
+    # stays in the kernel, which returns it; its costly part is pulled out below
+    parameters = {a.arg for a in function_def.args.args}
     moved, kept = [], []
     for statement in function_def.body:
         if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
                 and isinstance(statement.targets[0], ast.Name)
+                and statement.targets[0].id not in parameters
                 and stores.get(statement.targets[0].id, 0) == 1
                 and _depends_only_on(statement.value, known)):
             known.add(statement.targets[0].id)

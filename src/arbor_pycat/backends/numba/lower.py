@@ -1339,17 +1339,11 @@ class Lowering:
         if target is range:
             self.fail(node, "range() outside a for statement")
         if hasattr(target, "py_func") and hasattr(target, "targetoptions"):   # a numba dispatcher
-            if kwargs:
-                self.fail(node, "keyword arguments to a numba function")
-            for a in args:
-                if not isinstance(a, (Obj, Expr, Const)) or (isinstance(a, Const) and not _is_number(a.value)):
-                    self.fail(node, "passes something that is not a number to a numba function")
-            name = self.add_global(target, getattr(target, "__name__", "njit"))
-            values = [self.value_node(a, node) for a in args]
-            inst = any(self.info(a)[0] for a in args)
-            var = self.fresh("njit")
-            self.assign(var, ast.Call(_name(name), values, []))
-            return Obj(var, inst, False)
+            # Inlined from its Python source like any helper: the python backend calls it
+            # with whole arrays, so only what is provably element-wise may be called per
+            # instance (``v / np.max(v)`` or ``if v > 0`` would differ); else the array form,
+            # which calls it with arrays as the python backend does.
+            return self.inline(Func(target.py_func, where=getattr(target, "__name__", "njit")), args, kwargs, node)
         label = getattr(target, "__name__", type(target).__name__)
         self.fail(node, f"calls {label}, which the compiler cannot see into")
 
@@ -1996,10 +1990,20 @@ class _Arithmetic(ast.NodeTransformer):
             return node
         value = _literal_number(node.right)
         if value is not None and value.is_integer() and abs(value) <= 64:
-            node.right = ast.copy_location(ast.Constant(int(value)), node.right)
-            return node
+            return integer_power(node, int(value))
         args = [ast.Call(ast.Name("float", ast.Load()), [a], []) for a in (node.left, node.right)]
         return ast.copy_location(ast.Call(_name(PREFIX + "s_pow"), args, []), node)
+
+
+def integer_power(node, exponent):
+    """``x ** n`` for a literal integer ``n``: numba's product for n >= 0, and
+    ``1.0 / x ** -n`` for n < 0, which gives numpy's inf for x == 0 where numba's
+    power raises ZeroDivisionError (Python's rule for scalars)."""
+    if exponent >= 0:
+        node.right = ast.copy_location(ast.Constant(exponent), node.right)
+        return node
+    power = ast.BinOp(node.left, ast.Pow(), ast.copy_location(ast.Constant(-exponent), node.right))
+    return ast.copy_location(ast.BinOp(ast.Constant(1.0), ast.Div(), ast.copy_location(power, node)), node)
 
 
 class _BoundedExp(ast.NodeTransformer):

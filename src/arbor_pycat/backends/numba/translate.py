@@ -31,7 +31,7 @@ import numpy as np
 
 from ...abi import contract
 from ..base import CannotCompile
-from .lower import PREFIX
+from .lower import PREFIX, integer_power
 from .lower import OpenErrstate, function_namespace as _resolver
 
 F_PREFIX = PREFIX + "f_"
@@ -126,8 +126,7 @@ class _FastMath(ast.NodeTransformer):
             value = None
         if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer() \
                 and abs(value) <= 64:
-            node.right = ast.copy_location(ast.Constant(int(value)), exponent)
-            return node
+            return integer_power(node, int(value))
         call = ast.Call(ast.Name(_FAST["pow"], ast.Load()), [node.left, node.right], [])
         return ast.copy_location(call, node)
 
@@ -434,6 +433,9 @@ class _Collector:
             tree, source = _function_source(value)
             if tree is None:
                 raise CannotCompile(f"{where} calls {name}(), whose source code is not available")
+            nested = _nested_definition(tree, value.__code__.co_firstlineno - tree.lineno)
+            if nested is not None:
+                raise CannotCompile(f"{where} calls {name}() ({value.__code__.co_filename}), which {nested}")
             namespace = _resolver(value)
             if tree.name != name:
                 tree.name = name
@@ -456,6 +458,23 @@ class _Collector:
                 self.globals[name] = value
                 return
         raise CannotCompile(f"{where} uses {name!r} ({type(value).__name__}), which numba cannot compile")
+
+
+def _nested_definition(tree, line_offset=0):
+    """Why ``tree`` (a method or helper; its lines + ``line_offset`` are the file's)
+    cannot be compiled because it defines a
+    function, lambda or class inside it, or None. Closures, late binding and
+    defaults captured at the ``def`` are not translated (such code once compiled
+    to functions returning 0)."""
+    for node in ast.walk(tree):
+        if node is tree:
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            what = {ast.Lambda: "a lambda", ast.ClassDef: f"the class {getattr(node, 'name', '')}"}.get(
+                type(node), f"the function {getattr(node, 'name', '')}()")
+            return (f"defines {what} inside it (line {node.lineno + line_offset}): the compiler does not translate "
+                    "nested functions; define it at module level")
+    return None
 
 
 def _same_object(a, b):
@@ -674,6 +693,9 @@ def translate(spec, method, plan, mode, code_for):
                                 "helpers to module-level functions")
         if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await, ast.Global, ast.Nonlocal)):
             raise CannotCompile(f"{method.name}: {type(node).__name__} is not supported")
+    nested = _nested_definition(tree)
+    if nested is not None:
+        raise CannotCompile(f"{method.name} {nested}")
     namespace = _resolver(method.function)
     tree = OpenErrstate(namespace, tree).visit(tree)
     used = sorted((access.reads | access.writes) & set(plan))
