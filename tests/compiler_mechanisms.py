@@ -388,9 +388,45 @@ class UserJitAcross(Base):
         pp.s = jitted_normalised(pp.v)
 
 
+class StateInCurrents(Base):
+    """compute_currents counts its calls and records v in states, and assigns no
+    conductance: the numeric conductance runs it again at v + DV, whose state writes
+    the python backend once kept (r = 2 (v + DV), every call counted twice)."""
+    name = "cm_state_in_currents"
+
+    def compute_currents(self, pp):
+        pp.s = pp.s + 1.0
+        pp.r = pp.v * 2.0
+        pp.i = pp.g * (pp.v + 65.0)
+
+
+class DictInPlace(Base):
+    """``d["s"] *= ...`` with a field in d updates the field in place, as in Python
+    (it once rebound the dict's item and left pp.s alone)."""
+    name = "cm_dict_in_place"
+
+    def advance_state(self, pp):
+        pp.s = pp.v * 1.0
+        d = {"s": pp.s}
+        d["s"] *= 0.5
+        pp.r = d["s"] + 1.0
+
+
+class ChosenAlias(Base):
+    """``x = pp.s if c else pp.r; x *= 0.5`` halves the field chosen (once a copy)."""
+    name = "cm_chosen_alias"
+
+    def advance_state(self, pp):
+        pp.s = pp.v * 1.0
+        pp.r = pp.v * 2.0
+        x = pp.s if pp.dt > 0.01 else pp.r
+        x *= 0.5
+
+
 ELEMENTWISE = [Idioms, NamedFields, RateTables, Dicts, Where, Select, IsClose, ClipMinMax, Ufuncs, Masks, Aliases, TupleLoop, Helpers,
                Methods, InstanceLoop, UniformBranches, Hygiene, Booleans, Decorated, DefaultArguments,
-               TemperatureState, NegativePowers, UserJit]
+               TemperatureState, NegativePowers, UserJit, StateInCurrents,
+               DictInPlace]
 
 
 # -- not element-wise, or not provably equivalent: refused by the scalar form ----
@@ -456,6 +492,40 @@ class NestedInHelper(Base):
         bump = counter()
         bump()
         pp.s = pp.v * 0.0 + bump()
+
+
+class CurrentDirect(Base):
+    name = "cm_current_direct"
+
+    def advance_state(self, pp):
+        pp.s = pp.v / 10.0
+
+
+class CurrentAlias(CurrentDirect):
+    """The same current written through a name it was read into: the python backend
+    once dropped it (no current at all); the compiled code refuses it."""
+    name = "cm_current_alias"
+
+    def compute_currents(self, pp):
+        i = pp.i
+        i += pp.g * (pp.v + 65.0) * (1.0 + 0.01 * np.tanh(pp.s))
+
+
+class UnstableArgsort(Base):
+    """numpy's default argsort may order ties otherwise than numba's: refused."""
+    name = "cm_unstable_argsort"
+
+    def advance_state(self, pp):
+        pp.s = np.argsort(np.round(pp.v)) * 1.0
+
+
+class StableArgsort(Base):
+    """Ties (every CV at -65 mV at first, rounded voltages later) in a stable order."""
+    name = "cm_stable_argsort"
+
+    def advance_state(self, pp):
+        pp.s = np.argsort(np.round(pp.v), kind="stable") * 1.0
+        pp.r = np.round(pp.v).argsort(kind="mergesort") * 1.0
 
 
 class NamedUnknown(Base):

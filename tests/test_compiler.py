@@ -155,6 +155,8 @@ def test_branch_conditions_decided_per_instance():
     (M.IfOnArray, "ambiguous"),
     (M.NamedUnknown, "not a constant string"),
     (M.NestedFunction, r"defines the function f\(\) inside it \(line \d+\).*nested functions"),
+    (M.CurrentAlias, r"writes into pp.i through another name.*assign pp.i directly"),
+    (M.UnstableArgsort, r"calls argsort without kind='stable' \(line \d+\)"),
     (M.NestedInHelper, r"calls counter\(\) \(.*compiler_mechanisms.py\), which defines the function bump\(\)"),
 ], ids=lambda x: getattr(x, "__name__", x))
 def test_refused_with_a_reason(cls, reason):
@@ -165,6 +167,17 @@ def test_refused_with_a_reason(cls, reason):
             arbor_pycat.build(cls)
     finally:
         del cls.backend
+
+
+def test_a_current_written_through_another_name_reaches_arbor_in_the_python_backend():
+    """``i = pp.i; i += ...`` gives the trace of ``pp.i = ...`` (python backend; the
+    compiled code refuses it, so auto falls back to this)."""
+    catalogue = arbor_pycat.build(M.CurrentDirect, M.CurrentAlias, backend="python")
+    runs = {cls.name: run(catalogue, [(cls.name, ["s"])]) for cls in (M.CurrentDirect, M.CurrentAlias)}
+    direct, alias = runs["cm_current_direct"], runs["cm_current_alias"]
+    np.testing.assert_allclose(alias["v"], direct["v"], rtol=0, atol=1e-9)
+    # the current matters: without it the cell (hh + clamp) is not the same
+    assert np.ptp(direct["v"]) > 50.0
 
 
 def test_wrapped_helper_falls_back_and_keeps_the_decorator():
@@ -344,16 +357,21 @@ def test_exception_of_a_users_numba_function_fails_the_run():
 
 
 @pytest.mark.parametrize("fork", [False, True], ids=["cable", "forked"])
-def test_users_numba_function_across_instances_gets_the_whole_array(fork):
+def test_array_form_where_the_scalar_form_cannot_tell(fork):
     """The python backend passes the user's @njit function the whole array; one that is
-    not element-wise (v / max|v|) takes the array form and gives the same states."""
-    catalogues, forms = build_both([M.UserJitAcross])
-    assert forms[M.UserJitAcross.name]["advance_state"] == "array"
-    mechanisms = _states([M.UserJitAcross])
+    not element-wise (v / max|v|) takes the array form and gives the same states. A
+    name bound to one of two fields by ``x if c else y`` and updated in place: the
+    array form too. So is a stable argsort (ties in the same order as numpy's)."""
+    classes = [M.UserJitAcross, M.ChosenAlias, M.StableArgsort]
+    catalogues, forms = build_both(classes)
+    assert all(forms[cls.name]["advance_state"] == "array" for cls in classes), forms
+    mechanisms = _states(classes)
     runs = {backend: run(cat, mechanisms, fork) for backend, cat in catalogues.items()}
     assert_same(runs, str(fork))
     s = runs["python"][f"{M.UserJitAcross.name}.s"]
     assert np.max(np.abs(s)) <= 1.0 + 1e-12 and np.min(np.abs(s)) < 0.999    # not +-1 everywhere
+    chosen = runs["python"]
+    np.testing.assert_allclose(chosen["cm_chosen_alias.s"][1:] * 4.0, chosen["cm_chosen_alias.r"][1:])
 
 
 # -- linear point mechanisms: Arbor merges identical synapses --------------------------
@@ -381,18 +399,23 @@ class Synapses(CableRecipe):
 
 
 @pytest.mark.parametrize("backend", ["python", "numba"])
-def test_linear_synapses_are_merged_and_exact(backend):
+@pytest.mark.parametrize("port, twin", [("ExpSyn", "expsyn"), ("Exp2Syn", "exp2syn")])
+def test_linear_synapses_are_merged_and_exact(backend, port, twin):
+    """Six identical synapses on one CV, merged by Arbor into one instance of
+    multiplicity 6. Exp2Syn's factor is ASSIGNED in exp2syn.mod (``assigned``):
+    scaled by the multiplicity, as it once was, every event counted six times."""
     from arbor_pycat import models
-    catalogue = arbor_pycat.build(models.ExpSyn, backend=backend)
-    assert catalogue["py_expsyn"].linear is True and arbor.default_catalogue()["expsyn"].linear
+    cls = getattr(models, port)
+    catalogue = arbor_pycat.build(cls, backend=backend)
+    assert catalogue[cls.name].linear is True and arbor.default_catalogue()[twin].linear
     traces = {}
-    for mech, cat in (("expsyn", None), ("py_expsyn", catalogue)):
+    for mech, cat in ((twin, None), (cls.name, catalogue)):
         sim = arbor.simulation(Synapses(cat, mech))
         handle = sim.sample((0, "v"), arbor.regular_schedule(0.1 * U.ms))
         sim.run(30 * U.ms, 0.025 * U.ms)
         traces[mech] = sim.samples(handle)[0][0][:, 1]
-    assert np.ptp(traces["expsyn"]) > 1.0           # the events moved v
-    np.testing.assert_allclose(traces["py_expsyn"], traces["expsyn"], rtol=0, atol=1e-9)
+    assert np.ptp(traces[twin]) > 1.0           # the events moved v
+    np.testing.assert_allclose(traces[cls.name], traces[twin], rtol=0, atol=1e-9)
 
 
 class Bursts(Synapses):
@@ -426,6 +449,19 @@ def test_events_of_one_call_on_the_stack_and_beyond_are_all_delivered(backend):
     jumps = np.diff(traces["expsyn"])
     assert np.sum(jumps > 0.05) >= len(sizes) - 1, jumps     # every burst moved v
     np.testing.assert_allclose(traces["py_expsyn"], traces["expsyn"], rtol=0, atol=1e-9)
+
+
+def test_assigned_names_state_vars():
+    class Bad(arbor_pycat.CustomMechanism):
+        name = "cm_bad_assigned"
+        kind = "point"
+        state_vars = ["g"]
+        assigned = ["factor"]
+
+        def compute_currents(self, pp):
+            pp.i = pp.g * pp.v
+    with pytest.raises(MechanismError, match="assigned names 'factor', which state_vars does not declare"):
+        arbor_pycat.build(Bad)
 
 
 def test_linear_must_be_a_bool():

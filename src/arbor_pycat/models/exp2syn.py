@@ -25,6 +25,7 @@ class Exp2Syn(CustomMechanism):
     kind = "point"
     linear = True          # as exp2syn.mod: Arbor merges identical synapses
     state_vars = [("A", "uS", 0.0), ("B", "uS", 0.0), ("factor", "", 0.0)]
+    assigned = ["factor"]  # ASSIGNED in exp2syn.mod: merged synapses scale A and B only
     parameters = [("tau1", "ms", 0.5), ("tau2", "ms", 2.0), ("e", "mV", 0.0)]
 
     def init_mechanism(self, pp):

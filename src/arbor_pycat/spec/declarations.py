@@ -30,7 +30,7 @@ class CustomMechanism:
     """Base class of Python-defined Arbor mechanisms.
 
     Subclass it, set ``name`` (and ``kind``, ``state_vars``, ``parameters``,
-    ``globals``, ``ions``, ``random``, ``backend``, ``linear`` as needed), define any of
+    ``globals``, ``ions``, ``random``, ``backend``, ``linear``, ``assigned`` as needed), define any of
     ``init_mechanism(self, pp)``, ``advance_state(self, pp)``,
     ``compute_currents(self, pp)``, ``write_ions(self, pp)``,
     ``apply_events(self, pp, events)``, ``post_event(self, pp)``, and
@@ -46,3 +46,6 @@ class CustomMechanism:
     random: Sequence[tuple[str, int] | str] = ()     # (name, slot) or a name (slot: its position)
     backend: str | None = None  # "auto", "numba", "python"; None: build()'s backend=
     linear: bool = False     # True: Arbor may merge identical synapses (see README, "Declaring")
+    # names among state_vars that are NMODL ASSIGNED variables, not STATE: a merged
+    # synapse's multiplicity scales the others after init_mechanism, not these
+    assigned: Sequence[str] = ()

@@ -56,6 +56,7 @@ class MechanismSpec:
     backend: str | None
     methods: dict = field(hash=False)
     linear: bool = False      # Arbor may coalesce identical point mechanisms (NMODL's linear flag)
+    assigned: tuple = ()      # state_vars names that are NMODL ASSIGNED (not scaled by multiplicity)
     # {method: {name: FieldDecode}} for every interface method (spec.fields), made by make_spec
     fields: dict = field(default_factory=dict, hash=False, compare=False, repr=False)
 
@@ -63,6 +64,12 @@ class MechanismSpec:
     def label(self):
         """How messages name the mechanism: ``'custom_hh' (class HH)``."""
         return f"mechanism '{self.name}' (class {self.cls.__qualname__})"
+
+    @property
+    def scaled_states(self):
+        """Indices of the state_vars that a merged synapse's multiplicity scales after
+        init_mechanism: NMODL's STATE variables, not the ASSIGNED ones (as modcc)."""
+        return tuple(k for k, s in enumerate(self.state_vars) if s.name not in self.assigned)
 
     @property
     def has_post_events(self):
@@ -73,11 +80,15 @@ class MechanismSpec:
         return m is not None and name in m.access.writes
 
     def needs_numeric_conductance(self):
-        """True when compute_currents writes a current but not ``pp.conductance``."""
+        """True when compute_currents writes (or reads) a current but neither writes nor
+        reads ``pp.conductance``."""
         m = self.methods.get("compute_currents")
         if m is None or self.kind not in CURRENT_KINDS:
             return False
         if m.access.opaque:
             return "conductance" not in m.access.writes
         currents = {"i"} | {"i" + ion.name for ion in self.ions}
-        return bool(m.access.writes & currents) and "conductance" not in m.access.writes
+        # a current read may be written through the name it was read into (i = pp.i;
+        # i += ...); the conductance likewise
+        touched = m.access.writes | m.access.reads
+        return bool(touched & currents) and "conductance" not in touched

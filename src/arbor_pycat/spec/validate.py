@@ -269,8 +269,15 @@ def make_spec(cls):
     linear = getattr(cls, "linear", False)
     if not isinstance(linear, bool):
         _fail(cls, f"linear must be True or False, not {linear!r}")
+    assigned = getattr(cls, "assigned", ())
+    if isinstance(assigned, str) or not isinstance(assigned, (list, tuple)) \
+            or not all(isinstance(a, str) for a in assigned):
+        _fail(cls, f"assigned must be a list of state_vars names, not {assigned!r}")
+    unknown = sorted(set(assigned) - {s.name for s in state_vars})
+    if unknown:
+        _fail(cls, f"assigned names {', '.join(map(repr, unknown))}, which state_vars does not declare")
     spec = MechanismSpec(cls, name, kind, parameters, state_vars, globals_, ions, random, backend, methods,
-                         linear)
+                         linear, tuple(assigned))
     spec.fields.update(F.decode_all(spec))
     _check_accesses(spec)
     return spec

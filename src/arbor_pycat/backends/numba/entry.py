@@ -95,15 +95,16 @@ class Entry:
         return [f.name for f in self.buffers if any(array == "vec_i" for array, _ in f.targets)]
 
     def multiplicity(self, o):
-        """Arbor coalesced identical synapses: init_mechanism's states times their count."""
-        if self.method.name != "init_mechanism" or not self.spec.state_vars:
+        """Arbor coalesced identical synapses: init_mechanism's states (not the
+        ASSIGNED ones, see spec.scaled_states) times their count."""
+        if self.method.name != "init_mechanism" or not self.spec.scaled_states:
             return
         o(1, "if _p.multiplicity != 0:")
         o(2, "_m = __pc_as_i32(_p.multiplicity)")
-        o(2, f"for _j in range({len(self.spec.state_vars)}):")
-        o(3, "_s = __pc_as_f64(_states[_j])")
-        o(3, "for _k in range(_width):")
-        o(4, "_s[_k] *= _m[_k]")
+        for j in self.spec.scaled_states:
+            o(2, f"_s = __pc_as_f64(_states[{j}])")
+            o(2, "for _k in range(_width):")
+            o(3, "_s[_k] *= _m[_k]")
 
 
 def module_prelude():

@@ -574,6 +574,10 @@ class Lowering:
             finally:
                 self.mask_context = None
             new = self.binop(node.op, current, value, node)
+            if isinstance(self.expr(target.value, env), Dict) and isinstance(current, Obj) and current.array:
+                # d["m"] *= 2 with an array in d: Python updates that array in place
+                self.mutate(current, node, self.value_node(new, node), f"'{_op_text(node.op)}=' on a dict item")
+                return
             self.subscript_store(target, new, env, node)
             return
         self.fail(node, "augmented assignment target")
@@ -1171,7 +1175,12 @@ class Lowering:
                          body_b + [ast.Assign([_store(var)], self.value_node(b, node))]))
         ia, aa, ba = self.info(a)
         ib, ab, bb = self.info(b)
-        return Obj(var, ia or ib or inst, False, ba and bb)
+        obj = Obj(var, ia or ib or inst, aa and ab, ba and bb)
+        if any(isinstance(x, Obj) and x.array for x in (a, b)):
+            # Python's result is one of the arrays itself: an in-place update through
+            # it must not guess which (as for a name bound in two branches)
+            obj.alias_of = "x if c else y"
+        return obj
 
     def expr_Subscript(self, node, env):
         obj = self.expr(node.value, env)

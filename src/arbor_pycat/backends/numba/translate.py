@@ -30,6 +30,7 @@ import types
 import numpy as np
 
 from ...abi import contract
+from ...spec.fields import Write
 from ..base import CannotCompile
 from .lower import PREFIX, integer_power
 from .lower import OpenErrstate, function_namespace as _resolver
@@ -267,7 +268,7 @@ def _check_readonly_writes(tree, pp, plan, namespace, method_name):
             if field in plan and plan[field].write is None:
                 raise CannotCompile(f"{method_name} writes into pp.{field} (through another name or a "
                                     "helper), which is read-only here")
-            if field in plan and plan[field].gathered \
+            if field in plan and (plan[field].gathered or plan[field].write is Write.BUFFER) \
                     and not _writes_field_directly(tree, pp, field):
                 raise CannotCompile(f"{method_name} writes into pp.{field} through another name or a "
                                     f"helper: assign pp.{field} directly (it is scattered back to Arbor)")
@@ -433,7 +434,7 @@ class _Collector:
             tree, source = _function_source(value)
             if tree is None:
                 raise CannotCompile(f"{where} calls {name}(), whose source code is not available")
-            nested = _nested_definition(tree, value.__code__.co_firstlineno - tree.lineno)
+            nested = _untranslatable(tree, value.__code__.co_firstlineno - tree.lineno)
             if nested is not None:
                 raise CannotCompile(f"{where} calls {name}() ({value.__code__.co_filename}), which {nested}")
             namespace = _resolver(value)
@@ -460,20 +461,34 @@ class _Collector:
         raise CannotCompile(f"{where} uses {name!r} ({type(value).__name__}), which numba cannot compile")
 
 
-def _nested_definition(tree, line_offset=0):
+def _untranslatable(tree, line_offset=0):
     """Why ``tree`` (a method or helper; its lines + ``line_offset`` are the file's)
-    cannot be compiled because it defines a
-    function, lambda or class inside it, or None. Closures, late binding and
-    defaults captured at the ``def`` are not translated (such code once compiled
-    to functions returning 0)."""
+    cannot be compiled, or None:
+
+    - it defines a function, lambda or class inside it: closures, late binding and
+      defaults captured at the ``def`` are not translated (such code once compiled
+      to functions returning 0);
+    - it calls ``argsort`` without ``kind="stable"``: numpy's default sort may
+      put equal values in another order than numba's."""
     for node in ast.walk(tree):
         if node is tree:
             continue
+        line = getattr(node, "lineno", 0) + line_offset
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             what = {ast.Lambda: "a lambda", ast.ClassDef: f"the class {getattr(node, 'name', '')}"}.get(
                 type(node), f"the function {getattr(node, 'name', '')}()")
-            return (f"defines {what} inside it (line {node.lineno + line_offset}): the compiler does not translate "
+            return (f"defines {what} inside it (line {line}): the compiler does not translate "
                     "nested functions; define it at module level")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "argsort":
+            method = not (isinstance(node.func.value, ast.Name) and node.func.value.id in ("np", "numpy"))
+            kinds = [k.value for k in node.keywords if k.arg == "kind"]
+            position = 1 if method else 2          # x.argsort(axis, kind) / np.argsort(x, axis, kind)
+            if len(node.args) > position:
+                kinds.append(node.args[position])
+            if not (len(kinds) == 1 and isinstance(kinds[0], ast.Constant)
+                    and kinds[0].value in ("stable", "mergesort")):
+                return (f"calls argsort without kind='stable' (line {line}): numpy's default sort may "
+                        "order equal values otherwise than the compiled code's; pass kind='stable'")
     return None
 
 
@@ -693,7 +708,7 @@ def translate(spec, method, plan, mode, code_for):
                                 "helpers to module-level functions")
         if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await, ast.Global, ast.Nonlocal)):
             raise CannotCompile(f"{method.name}: {type(node).__name__} is not supported")
-    nested = _nested_definition(tree)
+    nested = _untranslatable(tree)
     if nested is not None:
         raise CannotCompile(f"{method.name} {nested}")
     namespace = _resolver(method.function)

@@ -87,9 +87,9 @@ class Invocation(KeptCheck, FieldBuilder, Steps):
         if self.numeric_conductance:
             self._prepare_numeric_conductance(plan, attributes, pp)
         self.multiplicity = None
-        if self.method.name == "init_mechanism" and pp.multiplicity and spec.state_vars:
+        if self.method.name == "init_mechanism" and pp.multiplicity and spec.scaled_states:
             self.multiplicity = view(pp.multiplicity, width, abi.index_t).astype(float)
-            self.states = [view(pp.state_vars[k], width) for k in range(len(spec.state_vars))]
+            self.states = [view(pp.state_vars[k], width) for k in spec.scaled_states]
         self.random_cache = {}
         self.events = self.method.name == "apply_events"
         self._plan_steps()

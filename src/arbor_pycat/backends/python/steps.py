@@ -55,8 +55,11 @@ class Steps:
         if self.random:
             before.append(self._refresh_random)
         self.current_fields = canonical_order(self.current_fields)
+        # a current the method reads may be written through the name it read it into
+        # (i = pp.i; i += ...): scattered too (adding nothing if it was not)
+        reads = self.method.access.reads
         written = [f for f, _ in self.current_fields
-                   if opaque or f.name in self.static_writes or _adds_to(f, "vec_g")]
+                   if opaque or f.name in self.static_writes or f.name in reads or _adds_to(f, "vec_g")]
         if written:
             before.append(functools.partial(self._reset_currents, [f.name for f in written]))
         if written or self.numeric_conductance:
@@ -151,10 +154,17 @@ class Steps:
             owned[name] = d[name] = scratch
         np.add(self.v_gather.fresh_copy() if self.v_real is None else self.v_real, DV, out=self.v_plus)
         d["v"] = readonly(self.v_plus)
+        # What else the method writes (a state it records or counts) keeps the real
+        # call's values, as in the compiled code (and modcc's, which differentiates)
+        kept = {name: (d[name], d[name].copy()) for name in self.method.access.writes
+                if name not in real and name != "conductance" and isinstance(d.get(name), np.ndarray)}
         try:
             self.call(self.pp)
             second = {name: d[name] for name in names}
         finally:
+            for name, (array, values) in kept.items():
+                array[...] = values
+                d[name] = array
             owned.update(real_buffers)
             d.update(real)
             if self.v_real is None:
