@@ -423,10 +423,43 @@ class ChosenAlias(Base):
         x *= 0.5
 
 
+class BooleanArithmetic(Base):
+    """numpy's arithmetic on booleans: + is 'or', * is 'and', the maximum and minimum of
+    two masks are masks, numbers stored into a boolean array are tested against 0
+    (the compiled code once added them as numbers: True + True was 2)."""
+    name = "cm_boolean_arithmetic"
+
+    def advance_state(self, pp):
+        a = pp.v > -64.0
+        b = pp.v < -60.0
+        c = a + b
+        c += a
+        m = np.zeros_like(a)
+        m[:] = pp.v + 65.0
+        pp.s = c * 1.0 + (a * b) * 2.0 + np.maximum(a, b) * 4.0 + np.minimum(a, b) * 8.0 + m * 16.0
+        pp.r = a * 1.0 + np.fmax(a, b) * 2.0
+
+
+class OverlappingViews(Base):
+    """In-place updates whose value is a view of the array written (x[1:] += x[:-1],
+    m += m[::-1]): numpy reads the view before writing; numba's in-place loops once
+    read elements they had already changed."""
+    name = "cm_overlapping_views"
+
+    def advance_state(self, pp):
+        pp.s = pp.v * 1.0
+        pp.s[1:] += pp.s[:-1]
+        m = pp.r
+        m[:] = pp.v * 0.5
+        m += m[::-1]
+        x = pp.s
+        x *= pp.s[::-1] * 1e-3 + 1.0
+
+
 ELEMENTWISE = [Idioms, NamedFields, RateTables, Dicts, Where, Select, IsClose, ClipMinMax, Ufuncs, Masks, Aliases, TupleLoop, Helpers,
                Methods, InstanceLoop, UniformBranches, Hygiene, Booleans, Decorated, DefaultArguments,
                TemperatureState, NegativePowers, UserJit, StateInCurrents,
-               DictInPlace]
+               DictInPlace, BooleanArithmetic]
 
 
 # -- not element-wise, or not provably equivalent: refused by the scalar form ----

@@ -547,6 +547,9 @@ class Lowering:
             current = self.lookup(target.id, env, target)
             if isinstance(current, Obj) and current.array:
                 new = self.binop(node.op, current, value, node)
+                if current.boolean and not self.info(new)[2]:
+                    self.fail(node, f"'{target.id} {_op_text(node.op)}=' puts numbers into a boolean "
+                                    "array (numpy raises: it cannot cast them in place)")
                 self.mutate(current, node, self.value_node(new, node), f"'{target.id} {_op_text(node.op)}='")
                 return
             new = self.binop(node.op, current, value, node)
@@ -637,6 +640,8 @@ class Lowering:
         value_node = self.value_node(value, node)
         if isinstance(value, (Obj, Expr)) and value.boolean and not obj.boolean:
             value_node = _float_of_bool(value_node)
+        elif obj.boolean and not self.info(value)[2]:
+            value_node = _bool_of_number(value_node)
         self.assign(obj.var, value_node)
 
     def broadcast(self, obj, value, node):
@@ -646,12 +651,16 @@ class Lowering:
         expr = self.value_node(value, node)
         if boolean and isinstance(obj, Obj) and not obj.boolean:
             expr = _float_of_bool(expr)
+        elif not boolean and isinstance(obj, Obj) and obj.boolean:
+            expr = _bool_of_number(expr)
         return expr
 
     def select_node(self, mask, value, otherwise, node):
         cond = self.value_node(mask, node)
         a = self.value_node(value, node)
         b = self.value_node(otherwise, node)
+        if isinstance(otherwise, Obj) and otherwise.boolean and not self.info(value)[2]:
+            a = _bool_of_number(a)     # numbers stored into a boolean array
         return self.select(cond, a, b)
 
     def select(self, cond, a, b):
@@ -1095,6 +1104,15 @@ class Lowering:
         li, la, lb = self.info(left)
         ri, ra, rb = self.info(right)
         a, b = self.value_node(left, node), self.value_node(right, node)
+        if lb and rb and isinstance(op, (ast.Add, ast.Mult, ast.Sub)):
+            # numpy: bool + bool is 'or', bool * bool 'and' (a bool), bool - bool raises;
+            # Python's True + True is 2: which one applies depends on what made them
+            if not (li or la or ri or ra):
+                self.fail(node, "arithmetic on two booleans that are not per instance (Python's "
+                                "True + True is 2, numpy's is True): convert them with float()")
+            if isinstance(op, ast.Sub):
+                self.fail(node, "'-' between booleans (numpy raises: use ^ or np.logical_xor)")
+            op = ast.BitOr() if isinstance(op, ast.Add) else ast.BitAnd()
         boolean = lb and rb and isinstance(op, (ast.BitAnd, ast.BitOr, ast.BitXor))
         if isinstance(op, (ast.BitAnd, ast.BitOr, ast.BitXor)) and (lb != rb):
             self.fail(node, "a bitwise operation between a boolean and a number")
@@ -1118,6 +1136,9 @@ class Lowering:
                 self.fail(node, "'not' on per-instance values (numpy raises: the truth value of an "
                                 "array is ambiguous); use ~ or np.logical_not")
             return Expr(ast.UnaryOp(ast.Not(), value), inst, array, True)
+        if boolean:
+            self.fail(node, f"unary '{'-' if isinstance(node.op, ast.USub) else '+'}' of a boolean (numpy "
+                            "raises for boolean arrays, Python gives an integer): use ~ or float(...)")
         return Expr(ast.UnaryOp(node.op, value), inst, array, False)
 
     def expr_BoolOp(self, node, env):
@@ -1501,6 +1522,11 @@ class Lowering:
             tie_to_c = c is args[1] and c.value == 0     # elsewhere a tie is the same number
             helper = ("above" if name == "maximum" else "below") + ("_or_at" if tie_to_c else "")
             return self.runtime_call(helper, [x, c], node, 2)
+        if name in ("maximum", "minimum", "fmax", "fmin") and len(args) == 2 \
+                and all(self.info(a)[2] for a in args):
+            no_kwargs()      # of booleans, numpy's result is a boolean: 'or' / 'and'
+            op = ast.BitOr() if name in ("maximum", "fmax") else ast.BitAnd()
+            return self.binop(op, args[0], args[1], node)
         if name in ("sign", "maximum", "minimum", "fmax", "fmin", "heaviside"):
             no_kwargs(); arity(1 if name == "sign" else 2)
             return self.runtime_call("np_" + name, args, node, len(args))
@@ -1820,6 +1846,11 @@ class LoweredKernel:
     namespace: dict       # globals it needs
     raises: bool = False  # it returns (status, outputs...): a raise sets the status
     prelude: hoist.Prelude | None = None   # temperature-only values, computed by the entry
+
+
+def _bool_of_number(node):
+    """numpy's cast of a number to bool: nonzero (NaN included) is True."""
+    return ast.Compare(node, [ast.NotEq()], [ast.Constant(0)])
 
 
 def _float_of_bool(node):

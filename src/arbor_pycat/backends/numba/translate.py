@@ -520,6 +520,7 @@ class _Rewriter(ast.NodeTransformer):
         self.outputs = outputs
         self.code_for = code_for
         self.counter = 0
+        self.aliases = {}       # name -> the name of the array it was bound to (or None)
 
     def _field(self, node):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == self.pp:
@@ -610,6 +611,9 @@ class _Rewriter(ast.NodeTransformer):
         if not any(self._has_field(t) for t in node.targets):
             node.value = value
             node.targets = [self.visit(t) for t in node.targets]
+            for target in node.targets:      # m = pp.m: m names that array (see visit_AugAssign)
+                if isinstance(target, ast.Name):
+                    self.aliases[target.id] = value.id if isinstance(value, ast.Name) else None
             return node
         statements = []
         temp = self._temp()
@@ -648,12 +652,44 @@ class _Rewriter(ast.NodeTransformer):
     def visit_AugAssign(self, node):
         field = self._field(node.target)
         value = self.visit(node.value)
+        if field is None and isinstance(node.target, ast.Subscript):
+            # x[a:b] += y as numpy does it: y (which may be a view of x, x[:-1]) is
+            # read before x[a:b] is written; numba's in-place loop would read the
+            # elements it already changed. (The same for x[idx] with an index.)
+            target = self.visit(node.target)
+            read = copy.deepcopy(target)
+            for part in ast.walk(read):
+                if hasattr(part, "ctx"):
+                    part.ctx = ast.Load()
+            assign = ast.Assign([target], ast.BinOp(read, node.op, value))
+            return ast.fix_missing_locations(ast.copy_location(assign, node))
+        if field is None and isinstance(node.target, ast.Name) and self._reads_view_of(node.target.id, value):
+            # m += m[::-1] (m an array): numpy reads the view before writing m
+            name = node.target.id
+            target = ast.Subscript(ast.Name(name, ast.Load()), ast.Constant(Ellipsis), ast.Store())
+            assign = ast.Assign([target], ast.BinOp(ast.Name(name, ast.Load()), node.op, value))
+            return ast.fix_missing_locations(ast.copy_location(assign, node))
         if field is None:
             node.target = self.visit(node.target)
             node.value = value
             return node
         current = ast.Name(F_PREFIX + field, ast.Load())
         return self._store(field, ast.BinOp(current, node.op, value), node)
+
+    def _reads_view_of(self, name, value):
+        """``value`` subscripts the array ``name`` holds (by that name or another
+        bound to the same array by a plain assignment)."""
+        def same(other):
+            return other == name or self.aliases.get(name) == other or self.aliases.get(other) == name \
+                or (self.aliases.get(name) is not None and self.aliases.get(name) == self.aliases.get(other))
+        for part in ast.walk(value):
+            if isinstance(part, ast.Subscript):
+                base = part.value
+                while isinstance(base, ast.Subscript):
+                    base = base.value
+                if isinstance(base, ast.Name) and same(base.id):
+                    return True
+        return False
 
     def visit_AnnAssign(self, node):
         if node.value is None:
