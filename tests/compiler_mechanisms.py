@@ -561,6 +561,23 @@ class StableArgsort(Base):
         pp.r = np.round(pp.v).argsort(kind="mergesort") * 1.0
 
 
+class ChainedComparison(Base):
+    """-70 < v < -50 is (-70 < v) and (v < -50): numpy raises for arrays."""
+    name = "cm_chained_comparison"
+
+    def advance_state(self, pp):
+        pp.s = -70.0 < pp.v < -50.0
+
+
+class UniformAnd(Base):
+    """x and y tests x only: with a uniform x, the value is the array y (numba cannot
+    type a value that is a bool or an array)."""
+    name = "cm_uniform_and"
+
+    def advance_state(self, pp):
+        pp.s = pp.dt > 0.0 and pp.v * 0.01
+
+
 class NamedUnknown(Base):
     name = "cm_named_unknown"
 
@@ -619,6 +636,16 @@ class RaisesInUserJit(Base):
     def advance_state(self, pp):
         pp.s = jitted_rate(pp.v)
         pp.r = pp.s + 1.0
+
+
+class RaisesInArrayForm(Base):
+    """The user's raise in a method of the array form (a mean over the instances)."""
+    name = "cm_raises_array"
+
+    def advance_state(self, pp):
+        pp.s = pp.v - np.mean(pp.v)
+        if np.max(pp.v) > 0.0:
+            raise Depolarised("depolarised in the array form!")
 
 
 class RaisesInLoop(Base):

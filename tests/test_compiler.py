@@ -157,6 +157,9 @@ def test_branch_conditions_decided_per_instance():
     (M.NestedFunction, r"defines the function f\(\) inside it \(line \d+\).*nested functions"),
     (M.CurrentAlias, r"writes into pp.i through another name.*assign pp.i directly"),
     (M.UnstableArgsort, r"calls argsort without kind='stable' \(line \d+\)"),
+    (M.ChainedComparison, r"a truth test of per-instance values"),
+    # (numba cannot type it: refused for that, not as a truth test, which it is not)
+    (M.UniformAnd, r"Cannot unify bool and array"),
     (M.NestedInHelper, r"calls counter\(\) \(.*compiler_mechanisms.py\), which defines the function bump\(\)"),
 ], ids=lambda x: getattr(x, "__name__", x))
 def test_refused_with_a_reason(cls, reason):
@@ -322,14 +325,16 @@ def test_writes_into_readonly_arrays_are_refused(which, method, field, index, va
 
 
 # -- the user's own exceptions survive compilation ------------------------------------
-@pytest.mark.parametrize("cls, text", [(M.Raises, "Depolarised: depolarised!"),
-                                       (M.Asserts, "AssertionError: v above 0 mV"),
-                                       (M.RaisesInLoop, "ValueError: instance above 0 mV")],
-                         ids=["np.any", "assert", "loop"])
-def test_raise_in_compiled_code_gives_the_users_message(cls, text):
+@pytest.mark.parametrize("cls, text, form", [
+    (M.Raises, "Depolarised: depolarised!", "scalar"),
+    (M.Asserts, "AssertionError: v above 0 mV", "scalar"),
+    (M.RaisesInLoop, "ValueError: instance above 0 mV", "scalar"),
+    (M.RaisesInArrayForm, "Depolarised: depolarised in the array form!", "array")],
+    ids=["np.any", "assert", "loop", "array form"])
+def test_raise_in_compiled_code_gives_the_users_message(cls, text, form):
     import inspect
     forms = numba_backend.compile(spec_of(cls)).modes
-    assert forms["advance_state"] == "scalar"
+    assert forms["advance_state"] == form
     source, first = inspect.getsourcelines(cls.advance_state)
     line = first + next(k for k, s in enumerate(source) if text.split(": ", 1)[1] in s)
     messages = {}

@@ -289,9 +289,14 @@ def _check_truth_tests(tree, pp, plan, method):
         if isinstance(node, (ast.If, ast.While, ast.IfExp, ast.Assert)):
             tests.append(node.test)
         elif isinstance(node, ast.BoolOp):
-            tests += node.values
+            tests += node.values[:-1]      # x and y: y is the value, not tested
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             tests.append(node.operand)
+        elif isinstance(node, ast.Compare) and len(node.ops) > 1:
+            # a < v < b is (a < v) and (v < b): every comparison but the last is tested
+            operands = [node.left] + node.comparators
+            tests += [ast.copy_location(ast.Compare(operands[k], [node.ops[k]], [operands[k + 1]]), node)
+                      for k in range(len(node.ops) - 1)]
     for test in tests:
         if whole_field(test):
             raise CannotCompile(f"{method.name}: a truth test of per-instance values (line "
@@ -755,6 +760,7 @@ def translate(spec, method, plan, mode, code_for):
     tree = _FastMath(namespace).visit(tree)
     rewriter = _Rewriter(pp, events, mode, outputs, code_for)
     body = rewriter._statements(tree.body)
+    body = [_Raises(namespace, method.function, code_for).visit(statement) for statement in body]
     body.append(ast.Return(rewriter._return_value()))
     kernel_name = f"{PREFIX}kernel_{method.name}_{mode}"
     params = [F_PREFIX + name for name in used]
@@ -776,6 +782,33 @@ def translate(spec, method, plan, mode, code_for):
                     collector.globals, mode)
     kernel.events_only = events is not None and _events_only(access.tree, events)
     return kernel
+
+
+class _Raises(ast.NodeTransformer):
+    """``raise E("text")`` with a constant text → ``return <status>``: the run then
+    fails with ``E: text (raised at file:line)``, as the scalar form's (lower.py) and
+    the python backend's ``E: text``; other raises stay numba's (a generic message)."""
+
+    def __init__(self, namespace, function, code_for):
+        self.namespace, self.function, self.code_for = namespace, function, code_for
+
+    def visit_Raise(self, node):
+        exc = node.exc
+        if exc is None or node.cause is not None:
+            return node
+        func, args = (exc.func, exc.args) if isinstance(exc, ast.Call) else (exc, [])
+        if isinstance(exc, ast.Call) and exc.keywords or not isinstance(func, ast.Name) \
+                or not all(isinstance(a, ast.Constant) for a in args):
+            return node
+        cls = self.namespace.get(func.id, getattr(builtins, func.id, None))
+        if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+            return node
+        try:
+            text = str(cls(*[a.value for a in args]))
+        except Exception:
+            return node
+        message = f"{cls.__name__}: {text} (raised at {_file_line(self.function, node)})"
+        return ast.copy_location(ast.Return(ast.Constant(self.code_for("raise:" + message))), node)
 
 
 def _events_only(tree, events):
