@@ -106,10 +106,15 @@ def test_spikes_identical_to_arbor_compiled_mechanisms(runs, ranks):
     assert max_time_difference(ours, theirs) <= TIME_TOLERANCE
 
 
-def test_arbor_itself_is_identical_across_rank_counts(runs):
-    """The premise of the comparisons: Arbor's compiled mechanisms give the
-    same spikes on 1 and 4 ranks."""
-    assert spikes_of(runs("arbor", 4), "arbor") == spikes_of(runs("arbor", 1), "arbor")
+def test_arbor_itself_agrees_across_rank_counts(runs):
+    """The premise of the comparisons: Arbor's compiled mechanisms give the same
+    spikes on 1 and 4 ranks (cells, detectors, counts), at times within the
+    tolerance: not always to the last bit (on a Zen 4 host, the source-built
+    Arbor's AVX-512 kernels put one spike time one ulp apart), where arbor_pycat's
+    are bit for bit (test_spikes_identical_across_rank_counts)."""
+    one, four = spikes_of(runs("arbor", 1), "arbor"), spikes_of(runs("arbor", 4), "arbor")
+    assert [s[:2] for s in four] == [s[:2] for s in one]
+    assert max_time_difference(four, one) <= TIME_TOLERANCE
 
 
 def test_python_backend_on_two_ranks(runs):
