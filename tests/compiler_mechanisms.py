@@ -456,6 +456,17 @@ class OverlappingViews(Base):
         x *= pp.s[::-1] * 1e-3 + 1.0
 
 
+class IntegerFull(Base):
+    """np.full(pp.width, 2) is an integer array in numpy: the floats stored into it are
+    truncated (the scalar form, computing in float64, once kept them)."""
+    name = "cm_integer_full"
+
+    def advance_state(self, pp):
+        x = np.full(pp.width, 2)
+        x[:] = pp.v / 10.0
+        pp.s = x * 1.0
+
+
 ELEMENTWISE = [Idioms, NamedFields, RateTables, Dicts, Where, Select, IsClose, ClipMinMax, Ufuncs, Masks, Aliases, TupleLoop, Helpers,
                Methods, InstanceLoop, UniformBranches, Hygiene, Booleans, Decorated, DefaultArguments,
                TemperatureState, NegativePowers, UserJit, StateInCurrents,

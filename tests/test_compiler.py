@@ -366,9 +366,10 @@ def test_array_form_where_the_scalar_form_cannot_tell(fork):
     """The python backend passes the user's @njit function the whole array; one that is
     not element-wise (v / max|v|) takes the array form and gives the same states. A
     name bound to one of two fields by ``x if c else y`` and updated in place: the
-    array form too. So is a stable argsort (ties in the same order as numpy's), and
-    in-place updates reading views of the array they write."""
-    classes = [M.UserJitAcross, M.ChosenAlias, M.StableArgsort, M.OverlappingViews]
+    array form too. So is a stable argsort (ties in the same order as numpy's),
+    in-place updates reading views of the array they write, and an integer array
+    from np.full (stores truncated, as numpy's)."""
+    classes = [M.UserJitAcross, M.ChosenAlias, M.StableArgsort, M.OverlappingViews, M.IntegerFull]
     catalogues, forms = build_both(classes)
     assert all(forms[cls.name]["advance_state"] == "array" for cls in classes), forms
     mechanisms = _states(classes)

@@ -1643,6 +1643,11 @@ class Lowering:
             if not self._is_width_value(args[0], node):
                 self.fail(node, f"np.{name}() of a shape other than pp.width")
             fill = {"ones": Const(1.0), "zeros": Const(0.0), "empty": Const(0.0)}.get(name) or args[1]
+            if isinstance(fill, Const) and isinstance(fill.value, (bool, int, np.integer, np.bool_)):
+                # numpy makes an integer (or boolean) array: what is stored into it is
+                # truncated, which the scalar form's float64 values would not be
+                self.fail(node, f"np.full() with the {type(fill.value).__name__} {fill.value!r} makes an "
+                                "integer array in numpy (write a float, e.g. 2.0)")
             var = self.fresh(name)
             self.assign(var, ast.Call(ast.Name("float", ast.Load()), [self.value_node(fill, node)], []))
             return Obj(var, True, True)
