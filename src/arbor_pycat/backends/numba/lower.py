@@ -407,11 +407,9 @@ class Lowering:
         values = [self.expr(a, env) for a in args]
         if not all(isinstance(v, Const) for v in values):
             self.fail(node, "raise with a message that is not a constant (the compiled code cannot format it)")
-        try:
-            text = str(cls.value(*[v.value for v in values]))
-        except Exception:
+        message = raise_message(cls.value, [v.value for v in values], f"{self.where_file}:{node.lineno}")
+        if message is None:
             self.fail(node, "raise of an exception that cannot be made with these arguments")
-        message = f"{cls.value.__name__}: {text} (raised at {self.where_file}:{node.lineno})"
         code = self.code_for("raise:" + message)
         self.raises = True
         self.assign(PREFIX + "status", ast.Constant(code))
@@ -637,30 +635,31 @@ class Lowering:
             if not getattr(node, "_pc_direct", False) and plan.write is not Write.INPLACE:
                 self.fail(node, f"writes pp.{obj.field} through another name: write pp.{obj.field}[k] directly")
             self.written.add(obj.field)
-        value_node = self.value_node(value, node)
-        if isinstance(value, (Obj, Expr)) and value.boolean and not obj.boolean:
-            value_node = _float_of_bool(value_node)
-        elif obj.boolean and not self.info(value)[2]:
-            value_node = _bool_of_number(value_node)
-        self.assign(obj.var, value_node)
+        self.assign(obj.var, self.stored(obj, value, node))
 
     def broadcast(self, obj, value, node):
         inst, array, boolean = self.info(value)
         if isinstance(obj, Obj) and not obj.inst and inst:
             self.fail(node, "assigns per-instance values into a uniform array")
+        return self.stored(obj, value, node)
+
+    def stored(self, obj, value, node):
+        """``value`` as the array ``obj`` holds it, with numpy's casts: a boolean into a
+        number array is 1.0 or 0.0, a number into a boolean array ``!= 0``."""
         expr = self.value_node(value, node)
-        if boolean and isinstance(obj, Obj) and not obj.boolean:
-            expr = _float_of_bool(expr)
-        elif not boolean and isinstance(obj, Obj) and obj.boolean:
-            expr = _bool_of_number(expr)
+        if not isinstance(obj, Obj):
+            return expr
+        boolean = self.info(value)[2]
+        if boolean and not obj.boolean:
+            return _float_of_bool(expr)
+        if obj.boolean and not boolean:
+            return _bool_of_number(expr)
         return expr
 
     def select_node(self, mask, value, otherwise, node):
         cond = self.value_node(mask, node)
-        a = self.value_node(value, node)
+        a = self.stored(otherwise, value, node)
         b = self.value_node(otherwise, node)
-        if isinstance(otherwise, Obj) and otherwise.boolean and not self.info(value)[2]:
-            a = _bool_of_number(a)     # numbers stored into a boolean array
         return self.select(cond, a, b)
 
     def select(self, cond, a, b):
@@ -2038,6 +2037,17 @@ class _Arithmetic(ast.NodeTransformer):
             return integer_power(node, int(value))
         args = [ast.Call(ast.Name("float", ast.Load()), [a], []) for a in (node.left, node.right)]
         return ast.copy_location(ast.Call(_name(PREFIX + "s_pow"), args, []), node)
+
+
+def raise_message(cls, values, place):
+    """What the run fails with for the user's ``raise cls(*values)`` at ``place``
+    (``file:line``), in both forms: ``E: text (raised at file:line)``; None when the
+    exception cannot be made from those values."""
+    try:
+        text = str(cls(*values))
+    except Exception:
+        return None
+    return f"{cls.__name__}: {text} (raised at {place})"
 
 
 def integer_power(node, exponent):

@@ -32,7 +32,7 @@ import numpy as np
 from ...abi import contract
 from ...spec.fields import Write
 from ..base import CannotCompile
-from .lower import PREFIX, integer_power
+from .lower import PREFIX, integer_power, raise_message
 from .lower import OpenErrstate, function_namespace as _resolver
 
 F_PREFIX = PREFIX + "f_"
@@ -803,11 +803,9 @@ class _Raises(ast.NodeTransformer):
         cls = self.namespace.get(func.id, getattr(builtins, func.id, None))
         if not (isinstance(cls, type) and issubclass(cls, BaseException)):
             return node
-        try:
-            text = str(cls(*[a.value for a in args]))
-        except Exception:
+        message = raise_message(cls, [a.value for a in args], _file_line(self.function, node))
+        if message is None:
             return node
-        message = f"{cls.__name__}: {text} (raised at {_file_line(self.function, node)})"
         return ast.copy_location(ast.Return(ast.Constant(self.code_for("raise:" + message))), node)
 
 
