@@ -305,7 +305,10 @@ def _runtime_globals():
         "nan": mathlib.const_nan, "inf": mathlib.const_inf,
         "assign_field": mathlib.assign_field, "is_range": mathlib.is_range,
         "bits_of": mathlib._bits_from_double,
-        "njit_scalar": njit(**jit),
+        # a scalar kernel is inlined into its entry by numba itself: LLVM would inline it
+        # anyway, but a kernel compiled on its own is optimised, turned into machine
+        # code and saved to numba's cache for nothing (a sixth of a cold build)
+        "njit_scalar": njit(inline="always", **jit),
         "njit_array": njit(boundscheck=True, **jit),
         "njit_helper": njit(**jit),
     }
