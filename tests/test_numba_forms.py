@@ -372,11 +372,26 @@ def test_scratch_buffers_say_when_there_is_no_memory():
         return ok
     assert allocated(1000)
     assert not allocated(2 ** 58)          # 2**61 bytes: more than any address space
+
+    @njit
+    def gathered(source, index, n, out):
+        p = ppack.gathered(ppack.as_f64(source.ctypes.data), ppack.as_i32(index.ctypes.data), n)
+        ok = ppack.address_of(p) != 0
+        if ok:
+            for k in range(min(n, out.size)):
+                out[k] = p[k]
+        ppack.release(p)
+        return ok
+    source = np.array([10.0, 11.0, 12.0, 13.0])
+    index = np.array([3, 0, 0, 2], dtype=np.int32)
+    out = np.zeros(4)
+    assert gathered(source, index, 4, out) and list(out) == [13.0, 10.0, 10.0, 12.0]
+    assert not gathered(source, index, 2 ** 58, out)      # NULL, and nothing read through it
     from arbor_pycat import models
     from arbor_pycat.backends.numba import generate
     spec = spec_of(models.HH)
     messages = generate._Messages(spec)
     source, _, _ = generate._source_for(spec, messages)
     entry = source[source.index("def __pc_entry_advance_state"):]
-    assert "__pc_scratch(_width + 1)" in entry and "__pc_release(_a_v)" in entry
+    assert "__pc_gathered(_s_v, _node_index, _width)" in entry and "__pc_release(_a_v)" in entry
     assert any("out of memory" in text for text in messages.messages.values())

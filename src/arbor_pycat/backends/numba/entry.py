@@ -102,9 +102,7 @@ class Entry:
         o(1, "if _p.multiplicity != 0:")
         o(2, "_m = __pc_as_i32(_p.multiplicity)")
         for j in self.spec.scaled_states:
-            o(2, f"_s = __pc_as_f64(_states[{j}])")
-            o(2, "for _k in range(_width):")
-            o(3, "_s[_k] *= _m[_k]")
+            o(2, f"__pc_scale_by(__pc_as_f64(_states[{j}]), _m, _width)")
 
 
 def module_prelude():

@@ -45,9 +45,7 @@ class ScalarEntry(Entry):
                          | {index for f in self.buffers for _, index, _, _ in access.targets(f)})
         self.uniform_reads(o)
         # No try/except: the scalar form only holds code that cannot raise.
-        o(1, "_whole = True")
-        for array in indexes:
-            o(1, f"_whole = _whole and {self.is_range(array)}")
+        o(1, f"_whole = {self.all_ranges(indexes)}")
         raises = getattr(kernel, "raises", False)
         if raises:
             o(1, "_status = 0")
@@ -87,9 +85,7 @@ class ScalarEntry(Entry):
             # take one indexed loop.
             d = depth
             o(d, "_pieces_at = __pc_address_of(_pieces_ptr)")
-            o(d, "_n_pieces = 1")
-            o(d, "if not _whole:")
-            o(d + 1, "_n_pieces = __pc_as_i32(_pieces_at)[0] if _pieces_at != 0 else _width")
+            o(d, "_n_pieces = __pc_piece_count(_pieces_ptr, _whole, _width)")
             if self.gathered_fields() and not self.indexed_writes():
                 self.pieces_or_copies_loop(o, indexes, d)
                 return
@@ -111,14 +107,11 @@ class ScalarEntry(Entry):
             o(d, f"_a_{f.name} = _s_{f.name}")
         o(d, "if _copied:")
         for f in gathered:
-            o(d + 1, f"_a_{f.name} = __pc_scratch(_width + 1)")      # (+ 1: never malloc(0))
+            o(d + 1, f"_a_{f.name} = __pc_gathered(_s_{f.name}, {access.field_index(f)}, _width)")
         o(d + 1, "if " + " or ".join(f"__pc_address_of(_a_{f.name}) == 0" for f in gathered) + ":")
         for f in gathered:
             o(d + 2, f"__pc_release(_a_{f.name})")      # (free(NULL) does nothing)
         o(d + 2, f"return {self.error_code('memory')}")
-        for f in gathered:
-            o(d + 1, "for _k in range(_width):")
-            o(d + 2, f"_a_{f.name}[_k] = _s_{f.name}[{access.field_index(f)}[_k]]")
         self.through_copies = True
         self.pieces_loop(o, indexes, d, may_split=True, copies=True)
         self.through_copies = False
@@ -146,6 +139,16 @@ class ScalarEntry(Entry):
         o(3, "for _k in range(_width):")
         o(4, f"_pdiff |= __pc_bits_of({access.load(f, array + '[_k]')}) ^ _pbits")
         o(2, "_pu = _pdiff == 0")
+
+    @classmethod
+    def all_ranges(cls, indexes):
+        """The test that every index array in ``indexes`` is a range over all instances:
+        one mask of the shim's layout bits, and a scan of any array that has none."""
+        bits = [access.layout_bit(array) for array in indexes]
+        mask = sum(1 << bit for bit in bits if bit is not None)
+        tests = [f"(_key & {mask}) == {mask}"] if mask else []
+        tests += [cls.is_range(array) for array, bit in zip(indexes, bits) if bit is None]
+        return " and ".join(tests) or "True"
 
     @staticmethod
     def is_range(array):

@@ -91,6 +91,80 @@ def release(typingctx, pointer):
         return types.none(pointer), codegen
 
 
+# -- loops an entry needs whatever its kernel: written here as LLVM IR, so that
+# numba types and lowers one call instead of a loop in every entry (a cold build's
+# time goes mostly into numba's typing and lowering, line by line) ----------------
+
+@intrinsic
+def gathered(typingctx, source, index, count):
+    """A copy of ``source[index[k]]`` for k < ``count``, in instance order: room for
+    ``count + 1`` doubles from :func:`scratch` (never malloc(0)), filled; NULL where
+    there is no memory. Each value is cast to a double as numba's ``a[k] = s[i[k]]``
+    casts it."""
+    if (isinstance(source, types.CPointer) and isinstance(index, types.CPointer)
+            and isinstance(index.dtype, types.Integer) and isinstance(count, types.Integer)):
+        def codegen(context, builder, signature, args):
+            from numba.core import cgutils
+            src, idx, n = args
+            n = context.cast(builder, n, signature.args[2], types.intp)
+            size = builder.mul(builder.add(n, context.get_constant(types.intp, 1)),
+                               context.get_constant(types.intp, 8))
+            raw = context.nrt.allocate_unchecked(builder, size)
+            out = builder.bitcast(raw, context.get_value_type(types.CPointer(types.float64)))
+            with builder.if_then(cgutils.is_not_null(builder, out)):
+                with cgutils.for_range(builder, n) as loop:
+                    at = builder.load(_address(context, builder, idx, loop.index, types.intp))
+                    value = builder.load(_address(context, builder, src, at, index.dtype))
+                    builder.store(context.cast(builder, value, source.dtype, types.float64),
+                                  _address(context, builder, out, loop.index, types.intp))
+            return out
+        return types.CPointer(types.float64)(source, index, count), codegen
+
+
+@intrinsic
+def scale_by(typingctx, values, factors, count):
+    """``values[k] *= factors[k]`` for k < ``count`` (doubles times int32 counts, as
+    numba computes ``v[k] *= f[k]``: the count converted to a double)."""
+    if (isinstance(values, types.CPointer) and values.dtype == types.float64
+            and isinstance(factors, types.CPointer) and isinstance(factors.dtype, types.Integer)
+            and isinstance(count, types.Integer)):
+        def codegen(context, builder, signature, args):
+            from numba.core import cgutils
+            v, f, n = args
+            n = context.cast(builder, n, signature.args[2], types.intp)
+            with cgutils.for_range(builder, n) as loop:
+                place = _address(context, builder, v, loop.index, types.intp)
+                factor = builder.load(_address(context, builder, f, loop.index, types.intp))
+                factor = context.cast(builder, factor, factors.dtype, types.float64)
+                builder.store(builder.fmul(builder.load(place), factor), place)
+            return context.get_dummy_value()
+        return types.none(values, factors, count), codegen
+
+
+@intrinsic
+def piece_count(typingctx, pieces, whole, count):
+    """How many pieces the loop over instances has: 1 where ``whole``, else the
+    first int32 at ``pieces`` (the shim's list of pieces), or ``count`` (one instance
+    at a time) where that is NULL."""
+    if (isinstance(pieces, (types.RawPointer, types.CPointer)) and isinstance(whole, types.Boolean)
+            and isinstance(count, types.Integer)):
+        def codegen(context, builder, signature, args):
+            from numba.core import cgutils
+            at, is_whole, n = args
+            n = context.cast(builder, n, signature.args[2], types.int64)
+            listed = builder.bitcast(at, context.get_value_type(types.CPointer(types.int32)))
+            result = cgutils.alloca_once_value(builder, context.get_constant(types.int64, 1))
+            with builder.if_then(builder.not_(is_whole)):
+                with builder.if_else(cgutils.is_not_null(builder, listed)) as (has_list, no_list):
+                    with has_list:
+                        builder.store(builder.sext(builder.load(listed), context.get_value_type(types.int64)),
+                                      result)
+                    with no_list:
+                        builder.store(n, result)
+            return builder.load(result)
+        return types.int64(pieces, whole, count), codegen
+
+
 @intrinsic
 def address_of(typingctx, pointer):
     """The integer address of a voidptr (the event stream argument)."""
