@@ -283,7 +283,7 @@ def _runtime_globals():
         "carray": carray,
         "as_f64": ppack.as_f64, "as_i32": ppack.as_i32, "as_u64": ppack.as_u64,
         "as_ion": ppack.as_ion, "as_event": ppack.as_event, "address_of": ppack.address_of,
-        "record": ppack.record_at, "scratch": ppack.scratch, "release": ppack.release,
+        "record": ppack.record_at, "release": ppack.release,
         "gathered": ppack.gathered, "scale_by": ppack.scale_by, "piece_count": ppack.piece_count,
         "stack_i64": ppack.stack_i64, "stack_f64": ppack.stack_f64,
         "ld": ppack.load_scoped, "st": ppack.store_scoped,

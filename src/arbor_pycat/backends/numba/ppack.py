@@ -56,11 +56,15 @@ def scratch(typingctx, count):
     process and typing it at every use.)"""
     if isinstance(count, types.Integer):
         def codegen(context, builder, signature, args):
-            n = context.cast(builder, args[0], signature.args[0], types.intp)
-            size = builder.mul(n, context.get_constant(types.intp, 8))
-            raw = context.nrt.allocate_unchecked(builder, size)
-            return builder.bitcast(raw, context.get_value_type(types.CPointer(types.float64)))
+            return _doubles(context, builder, context.cast(builder, args[0], signature.args[0], types.intp))
         return types.CPointer(types.float64)(count), codegen
+
+
+def _doubles(context, builder, n):
+    """Room for ``n`` (an intp) doubles from numba's allocator: a double*, NULL where
+    there is no memory (:func:`scratch`, :func:`gathered`)."""
+    raw = context.nrt.allocate_unchecked(builder, builder.mul(n, context.get_constant(types.intp, 8)))
+    return builder.bitcast(raw, context.get_value_type(types.CPointer(types.float64)))
 
 
 def _on_stack(element):
@@ -98,19 +102,16 @@ def release(typingctx, pointer):
 @intrinsic
 def gathered(typingctx, source, index, count):
     """A copy of ``source[index[k]]`` for k < ``count``, in instance order: room for
-    ``count + 1`` doubles from :func:`scratch` (never malloc(0)), filled; NULL where
-    there is no memory. Each value is cast to a double as numba's ``a[k] = s[i[k]]``
-    casts it."""
+    ``count + 1`` doubles as :func:`scratch` gives it (never malloc(0)), filled; NULL
+    where there is no memory. Each value is cast to a double as numba's
+    ``a[k] = s[i[k]]`` casts it."""
     if (isinstance(source, types.CPointer) and isinstance(index, types.CPointer)
             and isinstance(index.dtype, types.Integer) and isinstance(count, types.Integer)):
         def codegen(context, builder, signature, args):
             from numba.core import cgutils
             src, idx, n = args
             n = context.cast(builder, n, signature.args[2], types.intp)
-            size = builder.mul(builder.add(n, context.get_constant(types.intp, 1)),
-                               context.get_constant(types.intp, 8))
-            raw = context.nrt.allocate_unchecked(builder, size)
-            out = builder.bitcast(raw, context.get_value_type(types.CPointer(types.float64)))
+            out = _doubles(context, builder, builder.add(n, context.get_constant(types.intp, 1)))
             with builder.if_then(cgutils.is_not_null(builder, out)):
                 with cgutils.for_range(builder, n) as loop:
                     at = builder.load(_address(context, builder, idx, loop.index, types.intp))
