@@ -746,14 +746,22 @@ def test_cold_build_with_and_without_the_helper_process(tmp_path, helper):
     """nmodl.build compiles with helper processes from the other end (two, one, or
     none with ARBOR_PYCAT_BUILD_HELPER=0): the result is the same catalogue, every
     mechanism numba-compiled or from the cache the helpers filled, and no helper
-    outlives it."""
+    outlives it. Built again in a new process, everything comes from the cache and
+    no helper starts."""
     from pycat_cell import check_snippet
     mods = sorted(str(p) for p in (OWN).glob("*.mod"))[:3]
     env = dict(os.environ, ARBOR_PYCAT_CACHE_DIR=str(tmp_path / "cache"),
                NUMBA_CACHE_DIR=str(tmp_path / "numba"), ARBOR_PYCAT_BUILD_HELPER=helper)
-    result = check_snippet(f"""
+    snippet = f"""
 import os, arbor_pycat
 from arbor_pycat import nmodl
+started = []
+start = nmodl._compiling_ahead.start
+def counting_start(self):
+    again = self.started
+    start(self)
+    started.append(0 if again else len(self.processes))
+nmodl._compiling_ahead.start = counting_start
 catalogue = nmodl.build(*{mods!r}, backend="numba")
 report = arbor_pycat.build_report()
 assert len(report.mechanisms) == {len(mods)} and all(m.backend == "numba" for m in report.mechanisms), report
@@ -761,11 +769,14 @@ assert all(name in catalogue for name in (m.name for m in report.mechanisms))
 children = [p for p in os.listdir("/proc") if p.isdigit()
             and open(f"/proc/{{p}}/stat").read().split()[3] == str(os.getpid())] if os.path.isdir("/proc") else []
 assert not children, children
-print(sorted(m.cache for m in report.mechanisms))
-""", env=env, timeout=600)
-    caches = result.stdout.strip()
+print(sorted(m.cache for m in report.mechanisms), sum(started))
+"""
+    caches, helpers = check_snippet(snippet, env=env, timeout=600).stdout.strip().rsplit(" ", 1)
+    assert int(helpers) == int(helper)
     if helper == "0":
         assert caches == str(["compiled"] * len(mods))
+    caches, helpers = check_snippet(snippet, env=env, timeout=600).stdout.strip().rsplit(" ", 1)
+    assert caches == str(["disk"] * len(mods)) and int(helpers) == 0
 
 
 @pytest.mark.parametrize("setting, files, expected", [

@@ -140,14 +140,21 @@ class _compiling_ahead:
     two processes reach the same mechanism, the cache entry's lock makes one of
     them wait for the other (see ``backends/numba/generate.py``). A helper only
     loads the .mod files with :func:`load` (generated code, no side effects);
-    they are stopped once ``build()`` returns. See :func:`_helper_count` for
-    ``ARBOR_PYCAT_BUILD_HELPER``."""
+    they are stopped once ``build()`` returns. They start when ``build()`` first
+    finds a mechanism in no cache (none start when all come from the cache).
+    See :func:`_helper_count` for ``ARBOR_PYCAT_BUILD_HELPER``."""
 
     def __init__(self, files, directory, backend):
         self.processes = []
-        count = _helper_count(len(files)) if backend != "python" else 0
-        if count == 0:
+        self.files, self.directory, self.started = files, directory, False
+        self.count = _helper_count(len(files)) if backend != "python" else 0
+
+    def start(self):
+        """Start the helpers (once), each on its share of the files, last first."""
+        if self.started:
             return
+        self.started = True
+        count, files, directory = self.count, self.files, self.directory
         import subprocess
         code = ("import signal, sys\n"
                 "signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))   # stopped: clean up its files\n"
@@ -174,16 +181,21 @@ class _compiling_ahead:
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
             except OSError:
                 break
-
-    def __enter__(self):
         if self.processes:
             from ..backends.numba import ahead
             ahead.paused += 1
+
+    def __enter__(self):
+        if self.count:
+            from ..backends.numba import ahead
+            ahead.on_cache_miss.append(self.start)
         return self
 
     def __exit__(self, *exc):
+        from ..backends.numba import ahead
+        if self.count:
+            ahead.on_cache_miss.remove(self.start)
         if self.processes:
-            from ..backends.numba import ahead
             ahead.paused -= 1
         for process in self.processes:
             process.terminate()

@@ -33,6 +33,29 @@ class MethodAccess:
         return self.opaque or bool(self.named)
 
 
+def source_lines(function):
+    """``inspect.getsourcelines(function)``, kept per code object while its file's
+    size and modification time stay the same (a build reads a method or helper
+    many times: its analysis, its translation, its messages). Raises what
+    ``inspect.getsourcelines`` raises."""
+    try:
+        code = inspect.unwrap(function).__code__
+        stat = os.stat(code.co_filename)
+        key = (code, stat.st_size, stat.st_mtime_ns)
+    except (AttributeError, OSError, TypeError, ValueError):
+        return inspect.getsourcelines(function)
+    found = _lines.get(key)
+    if found is None:
+        lines, first = inspect.getsourcelines(function)
+        if len(_lines) > 4096:
+            _lines.clear()
+        found = _lines[key] = (tuple(lines), first)
+    return list(found[0]), found[1]
+
+
+_lines = {}     # (code, file size, file mtime) -> (source lines, first line number)
+
+
 def function_tree(function):
     """The ``ast.FunctionDef`` of ``function`` and its (dedented) source, or (None, None).
 
@@ -41,7 +64,7 @@ def function_tree(function):
     Raises MechanismError when the source file no longer holds the code that
     was imported (edited on disk since): analysing it would describe other code."""
     try:
-        lines, first = inspect.getsourcelines(function)
+        lines, first = source_lines(function)
         source = textwrap.dedent("".join(lines))
     except (OSError, TypeError):
         return None, None
@@ -192,7 +215,7 @@ def source_mismatch(function, source=None):
     if key is not None and key in _checked:
         return _checked[key]
     try:
-        lines, _ = inspect.getsourcelines(function)
+        lines, _ = source_lines(function)
     except (OSError, TypeError):
         return None
     recompiled = _recompile(function, "".join(lines))

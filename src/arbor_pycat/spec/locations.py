@@ -10,6 +10,8 @@ import inspect
 import linecache
 from dataclasses import dataclass
 
+from .inspection import source_lines
+
 
 @dataclass(frozen=True)
 class Location:
@@ -38,7 +40,7 @@ class Location:
 def _indent(function):
     """How many columns textwrap.dedent removed from the function's source."""
     try:
-        lines, _ = inspect.getsourcelines(function)
+        lines, _ = source_lines(function)
     except (OSError, TypeError):
         return 0
     first = next((line for line in lines if line.strip()), "")

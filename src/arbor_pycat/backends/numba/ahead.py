@@ -37,6 +37,16 @@ import time
 # While > 0 (the NMODL importer's own helper processes are running), no forks.
 paused = 0
 
+# Called (each, in order) when a build finds a mechanism in no cache, before it
+# compiles it: the NMODL importer starts its helper processes then, so that a
+# build whose mechanisms all come from the cache starts none.
+on_cache_miss: list = []
+
+
+def cache_missed() -> None:
+    for hook in list(on_cache_miss):
+        hook()
+
 # A helper that has not finished this long after this process finished its own
 # entries (seconds, at least; see Ahead.wait) is stopped and its entries compiled here.
 SLACK_S = 30.0

@@ -10,8 +10,9 @@ import numpy as np
 
 from ...abi import contract, rules
 from ...cache import cache_dir, write_atomically
+from ...spec.inspection import source_lines
 from ..base import CannotCompile, CompiledMechanism
-from . import native
+from . import ahead, native
 from .entry import module_prelude
 from .entry_array import ArrayEntry
 from .entry_scalar import ScalarEntry
@@ -169,7 +170,11 @@ def _fingerprint(source, namespace):
     h.update(" ".join(_LLVM_OPTIONS).encode())
     h.update(_library_digest().encode())
     h.update(source.encode())
-    attributes = _attributes_used(source)
+    # only a user's module (a global such as ``consts`` in ``consts.K``) is hashed
+    # by what is read through it: parse the source only when there is one
+    user_module = any(isinstance(v, types.ModuleType) and not _is_library(v.__name__)
+                      for v in namespace.values())
+    attributes = _attributes_used(source) if user_module else {}
     seen = set()
     for name in sorted(namespace):
         h.update(name.encode())
@@ -568,6 +573,8 @@ def build(spec, native_library=True):
                 return CompiledMechanism("numba", spec, dict(library.addresses), messages.messages,
                                          forms=dict(modes), cache="memory" if in_memory else "disk",
                                          module=library, seconds=time.perf_counter() - start)
+        if name not in sys.modules:
+            ahead.cache_missed()
         module, failed, in_memory = _compile_with_numba(spec, source, namespace, digest, corrupt)
         if failed is None:
             break
@@ -720,7 +727,6 @@ def _top_level_split(text):
 def _matching_line(function, generated_line):
     """The line of ``function``'s file whose code is ``generated_line`` once the
     translation's renamings are undone, or None."""
-    import inspect
     import re
 
     def bare(line):
@@ -732,7 +738,7 @@ def _matching_line(function, generated_line):
     if not target:
         return None
     try:
-        lines, first = inspect.getsourcelines(function)
+        lines, first = source_lines(function)
     except (OSError, TypeError):
         return None
     matches = [first + k for k, line in enumerate(lines) if bare(line) == target]

@@ -31,6 +31,7 @@ import numpy as np
 
 from ...abi import contract
 from ...spec.fields import Write
+from ...spec.inspection import source_lines
 from ..base import CannotCompile
 from .lower import PREFIX, integer_power, raise_message
 from .lower import OpenErrstate, function_namespace as _resolver
@@ -507,7 +508,7 @@ def _same_object(a, b):
 
 def _function_source(function):
     try:
-        source = textwrap.dedent(inspect.getsource(function))
+        source = textwrap.dedent("".join(source_lines(function)[0]))
         module = ast.parse(source)
     except (OSError, TypeError, SyntaxError):
         return None, None
