@@ -467,10 +467,65 @@ class IntegerFull(Base):
         pp.s = x * 1.0
 
 
+class PythonScalars(Base):
+    """Python's numbers and numpy's: Python's bools (pp.dt > 0.01, float(pp.v[k]) > -70,
+    math.isfinite(x)) are the integers 1 and 0, ~True is -2 and True + True is 2;
+    numpy's (pp.v[k] > -70) add as 'or'. (The compiled code once took every boolean
+    for numpy's.)"""
+    name = "cm_python_scalars"
+    parameters = [("g", "S/cm2", 0.0)]      # no current: the cell as without it
+
+    def advance_state(self, pp):
+        coarse = pp.dt > 0.01
+        for k in range(pp.width):
+            v = float(pp.v[k])
+            count = (v > -70.0) + (v > -64.0) + math.isfinite(v) * 2
+            either = (pp.v[k] > -70.0) + (pp.v[k] > -64.0)
+            pp.s[k] = count + 10.0 * either + 100.0 * (~coarse) + v * 1e-3
+        pp.r = pp.v * 0.01 + (-coarse) + (~(pp.dt > 1.0)) * 1000.0
+
+
+class SequenceItems(Base):
+    """items[i] += x on a list: an array item is updated in place (Python's +=), a number
+    item rebound (the compiled code once dropped both)."""
+    name = "cm_sequence_items"
+    parameters = [("g", "S/cm2", 0.0)]      # no current: the cell as without it
+
+    def advance_state(self, pp):
+        a = pp.v * 0.0
+        items = [a, pp.r, 1.5]
+        items[0] += 1.0
+        items[1] *= 0.5
+        items[-1] += 2.0
+        items[1] += pp.v * 1e-3
+        pp.s = a + items[2] + pp.v * 1e-2
+
+
+class NumpySpecials(Base):
+    """numpy's values where the compiled code once differed: np.full_like of a mask is a
+    mask (2.5 is True), x / 1e-310 is not x * inf, array ** 0.5 is np.sqrt (sqrt(-inf)
+    is NaN, sqrt(-0.0) is -0.0, where pow gives inf and 0.0), pow with an array
+    exponent keeps C's special values ((-inf) ** 2.5 is inf, (-1) ** inf is 1), and
+    np.floor_divide(1.0, 0.1) is 9.0."""
+    name = "cm_numpy_specials"
+    parameters = [("g", "S/cm2", 0.0)]      # no current: the cell as without it
+
+    def advance_state(self, pp):
+        mask = pp.v > -64.0
+        minus_inf = pp.v * 0.0 - np.inf
+        e = pp.v * 0.0 + 2.5
+        s = np.full_like(mask, 2.5) * 1.0 + np.isnan(minus_inf ** 0.5) * 2.0
+        s += np.signbit((pp.v * 0.0 - 0.0) ** 0.5) * 4.0
+        s += np.isinf(np.power(minus_inf, e)) * 8.0 + (np.power(pp.v * 0.0 - 1.0, e * np.inf) == 1.0) * 16.0
+        s += np.floor_divide(pp.v * 0.0 + 1.0, 0.1) * 32.0
+        pp.s = s + pp.v * 1e-3
+        pp.r = (pp.v + 66.0) * 1e-300 / 1e-310 * 1e-10
+
+
 ELEMENTWISE = [Idioms, NamedFields, RateTables, Dicts, Where, Select, IsClose, ClipMinMax, Ufuncs, Masks, Aliases, TupleLoop, Helpers,
                Methods, InstanceLoop, UniformBranches, Hygiene, Booleans, Decorated, DefaultArguments,
                TemperatureState, NegativePowers, UserJit, StateInCurrents,
-               DictInPlace, BooleanArithmetic]
+               DictInPlace, BooleanArithmetic, PythonScalars, SequenceItems, NumpySpecials]
 
 
 # -- not element-wise, or not provably equivalent: refused by the scalar form ----
@@ -667,3 +722,107 @@ class RaisesInLoop(Base):
             if pp.v[k] > 0.0:
                 raise ValueError("instance above 0 mV")
             pp.s[k] = pp.v[k]
+
+
+class DividesByZero(Base):
+    """A Python float divided by zero once v passes 0 mV: Python raises ZeroDivisionError
+    (numpy's inf would run on)."""
+    name = "cm_divides_by_zero"
+
+    def advance_state(self, pp):
+        for k in range(pp.width):
+            below = 1.0 - float(pp.v[k] > 0.0)
+            pp.s[k] = 1.0 / below
+
+
+class ArrayFormSpecials(Base):
+    """The array form (np.mean), where numba's own versions differ from numpy's:
+    np.floor_divide and // (numba: floor(a / b), 10.0 for 1.0 // 0.1), array ** 0.5
+    (numpy: np.sqrt), x / 1e-310."""
+    name = "cm_array_form_specials"
+
+    def advance_state(self, pp):
+        centred = pp.v - np.mean(pp.v)
+        s = np.floor_divide(pp.v * 0.0 + 1.0, 0.1) + (pp.v * 0.0 + 7.0) // 0.7
+        s += np.isnan((pp.v * 0.0 - np.inf) ** 0.5) * 100.0 + np.signbit((pp.v * 0.0 - 0.0) ** 0.5) * 200.0
+        pp.s = s + centred * 1e-3
+        pp.r = (pp.v + 66.0) * 1e-300 / 1e-310 * 1e-10
+
+
+class InvertsPythonBool(Base):
+    """~ of one boolean in the array form: Python's ~True is -2, numpy's ~np.True_ False."""
+    name = "cm_inverts_bool"
+
+    def advance_state(self, pp):
+        pp.s = pp.v - np.mean(pp.v) + (~(pp.dt > 0.01))
+
+
+class TupleItemUpdate(Base):
+    """items[0] += 1 on a tuple: Python updates the array, then raises TypeError."""
+    name = "cm_tuple_item"
+
+    def advance_state(self, pp):
+        items = (pp.v * 1.0, pp.v * 2.0)
+        items[0] += 1.0
+        pp.s = items[0]
+
+
+class ListItemUpdateArrayForm(Base):
+    name = "cm_list_item_array"
+
+    def advance_state(self, pp):
+        items = [pp.v - np.mean(pp.v), pp.v * 2.0]
+        items[0] += 1.0
+        pp.s = items[0]
+
+
+class MathOfArray(Base):
+    """math.exp of an array: numpy 2 raises (only 0-d arrays convert), for one instance too."""
+    name = "cm_math_of_array"
+
+    def advance_state(self, pp):
+        pp.s = math.exp(pp.v[0] * 0.0) + math.exp(pp.v / 100.0) - np.mean(pp.v)
+
+
+class SetInInit(Base):
+    """self.K set in __init__ shadows the class's K in the python backend's instance."""
+    name = "cm_set_in_init"
+    K = 1.0
+
+    def __init__(self):
+        self.K = 5.0
+
+    def advance_state(self, pp):
+        pp.s = pp.v * self.K
+
+
+class CustomGetattribute(Base):
+    name = "cm_getattribute"
+    K = 1.0
+
+    def __getattribute__(self, name):
+        return 7.0 if name == "K" else object.__getattribute__(self, name)
+
+    def advance_state(self, pp):
+        pp.s = pp.v * self.K
+
+
+class Meta(type(Base)):
+    K = 3.0     # an instance does not see its class's metaclass attributes
+
+
+class MetaclassAttribute(Base, metaclass=Meta):
+    name = "cm_metaclass_attribute"
+
+    def advance_state(self, pp):
+        pp.s = pp.v * self.K
+
+
+class ShortCircuitDivision(Base):
+    """Python evaluates 1.0 / x only where x is not 0 here: the check cannot run first."""
+    name = "cm_short_circuit_division"
+
+    def advance_state(self, pp):
+        for k in range(pp.width):
+            x = 1.0 if pp.v[k] > 0.0 else 0.0
+            pp.s[k] = 1.0 if (x == 0.0 or 1.0 / x > 0.5) else 0.0

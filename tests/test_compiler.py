@@ -161,6 +161,13 @@ def test_branch_conditions_decided_per_instance():
     # (numba cannot type it: refused for that, not as a truth test, which it is not)
     (M.UniformAnd, r"Cannot unify bool and array"),
     (M.NestedInHelper, r"calls counter\(\) \(.*compiler_mechanisms.py\), which defines the function bump\(\)"),
+    (M.InvertsPythonBool, r"~ of one boolean: Python's ~True is -2"),
+    (M.TupleItemUpdate, r"updates an item of the list or tuple 'items'.*'\+=' on a tuple item"),
+    (M.ListItemUpdateArrayForm, r"updates an item of the list or tuple 'items' \(line \d+\)"),
+    (M.MathOfArray, r"only 0-dimensional arrays convert to Python scalars"),
+    (M.SetInInit, r"self.K is set in __init__"),
+    (M.CustomGetattribute, r"the class defines __getattribute__"),
+    (M.MetaclassAttribute, r"self.K is an attribute of the class's metaclass"),
 ], ids=lambda x: getattr(x, "__name__", x))
 def test_refused_with_a_reason(cls, reason):
     """What the compiler cannot prove equivalent: backend='numba' refuses, naming why."""
@@ -349,6 +356,41 @@ def test_raise_in_compiled_code_gives_the_users_message(cls, text, form):
     assert f"line {line}" in messages["python"]
 
 
+def test_python_division_by_zero_fails_the_run_in_both_backends():
+    """1.0 / x of Python floats raises ZeroDivisionError in Python; the scalar form
+    checks the divisor and fails the run with it (numpy's inf would run on)."""
+    assert numba_backend.compile(spec_of(M.DividesByZero)).modes["advance_state"] == "scalar"
+    for backend in ("python", "numba"):
+        catalogue = arbor_pycat.build(M.DividesByZero, backend=backend)
+        with pytest.raises(RuntimeError, match=r"ZeroDivisionError: (float )?division by zero"):
+            run(catalogue, [(M.DividesByZero.name, ["s"])], t_end=20.0)
+
+
+def test_a_method_replaced_after_register_is_compiled_as_it_is_now():
+    """The python backend calls the class's methods as they are at build(): so does the
+    numba backend (it once compiled the spec made at register, silently)."""
+    @arbor_pycat.register
+    class Replaced(M.Base):
+        name = "cm_replaced_after_register"
+
+        def advance_state(self, pp):
+            pp.s = pp.v * 0.0 + 1.0
+
+    def new_advance(self, pp):
+        pp.s = pp.v * 0.0 + 9.0
+
+    first = spec_of(Replaced)
+    Replaced.advance_state = new_advance
+    assert spec_of(Replaced) is not first and spec_of(Replaced) is spec_of(Replaced)
+    for backend in ("python", "numba"):
+        out = run(arbor_pycat.build(Replaced, backend=backend), [(Replaced.name, ["s"])], t_end=1.0)
+        np.testing.assert_array_equal(out[f"{Replaced.name}.s"][1:], 9.0)
+    Replaced.backend = "numba"
+    Replaced.advance_state = lambda self, pp: setattr(pp, "s", pp.v * 2.0)     # no source to compile
+    with pytest.raises(MechanismError):
+        arbor_pycat.build(Replaced)
+
+
 def test_exception_of_a_users_numba_function_fails_the_run():
     """A user's @njit function that raises fails sim.run() with the user's message in
     both backends (inlined into the scalar form like any helper; called per instance
@@ -367,9 +409,12 @@ def test_array_form_where_the_scalar_form_cannot_tell(fork):
     not element-wise (v / max|v|) takes the array form and gives the same states. A
     name bound to one of two fields by ``x if c else y`` and updated in place: the
     array form too. So is a stable argsort (ties in the same order as numpy's),
-    in-place updates reading views of the array they write, and an integer array
-    from np.full (stores truncated, as numpy's)."""
-    classes = [M.UserJitAcross, M.ChosenAlias, M.StableArgsort, M.OverlappingViews, M.IntegerFull]
+    in-place updates reading views of the array they write, an integer array
+    from np.full (stores truncated, as numpy's), numpy's floor_divide and
+    ``array ** 0.5`` where numba's differ, and a division that Python's ``or``
+    skips where its divisor is 0 (the scalar form would check it first)."""
+    classes = [M.UserJitAcross, M.ChosenAlias, M.StableArgsort, M.OverlappingViews, M.IntegerFull,
+               M.ArrayFormSpecials, M.ShortCircuitDivision]
     catalogues, forms = build_both(classes)
     assert all(forms[cls.name]["advance_state"] == "array" for cls in classes), forms
     mechanisms = _states(classes)

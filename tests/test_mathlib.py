@@ -76,6 +76,26 @@ def test_log_and_power_match_numpy():
         assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(expected, rel=1e-14), (a, b)
 
 
+def test_power_special_values_are_numpys():
+    """C's (and numpy's) special values of pow, sign of zero included: (-1) ** inf is 1,
+    (-inf) ** 2.5 is inf, (-0.0) ** 3 is -0.0, 0 ** nan is nan (the compiled pow once
+    gave nan, nan, 0.0 and inf)."""
+    power = njit(lambda a, b: mathlib.fast_pow(a, b))
+    values = [0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0, 2.5, -2.5, np.inf, -np.inf, np.nan,
+              1e300, -1e300, 1e-300, 2.0 ** 60, -7.0]
+    for a in values:
+        for b in values:
+            with np.errstate(all="ignore"):
+                expected = np.power(np.array([a]), np.array([b]))[0]    # an array exponent: C's pow
+            got = power(a, b)
+            if np.isnan(expected) or np.isnan(got):
+                assert np.isnan(expected) and np.isnan(got), (a, b, got, expected)
+            elif np.isfinite(expected) and expected != 0.0:
+                assert got == pytest.approx(expected, rel=1e-13), (a, b)
+            else:
+                assert got == expected and np.signbit(got) == np.signbit(expected), (a, b, got, expected)
+
+
 def test_exprelr_matches_its_definition():
     f = _compiled(exprelr)
     x = WIDE[WIDE <= 709.78]
@@ -87,6 +107,8 @@ def test_exprelr_matches_its_definition():
     assert f(np.array([-800.0]))[0] == 800.0
     assert f(np.array([800.0]))[0] == 0.0        # below 4e-306: flushed to zero
     assert np.isnan(f(np.array([np.nan]))[0])
+    with np.errstate(all="ignore"):
+        assert np.isnan(f(np.array([np.inf]))[0]) and np.isnan(exprelr(np.inf))     # inf / inf
     assert _compiled(exprelr)(2.0) == pytest.approx(2.0 / math.expm1(2.0), rel=3 * ULP)   # scalars too
 
 

@@ -25,8 +25,9 @@ def register(cls: _Class) -> _Class:
         spec = make_spec(cls)
     except MechanismError as error:
         raise _for_user(error) from None        # the traceback ends at your code
-    cls.__pycat_spec__ = spec
     _document(cls, spec)
+    cls.__pycat_spec__ = spec
+    cls.__pycat_key__ = _class_key(cls)
     _registry.pop(spec.name, None)
     _registry[spec.name] = cls
     return cls
@@ -44,9 +45,36 @@ def _document(cls, spec):
 
 
 def spec_of(cls):
-    """The spec of ``cls``, made now if it was never registered (or changed since)."""
+    """The spec of ``cls``, made now if it was never registered or changed since
+    (a method or declaration of it or of a base class replaced: ``Cls.advance_state =
+    f``, ``Cls.backend = "numba"``), as the python backend, which calls the class's
+    methods as they are at build(), would see it."""
     spec = cls.__dict__.get("__pycat_spec__")
-    return spec if spec is not None else make_spec(cls)
+    if spec is not None and cls.__dict__.get("__pycat_key__") == _class_key(cls):
+        return spec
+    spec = make_spec(cls)
+    if "__pycat_spec__" in cls.__dict__:       # registered: keep the spec of the class as it is now
+        cls.__pycat_spec__, cls.__pycat_key__ = spec, _class_key(cls)
+    return spec
+
+
+# set by register itself (and the docstring it extends): not part of what the spec describes
+_OWN = frozenset({"__pycat_spec__", "__pycat_key__", "__pycat_doc__", "__doc__"})
+
+
+def _class_key(cls):
+    """What ``make_spec`` read from ``cls``: each attribute of each class of its MRO,
+    by identity, and by value for plain data (a declaration list changed in place)."""
+    key = []
+    for owner in cls.__mro__:
+        if owner is object:
+            continue
+        for name, value in vars(owner).items():
+            if name in _OWN:
+                continue
+            data = repr(value) if isinstance(value, (list, tuple, dict, set, str, int, float, bool)) else None
+            key.append((id(owner), name, id(value), data))
+    return tuple(key)
 
 
 def registered():

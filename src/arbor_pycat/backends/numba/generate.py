@@ -309,7 +309,8 @@ def _runtime_globals():
         "below": mathlib.below, "below_or_at": mathlib.below_or_at,
         "np_isclose": mathlib.np_isclose, "np_isclose_nan": mathlib.np_isclose_nan,
         "nan": mathlib.const_nan, "inf": mathlib.const_inf,
-        "assign_field": mathlib.assign_field, "is_range": mathlib.is_range,
+        "assign_field": mathlib.assign_field, "is_range": mathlib.is_range, "invert": mathlib.invert,
+        "floor_divide": mathlib.floor_divide,
         "bits_of": mathlib._bits_from_double,
         # a scalar kernel is inlined into its entry by numba itself: LLVM would inline it
         # anyway, but a kernel compiled on its own is optimised, turned into machine
@@ -685,6 +686,12 @@ def _numba_reason(spec, method, exc, module):
         reason = re.sub(r"Function\(<(?:built-in )?function (\w+)[^>]*>\)", r"\1", reason)
         reason = re.sub(r"<iv=[^>]*>", "", reason).rstrip(":")
         reason = f"numba: {reason}"
+        if re.search(r"no implementation of float\(array\(", reason):
+            reason = ("float() or a math function of an array (numpy raises: only 0-dimensional arrays "
+                      "convert to Python scalars); use numpy's function")
+        if re.search(r"no implementation of invert\((Literal\[bool\]\(\w+\)|bool)\)", reason):
+            reason = ("~ of one boolean: Python's ~True is -2, numpy's ~np.True_ is False, and the "
+                      "compiled array code cannot tell which it has; write 'not x'")
     # the innermost place in the generated module, and the user's line it came from
     generated = getattr(module, "__file__", None)
     lineno = None

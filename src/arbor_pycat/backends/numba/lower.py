@@ -69,6 +69,7 @@ class Obj:
     field: str | None = None   # the pp field this object is
     readonly: bool = False
     alias_of: str | None = None  # name that made it ambiguous (branches bound it differently)
+    py: bool = False           # a Python bool, int or float (not numpy's): True + True is 2
 
 
 @dataclass
@@ -78,11 +79,13 @@ class Expr:
     inst: bool
     array: bool
     boolean: bool = False
+    py: bool = False           # a Python bool, int or float (not numpy's): True + True is 2
 
 
 @dataclass
 class Tup:
     items: list
+    mutable: bool = False      # a list (its items can be rebound), not a tuple
 
 
 class OneShot(Tup):
@@ -158,7 +161,7 @@ def _is_number(value):
 # Functions of numpy and math with a scalar lowering: name -> (arity range, emitter name or callable).
 _UFUNC_BINARY = {
     "add": ast.Add, "subtract": ast.Sub, "multiply": ast.Mult, "divide": ast.Div,
-    "true_divide": ast.Div,
+    "true_divide": ast.Div, "floor_divide": ast.FloorDiv,
 }
 _RUNTIME_UNARY = {   # numpy/math name -> runtime function of the generated module
     "exp": "fast_exp", "expm1": "fast_expm1", "log": "fast_log", "tanh": "fast_tanh",
@@ -167,11 +170,11 @@ _RUNTIME_UNARY = {   # numpy/math name -> runtime function of the generated modu
 _NUMBA_UNARY = {     # numpy/math functions numba implements on scalars with numpy's values
     "sqrt", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh",
     "arccosh", "arctanh", "log2", "log10", "exp2", "floor", "ceil", "trunc", "rint",
-    "isnan", "isinf", "isfinite", "cbrt", "deg2rad", "rad2deg", "degrees", "radians",
+    "isnan", "isinf", "isfinite", "cbrt", "deg2rad", "rad2deg", "degrees", "radians", "signbit",
 }
 _MATH_ALIASES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh",
                  "acosh": "arccosh", "atanh": "arctanh", "fabs": "fabs", "pow": "power"}
-_BOOLEAN_RESULTS = {"isnan", "isinf", "isfinite"}
+_BOOLEAN_RESULTS = {"isnan", "isinf", "isfinite", "signbit"}
 
 
 class Lowering:
@@ -195,6 +198,7 @@ class Lowering:
         self.branch_depth = 0                       # inside an if's branches
         self.code_for = None                        # message key -> status code (see generate._Messages)
         self.raises = False                         # some path sets the status (a raise)
+        self.short_circuit = 0                      # inside an 'and'/'or' operand after the first
 
     # -- naming and errors --------------------------------------------------------
     def fresh(self, hint="t"):
@@ -297,7 +301,7 @@ class Lowering:
         self.field_params[name] = param
         uniform = not plan.per_instance
         obj = Obj(param, inst=not uniform, array=not uniform, field=name,
-                  readonly=plan.write is None)
+                  readonly=plan.write is None, py=uniform)     # the python backend: float(...), int
         self.fields[name] = obj
         return obj
 
@@ -450,7 +454,7 @@ class Lowering:
         if isinstance(value, Expr):
             var = self.fresh(hint)
             self.assign(var, value.node)
-            return Obj(var, value.inst, value.array, value.boolean)
+            return Obj(var, value.inst, value.array, value.boolean, py=value.py)
         return value
 
     def unpack(self, value, count, node):
@@ -504,6 +508,15 @@ class Lowering:
         if isinstance(value, Const):
             return False, False, isinstance(value.value, (bool, np.bool_))
         return False, False, False
+
+    @staticmethod
+    def is_py(value):
+        """Whether the python backend has ``value`` as a Python bool, int or float (a
+        literal, ``float(...)``, ``math.*``, ``pp.dt``, a comparison of such), not as
+        numpy's (``pp.v``, ``pp.v[k]``, ``pp.t[0]``): their arithmetic on booleans differs."""
+        if isinstance(value, Const):
+            return type(value.value) in (bool, int, float)
+        return isinstance(value, (Obj, Expr)) and value.py
 
     def mutate(self, obj, node, new_value_node, how):
         """Update ``obj`` in place (numpy's ``x[...] = ``, ``x += ``, ``out=``)."""
@@ -575,13 +588,36 @@ class Lowering:
             finally:
                 self.mask_context = None
             new = self.binop(node.op, current, value, node)
-            if isinstance(self.expr(target.value, env), Dict) and isinstance(current, Obj) and current.array:
+            container = self.expr(target.value, env)
+            if isinstance(container, Dict) and isinstance(current, Obj) and current.array:
                 # d["m"] *= 2 with an array in d: Python updates that array in place
                 self.mutate(current, node, self.value_node(new, node), f"'{_op_text(node.op)}=' on a dict item")
+                return
+            if isinstance(container, Tup):
+                self.sequence_item_update(container, target, current, new, env, node)
                 return
             self.subscript_store(target, new, env, node)
             return
         self.fail(node, "augmented assignment target")
+
+    def sequence_item_update(self, container, target, current, new, env, node):
+        """``items[i] += x`` on a list or tuple: Python updates an array item in place
+        (and then rebinds the slot, which a tuple refuses with TypeError); a number
+        item of a list is rebound to the new value."""
+        index = self.expr(target.slice, env)
+        if not (isinstance(index, Const) and isinstance(index.value, int)
+                and -len(container.items) <= index.value < len(container.items)):
+            self.fail(node, "an augmented assignment to an item of a list at an index that is not a "
+                            "constant in range")
+        if not container.mutable:
+            self.fail(node, f"'{_op_text(node.op)}=' on a tuple item (Python raises TypeError: a tuple's "
+                            "items cannot be assigned)")
+        if isinstance(current, Obj) and current.array:
+            self.mutate(current, node, self.value_node(new, node), f"'{_op_text(node.op)}=' on a list item")
+            return
+        if self.branch_depth:
+            self.fail(node, "rebinds an item of a list inside an if")
+        container.items[index.value] = self.hold(new, "item") if isinstance(new, Expr) else new
 
     def lookup(self, name, env, node):
         if name in env:
@@ -881,7 +917,7 @@ class Lowering:
         return results
 
     def expr_ListComp(self, node, env):
-        return Tup(self.comprehension_items(node, env))
+        return Tup(self.comprehension_items(node, env), mutable=True)
 
     def expr_GeneratorExp(self, node, env):
         self.fail(node, "a generator expression other than unpacked (a, b = (... for ...)), looped "
@@ -1025,10 +1061,9 @@ class Lowering:
 
     def class_attribute(self, cls, attr, node):
         try:
-            raw = inspect.getattr_static(cls, attr)
-        except AttributeError:
-            self.fail(node, f"self.{attr} is not a class attribute (instance attributes set in "
-                            "__init__ are not seen by the compiler)")
+            raw = class_attribute(cls, attr)
+        except AttributeError as why:
+            self.fail(node, str(why))
         if isinstance(raw, staticmethod):
             return Func(raw.__func__, where=f"{cls.__qualname__}.{attr}")
         if isinstance(raw, classmethod):
@@ -1049,7 +1084,8 @@ class Lowering:
                 items.append(self.hold(value, "item") if isinstance(value, Expr) else value)
         return Tup(items)
 
-    expr_List = expr_Tuple
+    def expr_List(self, node, env):
+        return Tup(self.expr_Tuple(node, env).items, mutable=True)
 
     def expr_Dict(self, node, env):
         items = {}
@@ -1091,7 +1127,7 @@ class Lowering:
         right = self.expr(node.right, env)
         return self.binop(node.op, left, right, node)
 
-    def binop(self, op, left, right, node):
+    def binop(self, op, left, right, node, float_power=False):
         if isinstance(left, Const) and isinstance(right, Const) and _is_number(left.value) \
                 and _is_number(right.value):
             try:
@@ -1103,6 +1139,13 @@ class Lowering:
         li, la, lb = self.info(left)
         ri, ra, rb = self.info(right)
         a, b = self.value_node(left, node), self.value_node(right, node)
+        py = self.is_py(left) and self.is_py(right)
+        if py and isinstance(op, (ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)):
+            a, b = self.zero_division_check(op, left, right, a, b, node)
+        if py and (lb or rb) and isinstance(op, (ast.Add, ast.Mult, ast.Sub, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)):
+            # Python's bools are the integers 1 and 0 here: True + True is 2
+            a, b = (_int_of_bool(a) if lb else a), (_int_of_bool(b) if rb else b)
+            return Expr(ast.BinOp(a, op, b), li or ri, False, False, py=True)
         if lb and rb and isinstance(op, (ast.Add, ast.Mult, ast.Sub)):
             # numpy: bool + bool is 'or', bool * bool 'and' (a bool), bool - bool raises;
             # Python's True + True is 2: which one applies depends on what made them
@@ -1115,7 +1158,49 @@ class Lowering:
         boolean = lb and rb and isinstance(op, (ast.BitAnd, ast.BitOr, ast.BitXor))
         if isinstance(op, (ast.BitAnd, ast.BitOr, ast.BitXor)) and (lb != rb):
             self.fail(node, "a bitwise operation between a boolean and a number")
-        return Expr(ast.BinOp(a, op, b), li or ri, la or ra, boolean)
+        if isinstance(op, ast.Pow) and li and la and not (ri or ra) and not float_power and not lb:
+            # numpy's array ** scalar takes np.sqrt for an exponent of 0.5 (at run time
+            # too), which differs from pow at -0.0 and -inf; np.float_power does not
+            root = ast.Call(ast.Attribute(_name(PREFIX + "np"), "sqrt", ast.Load()), [a], [])
+            if isinstance(right, Const) and _plain_number(right):
+                if float(right.value) == 0.5:
+                    return Expr(root, True, True)
+            elif not isinstance(right, Const):
+                test = ast.Compare(b, [ast.Eq()], [ast.Constant(0.5)])
+                return Expr(ast.IfExp(test, root, ast.BinOp(a, op, b)), True, True)
+        return Expr(ast.BinOp(a, op, b), li or ri, la or ra, boolean, py=py and not (la or ra))
+
+    def zero_division_check(self, op, left, right, a, b, node):
+        """Python raises ZeroDivisionError for ``x / 0``, ``x // 0``, ``x % 0`` and
+        ``0.0 ** -1`` of Python numbers (numpy's give inf or nan): the kernel sets the
+        status that fails the run with it, as the python backend's run fails.
+        Returns the operands' nodes (names, each evaluated once)."""
+        if isinstance(op, ast.Pow):
+            if isinstance(left, Const) and left.value != 0 or isinstance(right, Const) and right.value >= 0:
+                return a, b
+        elif isinstance(right, Const) and right.value != 0:
+            return a, b
+        if self.code_for is None or self.short_circuit:
+            self.fail(node, "a division of Python numbers that may be by zero (Python raises "
+                            "ZeroDivisionError) in the second operand of 'and'/'or'")
+        if isinstance(left, Expr):
+            left = self.materialise(left, "dividend")
+            a = _name(left.var)
+        if isinstance(right, Expr):
+            right = self.materialise(right, "divisor")
+            b = _name(right.var)
+        if isinstance(op, ast.Pow):
+            test = ast.BoolOp(ast.And(), [ast.Compare(a, [ast.Eq()], [ast.Constant(0)]),
+                                          ast.Compare(b, [ast.Lt()], [ast.Constant(0)])])
+            text = "0.0 cannot be raised to a negative power"
+        else:
+            test = ast.Compare(b, [ast.Eq()], [ast.Constant(0)])
+            text = "division by zero" if isinstance(op, ast.Div) else "division or modulo by zero"
+        where = f"{self.where_file}:{getattr(node, 'lineno', '?')}"
+        code = self.code_for("raise:" + raise_message(ZeroDivisionError, [text], where))
+        self.raises = True
+        self.emit(ast.If(test, [ast.Assign([_store(PREFIX + "status")], ast.Constant(code))], []))
+        return a, b
 
     def expr_UnaryOp(self, node, env):
         operand = self.expr(node.operand, env)
@@ -1126,6 +1211,15 @@ class Lowering:
                 pass
         inst, array, boolean = self.info(operand)
         value = self.value_node(operand, node)
+        py = self.is_py(operand)
+        if boolean and py and not isinstance(node.op, ast.Not):
+            # a Python bool is the integer 1 or 0: ~True is -2, -True is -1
+            number = _int_of_bool(value)
+            if isinstance(node.op, ast.Invert):
+                number = ast.BinOp(ast.UnaryOp(ast.USub(), number), ast.Sub(), ast.Constant(1))
+            elif isinstance(node.op, ast.USub):
+                number = ast.UnaryOp(ast.USub(), number)
+            return Expr(number, inst, False, False, py=True)
         if isinstance(node.op, ast.Invert):
             if boolean:
                 return Expr(ast.UnaryOp(ast.Not(), value), inst, array, True)
@@ -1134,14 +1228,19 @@ class Lowering:
             if inst and array:
                 self.fail(node, "'not' on per-instance values (numpy raises: the truth value of an "
                                 "array is ambiguous); use ~ or np.logical_not")
-            return Expr(ast.UnaryOp(ast.Not(), value), inst, array, True)
+            return Expr(ast.UnaryOp(ast.Not(), value), inst, array, True, py=True)   # Python's bool
         if boolean:
             self.fail(node, f"unary '{'-' if isinstance(node.op, ast.USub) else '+'}' of a boolean (numpy "
                             "raises for boolean arrays, Python gives an integer): use ~ or float(...)")
-        return Expr(ast.UnaryOp(node.op, value), inst, array, False)
+        return Expr(ast.UnaryOp(node.op, value), inst, array, False, py=py)
 
     def expr_BoolOp(self, node, env):
-        values = [self.expr(v, env) for v in node.values]
+        values = [self.expr(node.values[0], env)]
+        self.short_circuit += 1         # Python evaluates the others only if needed
+        try:
+            values += [self.expr(v, env) for v in node.values[1:]]
+        finally:
+            self.short_circuit -= 1
         for v in values:
             inst, array, _ = self.info(v)
             if inst and array:
@@ -1151,7 +1250,7 @@ class Lowering:
             self.fail(node, "'and'/'or' of values that are not booleans (Python returns one of the operands)")
         nodes = [self.value_node(v, node) for v in values]
         inst = any(self.info(v)[0] for v in values)
-        return Expr(ast.BoolOp(node.op, nodes), inst, False, True)
+        return Expr(ast.BoolOp(node.op, nodes), inst, False, True, py=all(self.is_py(v) for v in values))
 
     def expr_Compare(self, node, env):
         operands = [self.expr(node.left, env)] + [self.expr(c, env) for c in node.comparators]
@@ -1168,7 +1267,8 @@ class Lowering:
             self.fail(node, "a chained comparison of arrays (numpy raises: the truth value of an array "
                             "is ambiguous)")
         nodes = [self.value_node(o, node) for o in operands]
-        return Expr(ast.Compare(nodes[0], list(node.ops), nodes[1:]), inst, array, True)
+        return Expr(ast.Compare(nodes[0], list(node.ops), nodes[1:]), inst, array, True,
+                    py=not array and all(self.is_py(o) for o in operands))
 
     def expr_IfExp(self, node, env):
         cond = self.expr(node.test, env)
@@ -1195,7 +1295,7 @@ class Lowering:
                          body_b + [ast.Assign([_store(var)], self.value_node(b, node))]))
         ia, aa, ba = self.info(a)
         ib, ab, bb = self.info(b)
-        obj = Obj(var, ia or ib or inst, aa and ab, ba and bb)
+        obj = Obj(var, ia or ib or inst, aa and ab, ba and bb, py=self.is_py(a) and self.is_py(b))
         if any(isinstance(x, Obj) and x.array for x in (a, b)):
             # Python's result is one of the arrays itself: an in-place update through
             # it must not guess which (as for a name bound in two branches)
@@ -1321,7 +1421,7 @@ class Lowering:
             return OneShot([Tup([Const(start.value + k), item])
                         for k, item in enumerate(self.sequence_items(args[0], node))])
         if target in (tuple, list) and len(args) == 1 and not kwargs and isinstance(args[0], Tup):
-            return Tup(list(args[0].items))
+            return Tup(list(args[0].items), mutable=target is list)
         if target is sum and len(args) in (1, 2) and not kwargs and isinstance(args[0], Tup):
             total = args[1] if len(args) == 2 else Const(0)     # Python's sum: start + x1 + x2 ...
             for item in args[0].items:
@@ -1343,7 +1443,9 @@ class Lowering:
             return self.math_function(target.__name__, args, kwargs, node)
         if target is abs:
             self.no_kwargs(kwargs, node, "abs")
-            return self.unary_expr(ast.Name("abs", ast.Load()), args, node)
+            result = self.unary_expr(ast.Name("abs", ast.Load()), args, node)
+            result.py = len(args) == 1 and self.is_py(args[0]) and not self.info(args[0])[2]
+            return result
         if target in (min, max):
             return self.builtin_minmax(target, args, kwargs, node)
         if target in (float, int, bool):
@@ -1351,12 +1453,15 @@ class Lowering:
                 self.fail(node, f"{target.__name__}() with more than one argument")
             inst, array, boolean = self.info(args[0])
             if inst and array:
-                self.fail(node, f"{target.__name__}() of an array (numpy raises for more than one value)")
+                self.fail(node, f"{target.__name__}() of an array (numpy raises: " + (
+                    "the truth value of an array of more than one value is ambiguous)" if target is bool
+                    else "only 0-dimensional arrays convert to Python scalars)"))
             value = self.value_node(args[0], node)
             if boolean and target is not bool:      # numba has no float(bool) / int(bool)
-                value = _float_of_bool(value) if target is float else ast.IfExp(value, ast.Constant(1), ast.Constant(0))
-                return Expr(value, inst, False, False)
-            return Expr(ast.Call(ast.Name(target.__name__, ast.Load()), [value], []), inst, False, target is bool)
+                value = _float_of_bool(value) if target is float else _int_of_bool(value)
+                return Expr(value, inst, False, False, py=True)
+            return Expr(ast.Call(ast.Name(target.__name__, ast.Load()), [value], []), inst, False, target is bool,
+                        py=True)
         if target is pow:
             if len(args) != 2 or kwargs:
                 self.fail(node, "pow() with a modulus")
@@ -1433,16 +1538,23 @@ class Lowering:
             op = ast.Gt() if target is max else ast.Lt()
             var = self.fresh(target.__name__)
             self.assign(var, ast.IfExp(ast.Compare(b, [op], [a]), b, a))
-            result = Obj(var, any(self.info(v)[0] for v in (result, other)), False)
+            result = Obj(var, any(self.info(v)[0] for v in (result, other)), False,
+                         py=self.is_py(result) and self.is_py(other))
         return result
 
     def math_function(self, name, args, kwargs, node):
+        result = self._math_value(name, args, kwargs, node)
+        if isinstance(result, Expr):
+            result.py = True        # math's functions return Python floats and bools
+        return result
+
+    def _math_value(self, name, args, kwargs, node):
         self.no_kwargs(kwargs, node, "math." + name)
         for a in args:
             inst, array, _ = self.info(a)
             if inst and array:
-                self.fail(node, f"math.{name}() of an array (Python raises for more than one value); "
-                                f"use np.{_MATH_ALIASES.get(name, name)}")
+                self.fail(node, f"math.{name}() of an array (numpy raises: only 0-dimensional arrays "
+                                f"convert to Python scalars); use np.{_MATH_ALIASES.get(name, name)}")
         if name in _RUNTIME_UNARY:
             return self.runtime_call("fast_" + name, args, node, 1)
         if name == "pow":
@@ -1495,7 +1607,8 @@ class Lowering:
             return self.runtime_call("fast_" + name, args, node, 1)
         if name in ("power", "float_power", "pow"):
             no_kwargs(); arity(2)
-            return self.binop(ast.Pow(), args[0], args[1], node)   # small integer powers: products
+            return self.binop(ast.Pow(), args[0], args[1], node,   # small integer powers: products
+                              float_power=name == "float_power")
         if name in _UFUNC_BINARY:
             no_kwargs(); arity(2)
             return self.binop(_UFUNC_BINARY[name](), args[0], args[1], node)
@@ -1631,7 +1744,10 @@ class Lowering:
             fill_node = self.value_node(fill, node)
             if boolean and name != "full_like":
                 fill_node = ast.Constant(name == "ones_like")
-            elif not boolean:
+            elif boolean:       # numpy casts the fill to the array's dtype: bool(fill)
+                if not self.info(fill)[2]:
+                    fill_node = _bool_of_number(fill_node)
+            else:
                 fill_node = ast.Call(ast.Name("float", ast.Load()), [fill_node], [])
             var = self.fresh(name)
             self.assign(var, fill_node)
@@ -1857,6 +1973,40 @@ def _bool_of_number(node):
     return ast.Compare(node, [ast.NotEq()], [ast.Constant(0)])
 
 
+def class_attribute(cls, attr):
+    """``self.<attr>`` as the python backend's instance ``cls()`` has it, from the
+    classes of ``cls.__mro__`` (not its metaclass, which an instance does not see).
+    Raises AttributeError, saying why, where the instance may have another value:
+    ``__init__`` sets it, or the class customises ``__getattribute__``."""
+    if cls.__getattribute__ is not object.__getattribute__:
+        raise AttributeError(f"self.{attr}: the class defines __getattribute__, so what self.{attr} is "
+                             "is known only when it runs")
+    for owner in cls.__mro__:
+        if attr in vars(owner):
+            value = vars(owner)[attr]
+            break
+    else:
+        if hasattr(type(cls), attr):
+            raise AttributeError(f"self.{attr} is an attribute of the class's metaclass, which its "
+                                 "instances do not see (Python raises AttributeError)")
+        raise AttributeError(f"self.{attr} is not a class attribute (instance attributes set in "
+                             "__init__ are not seen by the compiler)")
+    if cls.__init__ is not object.__init__:
+        try:
+            shadowed = attr in vars(cls())
+        except Exception:
+            shadowed = True
+        if shadowed:
+            raise AttributeError(f"self.{attr} is set in __init__ (the python backend reads the "
+                                 "instance's value, the compiler sees the class's)")
+    return value
+
+
+def _int_of_bool(node):
+    """1 or 0 for a boolean (Python's int(True); numba has no int(bool))."""
+    return ast.IfExp(node, ast.Constant(1), ast.Constant(0))
+
+
 def _float_of_bool(node):
     """1.0 or 0.0 for a boolean (numba has no float(bool))."""
     return ast.IfExp(node, ast.Constant(1.0), ast.Constant(0.0))
@@ -2021,13 +2171,15 @@ def _op_text(op):
 
 class _Arithmetic(ast.NodeTransformer):
     """``x ** n`` for small integer n stays a product; other powers call the
-    call-free ``pow``; ``x / literal`` becomes ``x * (1/literal)``, as modcc does."""
+    call-free ``pow``; ``x / literal`` becomes ``x * (1/literal)``, as modcc does,
+    where ``1/literal`` is a normal number (not for 1e-310 or 1e308: inf, or a
+    subnormal with too few digits)."""
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
         if isinstance(node.op, ast.Div):
             value = _literal_number(node.right)
-            if value is not None and value != 0.0:
+            if value is not None and value != 0.0 and sys.float_info.min <= abs(1.0 / value) < math.inf:
                 return ast.copy_location(ast.BinOp(node.left, ast.Mult(), ast.Constant(1.0 / value)), node)
             return node
         if not isinstance(node.op, ast.Pow):

@@ -136,14 +136,25 @@ def _log_scalar(x):
 
 @_cached_jit(error_model="numpy", fastmath={"contract"})
 def _pow_scalar(a, b):
+    """a ** b with C's (and numpy's) special values: exp(b log|a|), its sign for
+    a < 0 from b's parity; NaN for a finite a < 0 and a b that is not an integer;
+    (-1) ** ±inf, 1 ** b and a ** 0 are 1; 0 ** b keeps a's sign for an odd b."""
     magnitude = _exp_scalar(b * _log_scalar(abs(a)))
-    integral = np.floor(b) == b
-    odd = integral and (np.floor(b * 0.5) * 2.0 != b)
+    integral = np.floor(b) == b          # ±inf too; NaN not
+    odd = integral and (np.floor(b * 0.5) * 2.0 != b)      # not ±inf, nor beyond 2**53
     result = magnitude
     if a < 0.0:
-        result = (-magnitude if odd else magnitude) if integral else math.nan
+        if odd:
+            result = -magnitude
+        elif not integral and a != -math.inf:
+            result = math.nan
     if a == 0.0:
-        result = 1.0 if b == 0.0 else (0.0 if b > 0.0 else math.inf)
+        if b > 0.0:
+            result = a if odd else 0.0
+        elif b < 0.0:
+            result = math.copysign(math.inf, a) if odd else math.inf
+    if a == -1.0 and (b == math.inf or b == -math.inf):
+        result = 1.0
     if b == 0.0:
         result = 1.0
     if a == 1.0:
@@ -253,7 +264,68 @@ def fast_pow(a, b):
 def _fast_pow(a, b):
     if all(isinstance(t, (types.Float, types.Integer)) for t in (a, b)):
         return lambda a, b: _pow_scalar(float(a), float(b))
+    if isinstance(a, types.Array) and isinstance(b, types.Float):
+        # numpy's array ** scalar takes np.sqrt for 0.5 (-0.0 and -inf differ from pow)
+        return lambda a, b: np.sqrt(a) if b == 0.5 else a ** b
     return lambda a, b: a ** b     # arrays: numpy's own power
+
+
+def floor_divide(a, b):
+    """``a // b`` and ``np.floor_divide`` in the array form, element by element with
+    the scalar ``//`` (CPython's algorithm, which numpy's is: 1.0 // 0.1 is 9.0), where
+    numba's array version takes floor(a / b) (10.0)."""
+    return a // b
+
+
+@overload(floor_divide)
+def _floor_divide(a, b):
+    from numba.np.numpy_support import as_dtype
+    scalar = (types.Number, types.Boolean)
+    if isinstance(a, scalar) and isinstance(b, scalar):
+        return lambda a, b: a // b
+    arrays = [t for t in (a, b) if isinstance(t, types.Array)]
+    if any(t.ndim != 1 for t in arrays) or not all(isinstance(t, scalar) or t in arrays for t in (a, b)):
+        return None
+    # numpy's result type (float64 for the fields' float64 values), decided when typing
+    dtype = np.result_type(*(as_dtype(t.dtype if isinstance(t, types.Array) else t) for t in (a, b))).type
+    if isinstance(b, scalar):
+        def impl(a, b):
+            out = np.empty(a.shape[0], dtype)
+            for k in range(a.shape[0]):
+                out[k] = a[k] // b
+            return out
+        return impl
+    if isinstance(a, scalar):
+        def impl(a, b):
+            out = np.empty(b.shape[0], dtype)
+            for k in range(b.shape[0]):
+                out[k] = a // b[k]
+            return out
+        return impl
+
+    def impl(a, b):
+        n = a.shape[0] if a.shape[0] != 1 else b.shape[0]
+        if (a.shape[0] != n and a.shape[0] != 1) or (b.shape[0] != n and b.shape[0] != 1):
+            raise ValueError("operands could not be broadcast together")
+        out = np.empty(n, dtype)
+        for k in range(n):
+            out[k] = a[k if a.shape[0] != 1 else 0] // b[k if b.shape[0] != 1 else 0]
+        return out
+    return impl
+
+
+def invert(x):
+    """``~x`` in the array form: an array's or integer's ``~``. A scalar boolean has
+    no implementation (the compiler refuses): Python's ``~True`` is -2, numpy's
+    ``~np.True_`` False, and numba cannot tell which of the two it is."""
+    return ~x
+
+
+@overload(invert)
+def _invert(x):
+    if isinstance(x, (types.Array, types.Integer)):
+        return lambda x: ~x
+    return None
 
 
 def fast_tanh(x):
@@ -286,7 +358,7 @@ def _exprelr_scalar(x):
     if tiny:
         result = 1.0
     if x > 709.782712893384:
-        result = 0.0
+        result = 0.0 if x != math.inf else math.nan     # inf / inf
     if x < -708.0:
         result = -x
     return result

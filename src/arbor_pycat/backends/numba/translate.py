@@ -24,6 +24,7 @@ import builtins
 import copy
 import inspect
 import math
+import sys
 import textwrap
 import types
 
@@ -33,7 +34,7 @@ from ...abi import contract
 from ...spec.fields import Write
 from ...spec.inspection import source_lines
 from ..base import CannotCompile
-from .lower import PREFIX, integer_power, raise_message
+from .lower import PREFIX, class_attribute, integer_power, raise_message
 from .lower import OpenErrstate, function_namespace as _resolver
 
 F_PREFIX = PREFIX + "f_"
@@ -115,6 +116,9 @@ class _FastMath(ast.NodeTransformer):
         self.generic_visit(node)
         if isinstance(node.op, ast.Div):
             return self._reciprocal(node)
+        if isinstance(node.op, ast.FloorDiv):      # numba's array // is floor(a/b): numpy's instead
+            call = ast.Call(ast.Name(PREFIX + "floor_divide", ast.Load()), [node.left, node.right], [])
+            return ast.copy_location(call, node)
         if not isinstance(node.op, ast.Pow):
             return node
         exponent = node.right
@@ -142,10 +146,19 @@ class _FastMath(ast.NodeTransformer):
                 or not isinstance(divisor.value, (int, float)):
             return node
         value = sign * float(divisor.value)
-        if value == 0.0 or not math.isfinite(value):
-            return node
+        if value == 0.0 or not math.isfinite(value) or not sys.float_info.min <= abs(1.0 / value) < math.inf:
+            return node         # 1/c would be inf, or a subnormal with too few digits
         product = ast.BinOp(node.left, ast.Mult(), ast.Constant(1.0 / value))
         return ast.copy_location(product, node)
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Invert):
+            # numba's ~ of a bool is 'not', Python's is -2 or -1, numpy's bool_ 'not':
+            # a runtime function that refuses scalar booleans (see mathlib.invert)
+            call = ast.Call(ast.Name(PREFIX + "invert", ast.Load()), [node.operand], [])
+            return ast.copy_location(call, node)
+        return node
 
     def visit_Call(self, node):
         self.generic_visit(node)
@@ -157,9 +170,17 @@ class _FastMath(ast.NodeTransformer):
                 target = getattr(owner, func.attr, None)
         elif isinstance(func, ast.Name):
             target = self.namespace.get(func.id)
+        if target is np.floor_divide and len(node.args) == 2 and not node.keywords:
+            node.func = ast.copy_location(ast.Name(PREFIX + "floor_divide", ast.Load()), func)
+            return node
         name = _FAST_TARGETS.get(id(target)) if target is not None else None
         arity = 2 if name == "pow" else 1
-        if name is not None and len(node.args) == arity and not node.keywords:
+        if name is not None and len(node.args) == arity and not node.keywords and getattr(math, name, None) is target:
+            # math's functions take one number (numpy raises for an array, even of one
+            # value): the scalar implementation, of float(x), which numba refuses for an array
+            node.func = ast.copy_location(ast.Name(f"{PREFIX}s_{name}", ast.Load()), func)
+            node.args = [ast.Call(ast.Name("float", ast.Load()), [a], []) for a in node.args]
+        elif name is not None and len(node.args) == arity and not node.keywords:
             node.func = ast.copy_location(ast.Name(_FAST[name], ast.Load()), func)
         elif isinstance(func, ast.Attribute) and _is_user_function(target):
             alias = f"{PREFIX}mod_{func.value.id}_{func.attr}"
@@ -179,9 +200,9 @@ class _ClassConstants(ast.NodeTransformer):
         if isinstance(node.value, ast.Name) and node.value.id == self.self_name \
                 and isinstance(node.ctx, ast.Load):
             try:
-                value = inspect.getattr_static(self.cls, node.attr)
+                value = class_attribute(self.cls, node.attr)
             except AttributeError:
-                return node
+                return node     # refused below, as any other use of self
             if isinstance(value, (bool, int, float)) and not isinstance(value, type):
                 return ast.copy_location(ast.Constant(value), node)
         return node
@@ -475,7 +496,15 @@ def _untranslatable(tree, line_offset=0):
       defaults captured at the ``def`` are not translated (such code once compiled
       to functions returning 0);
     - it calls ``argsort`` without ``kind="stable"``: numpy's default sort may
-      put equal values in another order than numba's."""
+      put equal values in another order than numba's;
+    - it updates an item of a list or tuple it made (``items[0] += 1``): Python
+      updates an array item in place, numba's code would rebind the item to a new
+      array."""
+    sequences = {target.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                 and (isinstance(node.value, (ast.List, ast.Tuple, ast.ListComp))
+                      or (isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
+                          and node.value.func.id in ("list", "tuple")))
+                 for target in node.targets if isinstance(target, ast.Name)}
     for node in ast.walk(tree):
         if node is tree:
             continue
@@ -485,6 +514,11 @@ def _untranslatable(tree, line_offset=0):
                 type(node), f"the function {getattr(node, 'name', '')}()")
             return (f"defines {what} inside it (line {line}): the compiler does not translate "
                     "nested functions; define it at module level")
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Subscript) \
+                and isinstance(node.target.value, ast.Name) and node.target.value.id in sequences:
+            return (f"updates an item of the list or tuple {node.target.value.id!r} (line {line}): "
+                    "Python updates an array item in place, which the compiled array code would not; "
+                    "update the array by its own name")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "argsort":
             method = not (isinstance(node.func.value, ast.Name) and node.func.value.id in ("np", "numpy"))
             kinds = [k.value for k in node.keywords if k.arg == "kind"]
