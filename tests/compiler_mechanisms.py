@@ -522,10 +522,36 @@ class NumpySpecials(Base):
         pp.r = (pp.v + 66.0) * 1e-300 / 1e-310 * 1e-10
 
 
+class RateBase(Base):
+    K = 10.0
+
+    def rate(self, v):
+        return np.exp((v + 65.0) / self.K)
+
+    def advance_state(self, pp):
+        pp.s = self.rate(pp.v)
+
+
+class SuperCalls(RateBase):
+    """super().method(...) (Python's zero-argument form: the classes after the one the
+    method is written in), and Base.method(self, ...) called on the class."""
+    name = "cm_super_calls"
+    parameters = [("g", "S/cm2", 0.0)]      # no current: the cell as without it
+    K = 20.0
+
+    def rate(self, v):
+        return 2.0 * super().rate(v) + RateBase.rate(self, v + 1.0)
+
+    def advance_state(self, pp):
+        super().advance_state(pp)
+        pp.r = pp.s * 0.5 + RateBase.K
+
+
 ELEMENTWISE = [Idioms, NamedFields, RateTables, Dicts, Where, Select, IsClose, ClipMinMax, Ufuncs, Masks, Aliases, TupleLoop, Helpers,
                Methods, InstanceLoop, UniformBranches, Hygiene, Booleans, Decorated, DefaultArguments,
                TemperatureState, NegativePowers, UserJit, StateInCurrents,
-               DictInPlace, BooleanArithmetic, PythonScalars, SequenceItems, NumpySpecials]
+               DictInPlace, BooleanArithmetic, PythonScalars, SequenceItems, NumpySpecials,
+               SuperCalls]
 
 
 # -- not element-wise, or not provably equivalent: refused by the scalar form ----

@@ -126,6 +126,13 @@ class SelfRef:
         self.cls = cls
 
 
+class SuperRef:
+    """``super()`` in a method or helper of ``owner`` (its ``__class__`` cell), for an
+    instance of ``cls``: attributes from the classes after ``owner`` in ``cls.__mro__``."""
+    def __init__(self, cls, owner):
+        self.cls, self.owner = cls, owner
+
+
 # --- helpers ---------------------------------------------------------------------
 def _name(var):
     return ast.Name(var, ast.Load())
@@ -1047,21 +1054,25 @@ class Lowering:
                 return self.field_obj(attr, node)
             if isinstance(target, SelfRef):
                 return self.class_attribute(target.cls, attr, node)
+            if isinstance(target, SuperRef):
+                return self.class_attribute(target.cls, attr, node, after=target.owner)
             if isinstance(target, types.ModuleType):
                 if not hasattr(target, attr):
                     self.fail(node, f"module {target.__name__} has no attribute {attr!r}")
                 return self.classify(getattr(target, attr), attr, node)
-            if isinstance(target, type):
-                return self.class_attribute(target, attr, node)
+            if isinstance(target, type):        # Base.rate(self, v): not bound to an instance
+                return self.class_attribute(target, attr, node, instance=False)
         if isinstance(owner, Obj) and owner.field is not None and attr in ("shape", "size", "ndim"):
             self.fail(node, f"uses .{attr} (not element-wise)")
         if isinstance(owner, (Obj, Expr)) and attr in ("real",):
             return owner
         self.fail(node, f"the attribute .{attr} of a value")
 
-    def class_attribute(self, cls, attr, node):
+    def class_attribute(self, cls, attr, node, instance=True, after=None):
+        """``self.<attr>`` (``instance``), ``Cls.<attr>`` (not), or ``super().<attr>``
+        (the classes after ``after`` in the MRO)."""
         try:
-            raw = class_attribute(cls, attr)
+            raw = class_attribute(cls, attr, instance=instance and after is None, after=after)
         except AttributeError as why:
             self.fail(node, str(why))
         if isinstance(raw, staticmethod):
@@ -1069,7 +1080,8 @@ class Lowering:
         if isinstance(raw, classmethod):
             return Func(raw.__func__, bound=[Ref(SelfRef(cls))], where=f"{cls.__qualname__}.{attr}")
         if isinstance(raw, types.FunctionType):
-            return Func(raw, bound=[Ref(SelfRef(cls))], where=f"{cls.__qualname__}.{attr}")
+            bound = [Ref(SelfRef(cls))] if instance else []
+            return Func(raw, bound=bound, where=f"{cls.__qualname__}.{attr}")
         if isinstance(raw, property):
             self.fail(node, f"self.{attr} is a property")
         return self.classify(raw, attr, node)
@@ -1409,6 +1421,8 @@ class Lowering:
         return Obj(var, inst, True if inst else array, boolean)
 
     def call_known(self, target, args, kwargs, node, env):
+        if target is super:
+            return self.zero_argument_super(args, kwargs, node, env)
         if target is getattr or target is setattr:
             return self.named_access(target, args, kwargs, node)
         if target is zip and args and not kwargs:
@@ -1480,6 +1494,23 @@ class Lowering:
             return self.inline(Func(target.py_func, where=getattr(target, "__name__", "njit")), args, kwargs, node)
         label = getattr(target, "__name__", type(target).__name__)
         self.fail(node, f"calls {label}, which the compiler cannot see into")
+
+    def zero_argument_super(self, args, kwargs, node, env):
+        """``super()`` in a method of the class or of a base class: Python's zero-argument
+        form, whose class is the ``__class__`` cell of the function it is written in."""
+        function = self.stack[-1] if self.stack else self.method.function
+        function = getattr(function, "__func__", function)
+        code = getattr(function, "__code__", None)
+        if args or kwargs or code is None or "__class__" not in code.co_freevars:
+            self.fail(node, "super() other than the zero-argument form in a method")
+        owner = function.__closure__[code.co_freevars.index("__class__")].cell_contents
+        instance = next((v for v in env.values() if isinstance(v, Ref) and isinstance(v.value, SelfRef)), None)
+        if instance is None:
+            self.fail(node, "super() in a function without self")
+        cls = instance.value.cls
+        if not (isinstance(owner, type) and owner in cls.__mro__):
+            self.fail(node, "super() of a class that is not one of the mechanism's")
+        return Ref(SuperRef(cls, owner))
 
     def named_access(self, target, args, kwargs, node):
         """``getattr(pp, "m")`` is ``pp.m``; ``setattr(pp, "m", value)`` is ``pp.m = value``."""
@@ -1973,15 +2004,19 @@ def _bool_of_number(node):
     return ast.Compare(node, [ast.NotEq()], [ast.Constant(0)])
 
 
-def class_attribute(cls, attr):
-    """``self.<attr>`` as the python backend's instance ``cls()`` has it, from the
-    classes of ``cls.__mro__`` (not its metaclass, which an instance does not see).
+def class_attribute(cls, attr, instance=True, after=None):
+    """``self.<attr>`` as the python backend's instance ``cls()`` has it (``instance``;
+    else ``cls.<attr>``), from the classes of ``cls.__mro__`` (not its metaclass,
+    which an instance does not see), those after ``after`` only for ``super()``.
     Raises AttributeError, saying why, where the instance may have another value:
     ``__init__`` sets it, or the class customises ``__getattribute__``."""
-    if cls.__getattribute__ is not object.__getattribute__:
+    if instance and cls.__getattribute__ is not object.__getattribute__:
         raise AttributeError(f"self.{attr}: the class defines __getattribute__, so what self.{attr} is "
                              "is known only when it runs")
-    for owner in cls.__mro__:
+    mro = cls.__mro__
+    if after is not None:
+        mro = mro[mro.index(after) + 1:] if after in mro else ()
+    for owner in mro:
         if attr in vars(owner):
             value = vars(owner)[attr]
             break
@@ -1991,7 +2026,7 @@ def class_attribute(cls, attr):
                                  "instances do not see (Python raises AttributeError)")
         raise AttributeError(f"self.{attr} is not a class attribute (instance attributes set in "
                              "__init__ are not seen by the compiler)")
-    if cls.__init__ is not object.__init__:
+    if instance and cls.__init__ is not object.__init__:
         try:
             shadowed = attr in vars(cls())
         except Exception:

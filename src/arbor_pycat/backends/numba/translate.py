@@ -779,9 +779,10 @@ def translate(spec, method, plan, mode, code_for):
     tree = _ClassConstants(self_name, spec.cls).visit(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id == self_name:
-            raise CannotCompile(f"{method.name} uses '{self_name}' (line {node.lineno}); numba "
-                                "compiles methods as plain functions: move state to state_vars and "
-                                "helpers to module-level functions")
+            raise CannotCompile(f"{method.name} uses '{self_name}' (line {node.lineno}); the array form "
+                                "compiles methods as plain functions, without the instance (self.<name> "
+                                "compiles in element-wise code only): use module-level functions and "
+                                "constants here")
         if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await, ast.Global, ast.Nonlocal)):
             raise CannotCompile(f"{method.name}: {type(node).__name__} is not supported")
     nested = _untranslatable(tree)
