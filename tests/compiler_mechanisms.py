@@ -467,6 +467,13 @@ class IntegerFull(Base):
         pp.s = x * 1.0
 
 
+def above(v, threshold):
+    """A Python bool from either branch (for Python floats)."""
+    if v > threshold:
+        return True
+    return False
+
+
 class PythonScalars(Base):
     """Python's numbers and numpy's: Python's bools (pp.dt > 0.01, float(pp.v[k]) > -70,
     math.isfinite(x)) are the integers 1 and 0, ~True is -2 and True + True is 2;
@@ -481,7 +488,8 @@ class PythonScalars(Base):
             v = float(pp.v[k])
             count = (v > -70.0) + (v > -64.0) + math.isfinite(v) * 2
             either = (pp.v[k] > -70.0) + (pp.v[k] > -64.0)
-            pp.s[k] = count + 10.0 * either + 100.0 * (~coarse) + v * 1e-3
+            pp.s[k] = count + 10.0 * either + 100.0 * (~coarse) + v * 1e-3 \
+                + 1000.0 * (above(v, -70.0) + above(v, -64.0))
         pp.r = pp.v * 0.01 + (-coarse) + (~(pp.dt > 1.0)) * 1000.0
 
 

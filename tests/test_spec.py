@@ -354,6 +354,18 @@ def test_a_nan_default_in_any_spelling_is_refused(default):
     spec_error(Nan, "globals entry 'q10'", "NaN")
 
 
+def test_a_global_named_like_one_of_its_ions_is_refused():
+    """Arbor reads 'mech/k=8' as renaming ion k: such a global could never be set."""
+    class Named(CustomMechanism):
+        name = "spec_global_ion"
+        globals = [("k", "", 1.0)]
+        ions = ["k"]
+
+        def compute_currents(self, pp):
+            pp.ik = pp.k * (pp.v - pp.ek)
+    spec_error(Named, "globals entry 'k' has the name of an ion", "renaming of that ion")
+
+
 # -- errors that point into the method: class, field, file and line ---------------------------
 
 def test_a_wrong_apply_events_signature_points_at_the_def():

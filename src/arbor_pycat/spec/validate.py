@@ -255,6 +255,10 @@ def make_spec(cls):
                                f"USEION {ion_name} WRITE {entry.name}")
             elif entry.name in reserved:
                 _fail(cls, f"{what} entry {entry.name!r} is a reserved pp field name")
+            if what == "globals" and entry.name in {ion.name for ion in ions}:
+                _fail(cls, f"globals entry {entry.name!r} has the name of an ion the mechanism uses: "
+                           f"Arbor reads '{name}/{entry.name}=...' as a renaming of that ion, so the "
+                           "global could never be set")
             if entry.name in seen:
                 _fail(cls, f"{what} entry {entry.name!r} is already declared in {seen[entry.name]}")
             seen[entry.name] = what

@@ -813,9 +813,9 @@ class Lowering:
 
     def merge(self, a, b, name, tails, node, field=None, before=None):
         if isinstance(a, Const) and _is_number(a.value):
-            a = Expr(_const_node(a.value), False, False, isinstance(a.value, (bool, np.bool_)))
+            a = Expr(_const_node(a.value), False, False, isinstance(a.value, (bool, np.bool_)), py=self.is_py(a))
         if isinstance(b, Const) and _is_number(b.value):
-            b = Expr(_const_node(b.value), False, False, isinstance(b.value, (bool, np.bool_)))
+            b = Expr(_const_node(b.value), False, False, isinstance(b.value, (bool, np.bool_)), py=self.is_py(b))
         if not isinstance(a, (Obj, Expr)) or not isinstance(b, (Obj, Expr)):
             return _Ambiguous(name)
         var = self.fresh(name)
@@ -823,7 +823,7 @@ class Lowering:
         tails[1].append(ast.Assign([_store(var)], self.value_node(b, node)))
         ia, aa, ba = self.info(a)
         ib, ab, bb = self.info(b)
-        obj = Obj(var, ia or ib, aa and ab, ba and bb, field=field)
+        obj = Obj(var, ia or ib, aa and ab, ba and bb, field=field, py=self.is_py(a) and self.is_py(b))
         before = before or {}
         shared = [x for x in (a, b) if isinstance(x, Obj) and x.array
                   and (x.field is not None or any(x is v for v in before.values()))]
