@@ -506,7 +506,10 @@ class SequenceItems(Base):
         items[1] *= 0.5
         items[-1] += 2.0
         items[1] += pp.v * 1e-3
-        pp.s = a + items[2] + pp.v * 1e-2
+        scratch = pp.v * 3.0
+        del scratch                      # (and bound again below)
+        scratch = items[2]
+        pp.s = a + scratch + pp.v * 1e-2
 
 
 class NumpySpecials(Base):
@@ -860,3 +863,14 @@ class ShortCircuitDivision(Base):
         for k in range(pp.width):
             x = 1.0 if pp.v[k] > 0.0 else 0.0
             pp.s[k] = 1.0 if (x == 0.0 or 1.0 / x > 0.5) else 0.0
+
+
+class UsedAfterDel(Base):
+    """SCALE is a local name of the method (Python: UnboundLocalError after del), not the
+    module's SCALE."""
+    name = "cm_used_after_del"
+
+    def advance_state(self, pp):
+        SCALE = pp.v * 1.0
+        del SCALE
+        pp.s = pp.v * SCALE

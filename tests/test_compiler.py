@@ -168,6 +168,7 @@ def test_branch_conditions_decided_per_instance():
     (M.SetInInit, r"self.K is set in __init__"),
     (M.CustomGetattribute, r"the class defines __getattribute__"),
     (M.MetaclassAttribute, r"self.K is an attribute of the class's metaclass"),
+    (M.UsedAfterDel, r"uses 'SCALE' after 'del SCALE' \(Python raises NameError\)"),
 ], ids=lambda x: getattr(x, "__name__", x))
 def test_refused_with_a_reason(cls, reason):
     """What the compiler cannot prove equivalent: backend='numba' refuses, naming why."""

@@ -371,6 +371,13 @@ class Lowering:
         if isinstance(node, ast.Assert):
             self.assert_statement(node, env)
             return
+        if isinstance(node, ast.Delete):
+            for target in node.targets:
+                if not (isinstance(target, ast.Name) and target.id in env
+                        and env[target.id] not in (_DELETED, _MAYBE_UNBOUND, _LOOP_INDEX)):
+                    self.fail(node, "del of something other than a local name bound here")
+                env[target.id] = _DELETED
+            return
         self.fail(node, f"{type(node).__name__} statements are not element-wise code")
 
     def assert_statement(self, node, env):
@@ -776,7 +783,7 @@ class Lowering:
             if a is b:
                 merged_env[name] = a
                 continue
-            if a is _UNBOUND or b is _UNBOUND:
+            if a in (_UNBOUND, _DELETED) or b in (_UNBOUND, _DELETED):
                 merged_env[name] = _MAYBE_UNBOUND
                 continue
             merged_env[name] = self.merge(a, b, name, tails, node, before=env)
@@ -1007,6 +1014,8 @@ class Lowering:
             self.fail(node, f"uses the instance index '{node.id}' other than as x[{node.id}]")
         if value is _MAYBE_UNBOUND:
             self.fail(node, f"'{node.id}' is assigned in one branch of an if only")
+        if value is _DELETED:
+            self.fail(node, f"uses '{node.id}' after 'del {node.id}' (Python raises NameError)")
         if isinstance(value, _Ambiguous):
             self.fail(node, f"'{node.id}' is bound to different kinds of values in the branches of an if")
         return value
@@ -1980,6 +1989,7 @@ _LOOP_INDEX = _Marker("loop index")
 _LOOP_LOCAL = _Marker("loop local")
 _UNBOUND = _Marker("unbound")
 _MAYBE_UNBOUND = _Marker("maybe unbound")
+_DELETED = _Marker("deleted")
 
 
 class _Ambiguous:

@@ -514,6 +514,8 @@ def _untranslatable(tree, line_offset=0):
                 type(node), f"the function {getattr(node, 'name', '')}()")
             return (f"defines {what} inside it (line {line}): the compiler does not translate "
                     "nested functions; define it at module level")
+        if isinstance(node, ast.Delete):
+            return f"uses del (line {line}), which the array form does not translate"
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Subscript) \
                 and isinstance(node.target.value, ast.Name) and node.target.value.id in sequences:
             return (f"updates an item of the list or tuple {node.target.value.id!r} (line {line}): "
