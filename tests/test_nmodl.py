@@ -606,6 +606,7 @@ def own_recipe(catalogue):
         d.paint("(all)", arbor.density("default::hh"))
         d.paint("(all)", arbor.density("newton_ab"))
         d.paint("(all)", arbor.density("dimer"))
+        d.paint("(all)", arbor.density("bind"))
         d.paint('"dend"', arbor.density("procs", gbar=0.01))
         d.place('"tip"', arbor.synapse("net_initial"), "syn")
         d.place('"mid"', arbor.i_clamp(5 * U.ms, 30 * U.ms, 0.3 * U.nA))
@@ -625,6 +626,7 @@ def own_recipe(catalogue):
         ("vtip", lambda t: arbor.cable_probe_membrane_voltage('"tip"', t)),
         ("a", state('"mid"', "newton_ab", "a")), ("b", state('"mid"', "newton_ab", "b")),
         ("D", state('"mid"', "dimer", "D")), ("O", state('"tip"', "dimer", "O")),
+        ("A", state('"mid"', "bind", "A")), ("AB", state('"mid"', "bind", "AB")),
         ("m", state('"tip"', "procs", "m")), ("y", state('"tip"', "procs", "y")),
         ("mtau", state('"tip"', "procs", "mtau")),
         ("syn_g", lambda t: arbor.cable_probe_point_state("syn", "net_initial", "g", t)),
@@ -636,7 +638,7 @@ def own_recipe(catalogue):
 @needs_mod_files
 @pytest.mark.parametrize("backend", ["python", "numba"])
 def test_own_constructs_against_modcc(own_compiled, backend, tmp_path):
-    """Newton's method (nonlinear DERIVATIVE, second-order KINETIC), PROCEDUREs, nested FUNCTIONs,
+    """Newton's method (nonlinear DERIVATIVE, second-order and bilinear KINETIC), PROCEDUREs, nested FUNCTIONs,
     IF/ELSE in a FUNCTION, a CONDUCTANCE hint, NET_RECEIVE's INITIAL, against the same files
     compiled by modcc."""
     imported = with_default(nmodl.build(OWN, backend=backend, directory=tmp_path))
@@ -645,6 +647,7 @@ def test_own_constructs_against_modcc(own_compiled, backend, tmp_path):
     assert len(reference[1]) >= 1
     data = reference[0]
     assert np.ptp(data[(0, "D")]) > 1e-3 and np.ptp(data[(0, "b")]) > 1e-3
+    assert np.ptp(data[(0, "A")]) > 0.1 and np.ptp(data[(0, "AB")]) > 0.1
     assert np.ptp(data[(0, "syn_g")]) > 1e-3
     v_if = data[(1, "v_if")]
     assert v_if.min() < -60 and v_if.max() > -40

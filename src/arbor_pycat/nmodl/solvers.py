@@ -151,7 +151,10 @@ def _implicit(gen, ctx, equations, conserve=None):
     """
     names = [x for x, _, _ in equations]
     dt = S.Name("dt")
-    linear = all(Y.linear_coefficients(f, y) is not None for _, f, _ in equations for y in names)
+    # linear in every state jointly: no coefficient may hold a state (-k a b is linear in a
+    # alone and in b alone, but bilinear: one linear solve would double its rate)
+    linear = all((c := Y.linear_coefficients(f, y)) is not None and not (Y.names(c[0]) & set(names))
+                 for _, f, _ in equations for y in names)
     if not linear:
         _newton(gen, ctx, equations, conserve)
         return
