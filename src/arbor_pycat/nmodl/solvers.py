@@ -153,7 +153,8 @@ def _implicit(gen, ctx, equations, conserve=None):
     dt = S.Name("dt")
     # linear in every state jointly: no coefficient may hold a state (-k a b is linear in a
     # alone and in b alone, but bilinear: one linear solve would double its rate)
-    linear = all((c := Y.linear_coefficients(f, y)) is not None and not (Y.names(c[0]) & set(names))
+    states = set(names)
+    linear = all((c := Y.linear_coefficients(f, y)) is not None and not (Y.names(c[0]) & states)
                  for _, f, _ in equations for y in names)
     if not linear:
         _newton(gen, ctx, equations, conserve)

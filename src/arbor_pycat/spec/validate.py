@@ -241,6 +241,7 @@ def make_spec(cls):
                              (ion.write_int_concentration, ion.write_ext_concentration,
                               ion.use_diff_concentration)):
             shadowable[n] = (ion.name, writes)
+    ion_names = {ion.name for ion in ions}
     seen = {}
     for what, entries in (("parameters", parameters), ("state_vars", state_vars),
                           ("globals", globals_), ("random", random)):
@@ -255,7 +256,7 @@ def make_spec(cls):
                                f"USEION {ion_name} WRITE {entry.name}")
             elif entry.name in reserved:
                 _fail(cls, f"{what} entry {entry.name!r} is a reserved pp field name")
-            if what == "globals" and entry.name in {ion.name for ion in ions}:
+            if what == "globals" and entry.name in ion_names:
                 _fail(cls, f"globals entry {entry.name!r} has the name of an ion the mechanism uses: "
                            f"Arbor reads '{name}/{entry.name}=...' as a renaming of that ion, so the "
                            "global could never be set")
