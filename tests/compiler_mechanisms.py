@@ -558,11 +558,30 @@ class SuperCalls(RateBase):
         pp.r = pp.s * 0.5 + RateBase.K
 
 
+class UfuncsOfPythonNumbers(Base):
+    """numpy's ufuncs give numpy's values even of Python numbers: np.divide(1.0, 0.0) is
+    inf, np.add(True, True) is True, np.power(-8.0, 1/3) NaN (the compiled code once took
+    them for Python's operators: ZeroDivisionError, 2, a complex)."""
+    name = "cm_ufuncs_of_python_numbers"
+    parameters = [("g", "S/cm2", 0.0)]      # no current: the cell as without it
+    globals = [("zero", "", 0.0)]
+
+    def advance_state(self, pp):
+        with np.errstate(all="ignore"):
+            inf = np.divide(1.0, pp.zero)                  # a global: a Python number
+            both = np.add(pp.dt > 0.01, pp.dt > 0.001)     # True, not 2
+            nan = np.power(-8.0, 1.0 / 3.0) + np.remainder(1.0, pp.zero)
+            big = np.power(10.0, 400.0) + np.floor_divide(1.0, pp.zero) + np.reciprocal(pp.zero)
+            pp.s = np.minimum(pp.v, inf) * 1e-3 + both * 10.0 + np.isnan(nan) * 100.0 \
+                + np.isinf(big) * 1000.0 + np.square(True) * 1e4
+            pp.r = pp.v * 1e-2 + np.isinf(np.true_divide(pp.dt, pp.zero)) * 3.0 + np.multiply(True, True)
+
+
 ELEMENTWISE = [Idioms, NamedFields, RateTables, Dicts, Where, Select, IsClose, ClipMinMax, Ufuncs, Masks, Aliases, TupleLoop, Helpers,
                Methods, InstanceLoop, UniformBranches, Hygiene, Booleans, Decorated, DefaultArguments,
                TemperatureState, NegativePowers, UserJit, StateInCurrents,
                DictInPlace, BooleanArithmetic, PythonScalars, SequenceItems, NumpySpecials,
-               SuperCalls]
+               SuperCalls, UfuncsOfPythonNumbers]
 
 
 # -- not element-wise, or not provably equivalent: refused by the scalar form ----

@@ -169,6 +169,7 @@ def _is_number(value):
 _UFUNC_BINARY = {
     "add": ast.Add, "subtract": ast.Sub, "multiply": ast.Mult, "divide": ast.Div,
     "true_divide": ast.Div, "floor_divide": ast.FloorDiv,
+    "remainder": ast.Mod, "mod": ast.Mod,      # the sign of the divisor, as Python's % (not fmod)
 }
 _RUNTIME_UNARY = {   # numpy/math name -> runtime function of the generated module
     "exp": "fast_exp", "expm1": "fast_expm1", "log": "fast_log", "tanh": "fast_tanh",
@@ -1148,10 +1149,14 @@ class Lowering:
         right = self.expr(node.right, env)
         return self.binop(node.op, left, right, node)
 
-    def binop(self, op, left, right, node, float_power=False):
+    def binop(self, op, left, right, node, float_power=False, ufunc=False):
+        """``left op right`` as Python computes it, or as numpy's ufunc does where ``ufunc``
+        (np.divide(1.0, 0.0) is inf and np.add(True, True) True, even of Python numbers)."""
         if isinstance(left, Const) and isinstance(right, Const) and _is_number(left.value) \
                 and _is_number(right.value):
             try:
+                if ufunc:
+                    return Const(_apply_ufunc(op, left.value, right.value, float_power))
                 return Const(_apply(op, left.value, right.value))
             except (ArithmeticError, ValueError, TypeError):
                 pass
@@ -1160,7 +1165,7 @@ class Lowering:
         li, la, lb = self.info(left)
         ri, ra, rb = self.info(right)
         a, b = self.value_node(left, node), self.value_node(right, node)
-        py = self.is_py(left) and self.is_py(right)
+        py = self.is_py(left) and self.is_py(right) and not ufunc
         if py and isinstance(op, (ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)):
             a, b = self.zero_division_check(op, left, right, a, b, node)
         if py and (lb or rb) and isinstance(op, (ast.Add, ast.Mult, ast.Sub, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)):
@@ -1170,7 +1175,7 @@ class Lowering:
         if lb and rb and isinstance(op, (ast.Add, ast.Mult, ast.Sub)):
             # numpy: bool + bool is 'or', bool * bool 'and' (a bool), bool - bool raises;
             # Python's True + True is 2: which one applies depends on what made them
-            if not (li or la or ri or ra):
+            if not (li or la or ri or ra or ufunc):
                 self.fail(node, "arithmetic on two booleans that are not per instance (Python's "
                                 "True + True is 2, numpy's is True): convert them with float()")
             if isinstance(op, ast.Sub):
@@ -1648,10 +1653,10 @@ class Lowering:
         if name in ("power", "float_power", "pow"):
             no_kwargs(); arity(2)
             return self.binop(ast.Pow(), args[0], args[1], node,   # small integer powers: products
-                              float_power=name == "float_power")
+                              float_power=name == "float_power", ufunc=True)
         if name in _UFUNC_BINARY:
             no_kwargs(); arity(2)
-            return self.binop(_UFUNC_BINARY[name](), args[0], args[1], node)
+            return self.binop(_UFUNC_BINARY[name](), args[0], args[1], node, ufunc=True)
         if name in ("negative", "positive"):
             no_kwargs(); arity(1)
             inst, array, _ = self.info(args[0])
@@ -1659,10 +1664,10 @@ class Lowering:
             return Expr(ast.UnaryOp(op, self.value_node(args[0], node)), inst, array)
         if name == "square":
             no_kwargs(); arity(1)
-            return self.binop(ast.Mult(), args[0], args[0], node)
+            return self.binop(ast.Mult(), args[0], args[0], node, ufunc=True)
         if name == "reciprocal":
             no_kwargs(); arity(1)
-            return self.binop(ast.Div(), Const(1.0), args[0], node)
+            return self.binop(ast.Div(), Const(1.0), args[0], node, ufunc=True)
         if name in ("abs", "absolute", "fabs"):
             no_kwargs(); arity(1)
             return self.unary_expr(ast.Name("abs", ast.Load()), args, node)
@@ -2193,6 +2198,16 @@ def _apply(op, a, b):
              ast.Pow: operator.pow, ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
              ast.BitXor: operator.xor, ast.LShift: operator.lshift, ast.RShift: operator.rshift}
     return table[type(op)](a, b)
+
+
+def _apply_ufunc(op, a, b, float_power=False):
+    """numpy's ufunc of two numbers (a numpy number: 1.0 / 0.0 is inf, True + True True)."""
+    table = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide,
+             ast.FloorDiv: np.floor_divide, ast.Mod: np.remainder,
+             ast.Pow: np.float_power if float_power else np.power,
+             ast.BitAnd: np.bitwise_and, ast.BitOr: np.bitwise_or, ast.BitXor: np.bitwise_xor}
+    with np.errstate(all="ignore"):
+        return table[type(op)](a, b)
 
 
 def _apply_unary(op, a):
