@@ -537,6 +537,32 @@ def test_refused_constructs_name_the_construct_file_and_line(snippet, construct,
     assert message.startswith(f"<nmodl>:{line}:"), message
 
 
+def test_recursion_is_refused_with_the_cycle():
+    text = ("NEURON { SUFFIX a }\nASSIGNED { x }\nBREAKPOINT { x = f(1) }\n"
+            "FUNCTION f(y) {\n  f = g(y)\n}\nFUNCTION g(y) {\n  g = f(y - 1)\n}\n")
+    with pytest.raises(nmodl.NmodlError) as info:
+        nmodl.to_python(text)
+    message = str(info.value)
+    assert message.startswith("<nmodl>:4:") and "f -> g -> f" in message and "recursive" in message
+
+
+def test_generated_names_never_take_the_files_names():
+    """Renamed keywords, IF temporaries, solver temporaries and the event loop's variables
+    each avoid every name of the file (each of these once collided silently)."""
+    source = (OWN / "names.mod").read_text()
+    python = nmodl.to_python(source)
+    assert "lambda__ = 1.0" in python and "lambda_ = 2.0" in python      # `lambda` renamed past `lambda_`
+    assert "m_then__then" in python and "pp.m_then" not in python.split("def compute_currents")[1]
+    assert "b_0_ = pp.x_0" in python and "pp.b_0 = x_1" in python      # the solver's b_0 is not STATE b_0
+    assert "if_30 = 0.25" in python and "if_30_ =" not in python
+    assert "(-10.0 < v) < 0.5" in python                                 # not a chained comparison
+    assert "if pp.kz > 0.0:" in python                                   # one value for all: a Python if
+    assert "np.power(2.0, 2000.0)" in python and "np.divide(1.0, pp.kz)" in python
+    events = nmodl.to_python((OWN / "names_syn.mod").read_text())
+    assert "for k in range(len(events)):" in events and "k_ = 2.0 * weight" in events
+    assert "j_ = 0.5" in events
+
+
 def test_neuron_dialect_constructs_are_accepted_with_a_note():
     text = """
     UNITSOFF
@@ -607,8 +633,10 @@ def own_recipe(catalogue):
         d.paint("(all)", arbor.density("newton_ab"))
         d.paint("(all)", arbor.density("dimer"))
         d.paint("(all)", arbor.density("bind"))
+        d.paint("(all)", arbor.density("names"))
         d.paint('"dend"', arbor.density("procs", gbar=0.01))
         d.place('"tip"', arbor.synapse("net_initial"), "syn")
+        d.place('"mid"', arbor.synapse("names_syn"), "syn_names")
         d.place('"mid"', arbor.i_clamp(5 * U.ms, 30 * U.ms, 0.3 * U.nA))
         d.place('"mid"', arbor.threshold_detector(-10 * U.mV), "det")
         return tree, d, labels
@@ -627,11 +655,14 @@ def own_recipe(catalogue):
         ("a", state('"mid"', "newton_ab", "a")), ("b", state('"mid"', "newton_ab", "b")),
         ("D", state('"mid"', "dimer", "D")), ("O", state('"tip"', "dimer", "O")),
         ("A", state('"mid"', "bind", "A")), ("AB", state('"mid"', "bind", "AB")),
+        ("names_r", state('"mid"', "names", "r")), ("names_b_0", state('"mid"', "names", "b_0")),
+        ("names_g", lambda t: arbor.cable_probe_point_state("syn_names", "names_syn", "g", t)),
         ("m", state('"tip"', "procs", "m")), ("y", state('"tip"', "procs", "y")),
         ("mtau", state('"tip"', "procs", "mtau")),
         ("syn_g", lambda t: arbor.cable_probe_point_state("syn", "net_initial", "g", t)),
     ]), 1: probe_set(1, [("v_if", lambda t: arbor.cable_probe_membrane_voltage('"mid"', t))])}
-    events = {0: [("syn", 0.01, [2.0, 3.0, 15.0]), ("syn", 0.002, [8.0, 8.5])]}
+    events = {0: [("syn", 0.01, [2.0, 3.0, 15.0]), ("syn", 0.002, [8.0, 8.5]),
+                  ("syn_names", 0.003, [4.0, 12.0])]}
     return Cells(catalogue, [cell, if_cell], probes, events=events)
 
 
@@ -649,6 +680,9 @@ def test_own_constructs_against_modcc(own_compiled, backend, tmp_path):
     assert np.ptp(data[(0, "D")]) > 1e-3 and np.ptp(data[(0, "b")]) > 1e-3
     assert np.ptp(data[(0, "A")]) > 0.1 and np.ptp(data[(0, "AB")]) > 0.1
     assert np.ptp(data[(0, "syn_g")]) > 1e-3
+    # names.mod: r is 1 where v <= -10 mV and 2 above (NMODL's (-10 < v) < 0.5), both seen
+    assert set(np.unique(data[(0, "names_r")])) == {1.0, 2.0}
+    assert np.ptp(data[(0, "names_b_0")]) > 1e-3 and np.ptp(data[(0, "names_g")]) > 1e-3
     v_if = data[(1, "v_if")]
     assert v_if.min() < -60 and v_if.max() > -40
     # ifcurrent: modcc's conductance is the first branch's dI/dv for every instance, ours each

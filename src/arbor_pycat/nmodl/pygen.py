@@ -28,6 +28,8 @@ _PREC = {"||": 1, "&&": 2, "<": 3, "<=": 3, ">": 3, ">=": 3, "==": 3, "!=": 3,
 _PYOP = {"||": "|", "&&": "&", "^": "**"}
 _MODULE_NAMES = {"np", "exprelr", "cnexp", "cnexp_linear", "CustomMechanism", "IonInfo",
                  "self", "pp", "events", "solve_linear"}
+# names the generated code itself uses (loop variables, builtins it calls): no NMODL name may be one
+_RESERVED = _MODULE_NAMES | {"j", "k", "d", "tss", "fired", "range", "len", "min", "max", "float"}
 
 
 def py_number(value):
@@ -52,15 +54,15 @@ class Context:
         self.alias = {}            # NMODL name -> python name inside IF branches
         self.defined = set(args)   # locals holding a value
         self.bound = set()         # builtins bound to a python local (v, dt, celsius)
+        self.uniform = set()       # locals holding one value for every instance
         self.lines = []
         self.depth = 1
-        self.counter = 0
 
     # -- names -----------------------------------------------------------------------
     def local_name(self, name):
-        if keyword.iskeyword(name) or name in _MODULE_NAMES or name in self.gen.module_level:
-            return name + "_"
-        return name
+        if name in self.gen.module_level:
+            return self.gen.renamed(name, "local")
+        return self.gen.python_name(name)
 
     def read(self, name, line=None):
         if name in self.alias:
@@ -158,11 +160,20 @@ class Context:
                     return f"{self.expr(e.left, line, p)} {op} {self.expr(e.right, line, p + 1)}", p
                 # comparisons bind weaker than & and | in Python: parenthesise operands
                 return f"({self.expr(e.left, line)}) {op} ({self.expr(e.right, line)})", p
+            if e.op in ("/", "^") and self.is_uniform(e.left) and self.is_uniform(e.right) \
+                    and not (e.op == "/" and isinstance(e.right, S.Num) and e.right.value != 0):
+                # Python numbers (globals, CONSTANTs, dt): C's IEEE result, as modcc's
+                # (1/0 is inf, 2^2000 inf), not Python's ZeroDivisionError or OverflowError
+                ufunc = "np.divide" if e.op == "/" else "np.power"
+                return f"{ufunc}({self.expr(e.left, line)}, {self.expr(e.right, line)})", _PREC["atom"]
             if e.op == "^":
                 # right-associative; the base is parenthesised unless atomic
                 return f"{self.expr(e.left, line, _PREC['atom'])} ** {self.expr(e.right, line, _PREC['unary'])}", p
-            right_prec = p + 1 if e.op in ("-", "/", "<", "<=", ">", ">=", "==", "!=") else p
-            return f"{self.expr(e.left, line, p)} {op} {self.expr(e.right, line, right_prec)}", p
+            comparison = e.op in ("<", "<=", ">", ">=", "==", "!=")
+            right_prec = p + 1 if comparison or e.op in ("-", "/") else p
+            # a < b < c is (a < b) < c in NMODL, a chained comparison in Python: parenthesise
+            left_prec = p + 1 if comparison else p
+            return f"{self.expr(e.left, line, left_prec)} {op} {self.expr(e.right, line, right_prec)}", p
         if isinstance(e, S.Call):
             return self.call(e, line), _PREC["atom"]
         raise TypeError(e)
@@ -222,12 +233,15 @@ class Context:
             return
         if isinstance(st, S.Assign):
             self.comment(st.line)
-            self.assign(st.target, self.expr(st.value, st.line), st.line)
+            self.assign(st.target, self.expr(st.value, st.line), st.line,
+                        uniform=self.is_uniform(st.value))
             return
         if isinstance(st, S.If):
             self.comment(st.line)
             if self.mode == "event":
                 self.event_if(st)
+            elif not self.alias and self.is_uniform(st.cond):
+                self.uniform_if(st)
             else:
                 self.where_if(st)
             return
@@ -247,11 +261,15 @@ class Context:
             gen.fail("'~ ... = ...' equations belong in a LINEAR or NONLINEAR block", st.line)
         gen.fail(f"unsupported statement {type(st).__name__}", getattr(st, "line", None))
 
-    def assign(self, name, value, line):
+    def assign(self, name, value, line, uniform=False):
         target = self.target(name, line)
         self.emit(f"{target} = {value}")
         if name in self.locals or name in self.alias:
             self.defined.add(name)
+        if uniform and name in self.locals and name not in self.alias:
+            self.uniform.add(name)
+        else:
+            self.uniform.discard(name)
         if name == "v" and "v" in self.bound:
             self.emit("v = pp.v")
 
@@ -278,6 +296,7 @@ class Context:
         for n in info.writes:
             if n in self.locals:
                 self.defined.add(n)
+            self.uniform.discard(n)
 
     def event_if(self, st):
         self.emit(f"if {self.expr(st.cond, st.line)}:")
@@ -296,14 +315,64 @@ class Context:
                 self.emit("pass")
             self.depth -= 1
 
+    def is_uniform(self, e):
+        """True when ``e`` has one value for every instance: numbers, CONSTANTs, global
+        PARAMETERs, dt, and LOCALs holding such (conservative: False when unsure)."""
+        gen = self.gen
+        if not all(self._uniform_name(n) for n in Y.names(e)):
+            return False
+        for f in Y.calls(e):
+            if f in gen.fn_info:
+                if not all(self._uniform_name(n) for n in gen.fn_info[f].free):
+                    return False
+            elif f not in _MATH and f not in ("min", "max", "pow", "step_right", "step_left", "step"):
+                return False
+        return True
+
+    def _uniform_name(self, name):
+        if name in self.alias:
+            return False
+        if name in self.locals:
+            return name in self.uniform
+        return name == "dt" or self.gen.mech.category(name) in ("const", "global")
+
+    def uniform_if(self, st):
+        """IF/ELSE on a value every instance shares: a Python ``if``, so that only the branch
+        taken is computed, as in modcc (the other may divide by zero)."""
+        gen = self.gen
+        assigned = []
+        for n in assigned_names(st.then, gen.call_writes) + assigned_names(st.orelse, gen.call_writes):
+            if n not in assigned:
+                assigned.append(n)
+        for n in assigned:
+            if n in self.locals and n not in self.defined:
+                self.emit(f"{self.local_name(n)} = 0.0")      # modcc's LOCALs start at 0
+                self.defined.add(n)
+                self.uniform.add(n)
+        self.emit(f"if {self.expr(st.cond, st.line)}:")
+        before = set(self.uniform)
+        ends = []
+        for branch in (st.then, st.orelse):
+            if branch is st.orelse:
+                if not branch:
+                    ends.append(set(before))
+                    break
+                self.emit("else:")
+            self.uniform = set(before)
+            self.depth += 1
+            n = len(self.lines)
+            self.statements(branch)
+            if len(self.lines) == n:
+                self.emit("pass")
+            self.depth -= 1
+            ends.append(self.uniform)
+        self.uniform = ends[0] & ends[1]
+
     def where_if(self, st, cond_text=None):
         """IF/ELSE on per-instance values: both branches computed, merged with np.where."""
         gen = self.gen
-        self.counter += 1
-        cond = f"if_{st.line}" if cond_text is None else cond_text
+        cond = gen.temp(f"if_{st.line}", unique=True) if cond_text is None else cond_text
         if cond_text is None:
-            if cond in self.locals:
-                cond = f"if_{st.line}_{self.counter}"
             self.emit(f"{cond} = {self.expr(st.cond, st.line)}")
         assigned = []
         for n in assigned_names(st.then, gen.call_writes) + assigned_names(st.orelse, gen.call_writes):
@@ -318,7 +387,7 @@ class Context:
             for n in assigned:
                 if n in branch_assigned:
                     base = self.alias.get(n) or (self.local_name(n) if n in self.locals else gen.mech.field(n))
-                    alias = f"{base}_{suffix}".replace("pp.", "")
+                    alias = gen.temp(f"{base}_{suffix}".replace("pp.", ""))
                     if branch_reads(branch, n, gen.call_reads):
                         self.emit(f"{alias} = {before[n]}")
                     self.alias[n] = alias
@@ -380,6 +449,10 @@ class Generator:
         self.module_level = set(self.functions_by_name) | set(mech.constants)
         self.fn_info = {}
         self.class_name = class_name(mech.name)
+        # every word of the file (a superset of its names) and what the output has taken so far:
+        # generated names avoid them all, so they never collide with the user's
+        self._taken = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", text)) | _RESERVED | {self.class_name}
+        self._names = {}
         self.temp_count = 0
         self._analyse_functions()
 
@@ -393,14 +466,48 @@ class Generator:
         text = self.src[line - 1].split(":", 1)[0].strip()
         return text
 
-    def const_name(self, name):
+    def python_name(self, name):
+        """The Python name of the NMODL name ``name`` (renamed where it is a keyword or reserved)."""
+        if keyword.iskeyword(name) or name in _RESERVED or name == self.class_name:
+            return self.renamed(name, "name")
         return name
+
+    def renamed(self, name, role):
+        """A Python name for ``name`` in ``role`` that no NMODL name of the file takes."""
+        key = (role, name)
+        if key not in self._names:
+            self._names[key] = self._untaken(name + "_")
+        return self._names[key]
+
+    def temp(self, base, unique=False):
+        """A generated local's name: ``base``, or ``base_``... where the file or the output has it.
+
+        The same ``base`` gives the same name (a temporary reassigned in
+        order), unless ``unique``.
+        """
+        key = ("temp", base)
+        if unique or key not in self._names:
+            self._names[key] = self._untaken(base)
+        return self._names[key]
+
+    def _untaken(self, name):
+        while name in self._taken or keyword.iskeyword(name):
+            name += "_"
+        self._taken.add(name)
+        return name
+
+    def conductance_name(self, current):
+        """The local tracking dI/dv of ``current`` inside IF/ELSE."""
+        return self.temp(f"d{current}_dv")
+
+    def const_name(self, name):
+        return self.python_name(name)
 
     def py_function_name(self, name):
-        return name if not keyword.iskeyword(name) else name + "_"
+        return self.python_name(name)
 
     def temp_name(self, name):
-        return name
+        return self.temp(name)
 
     # -- FUNCTION / PROCEDURE inputs and outputs ------------------------------------
     def _analyse_functions(self):
@@ -457,6 +564,7 @@ class Generator:
                     assigned |= a1 & a2
             return assigned
 
+        self._refuse_recursion()
         changed = True
         while changed:              # to a fixed point over the calls
             changed = False
@@ -486,6 +594,31 @@ class Generator:
         self.call_writes = {name: list(info.writes) for name, info in infos.items()}
         self.call_reads = {name: list(info.free) for name, info in infos.items()}
 
+    def _refuse_recursion(self):
+        """A FUNCTION or PROCEDURE that calls itself, directly or through others, is refused
+        (modcc refuses it: 'recursive functions not allowed')."""
+        callees = {}
+        for name, proc in self.functions_by_name.items():
+            calls = set()
+            _scan(proc.body, set(), [], [], calls)
+            callees[name] = sorted(c for c in calls if c in self.functions_by_name)
+
+        done = set()
+
+        def visit(name, path):
+            if name in done:
+                return
+            for callee in callees[name]:
+                if callee in path:
+                    cycle = path[path.index(callee):] + [callee]
+                    proc = self.functions_by_name[callee]
+                    self.fail(f"{proc.kind} {callee} is recursive ({' -> '.join(cycle)}): Arbor cannot "
+                              "run recursive functions (modcc refuses them too)", proc.line)
+                visit(callee, path + [callee])
+            done.add(name)
+        for name in self.functions_by_name:
+            visit(name, [name])
+
     # -- module ---------------------------------------------------------------------
     def generate(self, header=None):
         functions = [self.function_source(p) for p in self.functions_by_name.values()]
@@ -511,7 +644,7 @@ class Generator:
         if mech.constants:
             body.append("")
             for name, value in mech.constants.items():
-                body.append(f"{name} = {py_number(value)}")
+                body.append(f"{self.const_name(name)} = {py_number(value)}")
         for f in functions:
             body += ["", ""] + f
         body += ["", ""] + cls
@@ -664,10 +797,11 @@ class Generator:
         for c in read_currents:
             ctx.emit(f"{ctx.local_name(c)} = 0.0")
             ctx.defined.add(c)
-        body, derivatives = conductance_statements(body, written, hints, self.call_writes, self.module.filename)
+        body, derivatives = conductance_statements(body, written, hints, self.call_writes, self.module.filename,
+                                                   self.conductance_name)
         for c in written:
             ctx.locals.add(c)
-            ctx.locals.add(conductance_name(c))
+            ctx.locals.add(self.conductance_name(c))
         for c in read_currents:
             ctx.defined.add(c)
         ctx.statements(body)
@@ -800,17 +934,14 @@ def _scan(body, local, reads, writes, calls):
             _scan(child, local, reads, writes, calls)
 
 
-def conductance_name(current):
-    return f"d{current}_dv"
-
-
-def conductance_statements(body, currents, hints, call_writes, filename):
+def conductance_statements(body, currents, hints, call_writes, filename, conductance_name):
     """BREAKPOINT's statements with the conductance tracked, and ``{current: dI/dv}`` at the end.
 
     modcc differentiates each current expression symbolically in ``v`` (other
     names, LOCALs included, are constants). At the top level the derivative
     stays an expression (used at the end); inside IF/ELSE it is tracked in a
-    variable ``d<current>_dv`` so that np.where merges it like the current.
+    variable ``conductance_name(current)`` (``d<current>_dv``) so that
+    np.where merges it like the current.
     """
     deriv = {c: Y.ZERO for c in currents}
 

@@ -104,7 +104,8 @@ def _derivative(gen, ctx, block, method):
         ctx.emit("# the Wiener increments of this step: sqrt(dt) W")
         dt = ctx.read("dt")
         for w in noise:
-            ctx.emit(f"{ctx.local_name('d' + w)} = np.sqrt({dt}) * pp.{w}")
+            ctx.locals.add(gen.temp("d" + w))
+            ctx.emit(f"{gen.temp('d' + w)} = np.sqrt({dt}) * pp.{w}")
     for st in block.body:
         if not isinstance(st, S.DerivAssign):
             ctx.statement(st)
@@ -125,7 +126,7 @@ def _derivative(gen, ctx, block, method):
                     gen.fail(f"{x}' must be linear in the white noise {w}", st.line)
                 g = coeff[0]
                 if not Y.is_num(g, 0.0):
-                    out += f" + {ctx.expr(g, st.line, 5)} * {ctx.local_name('d' + w)}"
+                    out += f" + {ctx.expr(g, st.line, 5)} * {gen.temp('d' + w)}"
             ctx.emit(f"{target} = {out}")
             continue
         # cnexp
@@ -184,7 +185,7 @@ NEWTON_ITERATIONS = 3     # modcc's: no tolerance, a fixed number of iterations
 
 def _newton(gen, ctx, equations, conserve):
     names = [x for x, _, _ in equations]
-    iterate = {x: S.Name(f"{x}_new") for x in names}
+    iterate = {x: S.Name(gen.temp(f"{x}_new")) for x in names}
     dt = S.Name("dt")
     F = []
     for x, f, line in equations:
@@ -241,10 +242,11 @@ def _eliminate(gen, ctx, names, rows, rhs):
     n = len(names)
     entry = {}
 
-    def tmp(name):
+    def tmp(base):
+        name = gen.temp(base)      # never one of the file's names (a STATE b_0, a LOCAL x_1)
         ctx.locals.add(name)
         ctx.defined.add(name)
-        return ctx.local_name(name)
+        return name
     for i in range(n):
         for j in range(n):
             e = rows[i][j]
@@ -255,12 +257,12 @@ def _eliminate(gen, ctx, names, rows, rhs):
             else:
                 t = tmp(f"a_{i}_{j}")
                 ctx.emit(f"{t} = {ctx.expr(e)}")
-                entry[i, j] = S.Name(f"a_{i}_{j}")
+                entry[i, j] = S.Name(t)
     r = []
     for i in range(n):
         t = tmp(f"b_{i}")
         ctx.emit(f"{t} = {ctx.expr(rhs[i])}")
-        r.append(S.Name(f"b_{i}"))
+        r.append(S.Name(t))
     if n > 1:
         ctx.emit("# forward elimination")
     for k in range(n):
@@ -276,16 +278,16 @@ def _eliminate(gen, ctx, names, rows, rhs):
             for j in range(k + 1, n):
                 if entry[k, j] is None:
                     continue
-                prod = Y.mul(S.Name(f"f_{i}_{k}"), entry[k, j])
+                prod = Y.mul(S.Name(f), entry[k, j])
                 name = f"a_{i}_{j}"
                 new = Y.sub(entry[i, j], prod) if entry[i, j] is not None else Y.neg(prod)
                 t = tmp(name)
                 ctx.emit(f"{t} = {ctx.expr(new)}")
-                entry[i, j] = S.Name(name)
-            new = Y.sub(r[i], Y.mul(S.Name(f"f_{i}_{k}"), r[k]))
+                entry[i, j] = S.Name(t)
+            new = Y.sub(r[i], Y.mul(S.Name(f), r[k]))
             t = tmp(f"b_{i}")
             ctx.emit(f"{t} = {ctx.expr(new)}")
-            r[i] = S.Name(f"b_{i}")
+            r[i] = S.Name(t)
             entry[i, k] = None
     if n > 1:
         ctx.emit("# back substitution")
@@ -297,8 +299,8 @@ def _eliminate(gen, ctx, names, rows, rhs):
                 acc = Y.sub(acc, Y.mul(entry[i, j], sol[j]))
         t = tmp(f"x_{i}")
         ctx.emit(f"{t} = {ctx.expr(Y.div(acc, entry[i, i]))}")
-        sol[i] = S.Name(f"x_{i}")
-    return [f"x_{i}" for i in range(n)]
+        sol[i] = S.Name(t)
+    return [x.id for x in sol]
 
 
 def _kinetic(gen, ctx, block):

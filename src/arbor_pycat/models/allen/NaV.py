@@ -59,7 +59,7 @@ class NaV(CustomMechanism):
         pp.qt = 2.3 ** ((celsius - 37.0) / 10.0)
         # NaV.mod:63  SOLVE seqinitial
         # NaV.mod:131  ibtf = 1/btfac
-        ibtf = 1.0 / pp.btfac
+        ibtf = np.divide(1.0, pp.btfac)
         # NaV.mod:132  f04 = qt*alpha*exp(v/x1)
         f04 = pp.qt * pp.alpha * np.exp(v / pp.x1)
         # NaV.mod:133  f03 = 2*f04
@@ -520,7 +520,7 @@ class NaV(CustomMechanism):
         dt = pp.dt
         # NaV.mod:57  SOLVE activation METHOD sparse
         # NaV.mod:69  ibtf = 1/btfac
-        ibtf = 1.0 / pp.btfac
+        ibtf = np.divide(1.0, pp.btfac)
         # NaV.mod:71  f04 = qt*alpha*exp(v/x1)
         f04 = pp.qt * pp.alpha * np.exp(v / pp.x1)
         # NaV.mod:72  f03 = 2*f04
