@@ -805,6 +805,42 @@ class ArrayFormSpecials(Base):
         pp.r = (pp.v + 66.0) * 1e-300 / 1e-310 * 1e-10
 
 
+class MaskArithmetic(Base):
+    """Masks added and multiplied in the array form (np.mean): numpy's mask + mask is
+    'or' and mask * mask 'and', booleans (numba's are integers: once 2 here)."""
+    name = "cm_mask_arithmetic"
+
+    def advance_state(self, pp):
+        above, below = pp.v > -64.0, pp.v < -66.0
+        either = above + below + (pp.v > -70.0)
+        both = (above * (pp.v > -80.0)) + (above * (pp.v > -80.0))
+        pp.s = either * 1.0 + both * 10.0 + (pp.v - np.mean(pp.v)) * 1e-3
+        pp.r = (above + True) * 1.0
+
+
+class MixedBooleans(Base):
+    """A boolean that is Python's on one path and numpy's on the other (max(False,
+    np.True_) is np.True_, so c + c is True; with True first, 2): refused in both forms."""
+    name = "cm_mixed_booleans"
+
+    def advance_state(self, pp):
+        for k in range(pp.width):
+            c = max(pp.dt > 1.0, pp.v[k] > -70.0)
+            pp.s[k] = c + c
+
+
+class SingleBooleansArrayForm(Base):
+    """True + True of two single booleans in the array form (np.mean): numba cannot tell
+    Python's (2) from numpy's (True)."""
+    name = "cm_single_booleans_array"
+
+    def advance_state(self, pp):
+        centred = pp.v - np.mean(pp.v)
+        for k in range(pp.width):
+            c = pp.v[k] > -70.0
+            pp.s[k] = c + c + centred[k]
+
+
 class InvertsPythonBool(Base):
     """~ of one boolean in the array form: Python's ~True is -2, numpy's ~np.True_ False."""
     name = "cm_inverts_bool"

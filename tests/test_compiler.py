@@ -169,6 +169,9 @@ def test_branch_conditions_decided_per_instance():
     (M.CustomGetattribute, r"the class defines __getattribute__"),
     (M.MetaclassAttribute, r"self.K is an attribute of the class's metaclass"),
     (M.UsedAfterDel, r"uses 'SCALE' after 'del SCALE' \(Python raises NameError\)"),
+    (M.MixedBooleans, r"'\+' of two single booleans.*\(and not element-wise: arithmetic on a boolean that is "
+                      r"Python's on one path and numpy's on another"),
+    (M.SingleBooleansArrayForm, r"'\+' of two single booleans: Python's True \+ True is 2"),
 ], ids=lambda x: getattr(x, "__name__", x))
 def test_refused_with_a_reason(cls, reason):
     """What the compiler cannot prove equivalent: backend='numba' refuses, naming why."""
@@ -412,10 +415,11 @@ def test_array_form_where_the_scalar_form_cannot_tell(fork):
     array form too. So is a stable argsort (ties in the same order as numpy's),
     in-place updates reading views of the array they write, an integer array
     from np.full (stores truncated, as numpy's), numpy's floor_divide and
-    ``array ** 0.5`` where numba's differ, and a division that Python's ``or``
-    skips where its divisor is 0 (the scalar form would check it first)."""
+    ``array ** 0.5`` where numba's differ, a division that Python's ``or``
+    skips where its divisor is 0 (the scalar form would check it first), and
+    masks added and multiplied (numpy's 'or' and 'and')."""
     classes = [M.UserJitAcross, M.ChosenAlias, M.StableArgsort, M.OverlappingViews, M.IntegerFull,
-               M.ArrayFormSpecials, M.ShortCircuitDivision]
+               M.ArrayFormSpecials, M.ShortCircuitDivision, M.MaskArithmetic]
     catalogues, forms = build_both(classes)
     assert all(forms[cls.name]["advance_state"] == "array" for cls in classes), forms
     mechanisms = _states(classes)

@@ -310,7 +310,7 @@ def _runtime_globals():
         "np_isclose": mathlib.np_isclose, "np_isclose_nan": mathlib.np_isclose_nan,
         "nan": mathlib.const_nan, "inf": mathlib.const_inf,
         "assign_field": mathlib.assign_field, "is_range": mathlib.is_range, "invert": mathlib.invert,
-        "floor_divide": mathlib.floor_divide,
+        "floor_divide": mathlib.floor_divide, "add": mathlib.add, "multiply": mathlib.multiply,
         "bits_of": mathlib._bits_from_double,
         # a scalar kernel is inlined into its entry by numba itself: LLVM would inline it
         # anyway, but a kernel compiled on its own is optimised, turned into machine
@@ -692,6 +692,14 @@ def _numba_reason(spec, method, exc, module):
         if re.search(r"no implementation of invert\((Literal\[bool\]\(\w+\)|bool)\)", reason):
             reason = ("~ of one boolean: Python's ~True is -2, numpy's ~np.True_ is False, and the "
                       "compiled array code cannot tell which it has; write 'not x'")
+        operation = re.search(r"no implementation of (add|multiply)\((Literal\[bool\]\(\w+\)|bool), "
+                              r"(Literal\[bool\]\(\w+\)|bool)\)", reason)
+        if operation:
+            sign = "+" if operation.group(1) == "add" else "*"
+            reason = (f"'{sign}' of two single booleans: Python's True {sign} True is "
+                      f"{2 if sign == '+' else 1} (an integer), numpy's np.True_ {sign} np.True_ is True, "
+                      "and the compiled array code cannot tell which it has; convert with int() or "
+                      "use | and &")
     # the innermost place in the generated module, and the user's line it came from
     generated = getattr(module, "__file__", None)
     lineno = None

@@ -69,7 +69,7 @@ class Obj:
     field: str | None = None   # the pp field this object is
     readonly: bool = False
     alias_of: str | None = None  # name that made it ambiguous (branches bound it differently)
-    py: bool = False           # a Python bool, int or float (not numpy's): True + True is 2
+    py: bool | None = False    # a Python bool, int or float (not numpy's): True + True is 2; None: either, by the path taken
 
 
 @dataclass
@@ -79,7 +79,7 @@ class Expr:
     inst: bool
     array: bool
     boolean: bool = False
-    py: bool = False           # a Python bool, int or float (not numpy's): True + True is 2
+    py: bool | None = False    # a Python bool, int or float (not numpy's): True + True is 2; None: either, by the path taken
 
 
 @dataclass
@@ -531,7 +531,14 @@ class Lowering:
         numpy's (``pp.v``, ``pp.v[k]``, ``pp.t[0]``): their arithmetic on booleans differs."""
         if isinstance(value, Const):
             return type(value.value) in (bool, int, float)
-        return isinstance(value, (Obj, Expr)) and value.py
+        return isinstance(value, (Obj, Expr)) and value.py is True
+
+    def py_of(self, values):
+        """The ``py`` of a value that is one of ``values`` at run time (a merge, ``x if c
+        else y``, ``a or b``, ``max(a, b)``): True or False where all agree, else None
+        (a Python bool on one path and numpy's on another)."""
+        flags = {None if isinstance(v, (Obj, Expr)) and v.py is None else self.is_py(v) for v in values}
+        return flags.pop() if len(flags) == 1 else None
 
     def mutate(self, obj, node, new_value_node, how):
         """Update ``obj`` in place (numpy's ``x[...] = ``, ``x += ``, ``out=``)."""
@@ -831,7 +838,7 @@ class Lowering:
         tails[1].append(ast.Assign([_store(var)], self.value_node(b, node)))
         ia, aa, ba = self.info(a)
         ib, ab, bb = self.info(b)
-        obj = Obj(var, ia or ib, aa and ab, ba and bb, field=field, py=self.is_py(a) and self.is_py(b))
+        obj = Obj(var, ia or ib, aa and ab, ba and bb, field=field, py=self.py_of([a, b]))
         before = before or {}
         shared = [x for x in (a, b) if isinstance(x, Obj) and x.array
                   and (x.field is not None or any(x is v for v in before.values()))]
@@ -1166,6 +1173,9 @@ class Lowering:
         ri, ra, rb = self.info(right)
         a, b = self.value_node(left, node), self.value_node(right, node)
         py = self.is_py(left) and self.is_py(right) and not ufunc
+        if (lb or rb) and not ufunc and isinstance(op, _ARITHMETIC) and \
+                any(self.py_of([x]) is None for x, bool_ in ((left, lb), (right, rb)) if bool_):
+            self.fail(node, _MIXED_BOOL)
         if py and isinstance(op, (ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)):
             a, b = self.zero_division_check(op, left, right, a, b, node)
         if py and (lb or rb) and isinstance(op, (ast.Add, ast.Mult, ast.Sub, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)):
@@ -1238,6 +1248,8 @@ class Lowering:
         inst, array, boolean = self.info(operand)
         value = self.value_node(operand, node)
         py = self.is_py(operand)
+        if boolean and self.py_of([operand]) is None and isinstance(node.op, (ast.Invert, ast.USub)):
+            self.fail(node, _MIXED_BOOL)
         if boolean and py and not isinstance(node.op, ast.Not):
             # a Python bool is the integer 1 or 0: ~True is -2, -True is -1
             number = _int_of_bool(value)
@@ -1276,7 +1288,7 @@ class Lowering:
             self.fail(node, "'and'/'or' of values that are not booleans (Python returns one of the operands)")
         nodes = [self.value_node(v, node) for v in values]
         inst = any(self.info(v)[0] for v in values)
-        return Expr(ast.BoolOp(node.op, nodes), inst, False, True, py=all(self.is_py(v) for v in values))
+        return Expr(ast.BoolOp(node.op, nodes), inst, False, True, py=self.py_of(values))
 
     def expr_Compare(self, node, env):
         operands = [self.expr(node.left, env)] + [self.expr(c, env) for c in node.comparators]
@@ -1321,7 +1333,7 @@ class Lowering:
                          body_b + [ast.Assign([_store(var)], self.value_node(b, node))]))
         ia, aa, ba = self.info(a)
         ib, ab, bb = self.info(b)
-        obj = Obj(var, ia or ib or inst, aa and ab, ba and bb, py=self.is_py(a) and self.is_py(b))
+        obj = Obj(var, ia or ib or inst, aa and ab, ba and bb, py=self.py_of([a, b]))
         if any(isinstance(x, Obj) and x.array for x in (a, b)):
             # Python's result is one of the arrays itself: an in-place update through
             # it must not guess which (as for a name bound in two branches)
@@ -1576,6 +1588,10 @@ class Lowering:
                 self.fail(node, f"Python's {target.__name__}() of arrays (numpy raises: the truth value of "
                                 f"an array is ambiguous); use np.{'maximum' if target is max else 'minimum'}")
         # Python: the first of the largest (smallest), comparing with > (<).
+        booleans = [self.info(a)[2] for a in args]
+        if any(booleans) and not all(booleans) and not all(self.is_py(a) for a, b in zip(args, booleans) if b):
+            self.fail(node, f"{target.__name__}() of a numpy boolean and a number (the result is a "
+                            "boolean or a number depending on the values): convert with float()")
         values = [self.materialise(a, "mm") if isinstance(a, Expr) else a for a in args]
         result = values[0]
         for other in values[1:]:
@@ -1584,7 +1600,7 @@ class Lowering:
             var = self.fresh(target.__name__)
             self.assign(var, ast.IfExp(ast.Compare(b, [op], [a]), b, a))
             result = Obj(var, any(self.info(v)[0] for v in (result, other)), False,
-                         py=self.is_py(result) and self.is_py(other))
+                         all(booleans), py=self.py_of([result, other]))
         return result
 
     def math_function(self, name, args, kwargs, node):
@@ -2198,6 +2214,12 @@ def _apply(op, a, b):
              ast.Pow: operator.pow, ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
              ast.BitXor: operator.xor, ast.LShift: operator.lshift, ast.RShift: operator.rshift}
     return table[type(op)](a, b)
+
+
+_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
+_MIXED_BOOL = ("arithmetic on a boolean that is Python's on one path and numpy's on another "
+               "(x if c else y, and/or, min/max, or a name bound in two branches: True + True is 2 "
+               "for Python's, True for numpy's; ~True -2 or False): convert it with int() or float()")
 
 
 def _apply_ufunc(op, a, b, float_power=False):

@@ -314,6 +314,42 @@ def _floor_divide(a, b):
     return impl
 
 
+def _is_boolean(t):
+    return isinstance(t, types.Boolean) or (isinstance(t, types.Array) and isinstance(t.dtype, types.Boolean))
+
+
+def add(a, b):
+    """``a + b`` in the array form: numpy's 'or' where both are booleans and one is an
+    array (numba adds them as integers: mask + mask is 2 there, numpy's True). Two
+    single booleans have no implementation: Python's True + True is 2, numpy's
+    np.True_ + np.True_ True, and the array form cannot tell which it has."""
+    return a + b
+
+
+@overload(add)
+def _add(a, b):
+    if _is_boolean(a) and _is_boolean(b):
+        if isinstance(a, types.Array) or isinstance(b, types.Array):
+            return lambda a, b: np.logical_or(a, b)
+        return None     # two single booleans: Python's or numpy's? (refused: generate._numba_reason)
+    return lambda a, b: a + b
+
+
+def multiply(a, b):
+    """``a * b`` in the array form: numpy's 'and' (a boolean) where both are booleans
+    and one is an array (numba's is an integer, which a later + would add as such)."""
+    return a * b
+
+
+@overload(multiply)
+def _multiply(a, b):
+    if _is_boolean(a) and _is_boolean(b):
+        if isinstance(a, types.Array) or isinstance(b, types.Array):
+            return lambda a, b: np.logical_and(a, b)
+        return None
+    return lambda a, b: a * b
+
+
 def invert(x):
     """``~x`` in the array form: an array's or integer's ``~``. A scalar boolean has
     no implementation (the compiler refuses): Python's ``~True`` is -2, numpy's

@@ -119,6 +119,10 @@ class _FastMath(ast.NodeTransformer):
         if isinstance(node.op, ast.FloorDiv):      # numba's array // is floor(a/b): numpy's instead
             call = ast.Call(ast.Name(PREFIX + "floor_divide", ast.Load()), [node.left, node.right], [])
             return ast.copy_location(call, node)
+        if isinstance(node.op, (ast.Add, ast.Mult)):   # numba's mask + mask is 2, numpy's True
+            helper = "add" if isinstance(node.op, ast.Add) else "multiply"
+            call = ast.Call(ast.Name(PREFIX + helper, ast.Load()), [node.left, node.right], [])
+            return ast.copy_location(call, node)
         if not isinstance(node.op, ast.Pow):
             return node
         exponent = node.right
