@@ -528,6 +528,8 @@ def test_kinetic_function_matches_the_kinetic_block():
     ("NEURON { SUFFIX a }\nSTATE { s }\nBREAKPOINT { SOLVE d METHOD cnexp }\n"
      "DERIVATIVE d {\n  s' = s*s\n}\n", "linear", 5),
     ("NEURON { SUFFIX a USEION ca READ cai }\nSTATE { cai }\n", "only if the mechanism writes it", 2),
+    ("NEURON { SUFFIX a }\nASSIGNED { q }\nBREAKPOINT {\n  IF (v > 0) {\n    LOCAL z\n    z = 1\n"
+     "    q = z\n  }\n}\n", "LOCAL z inside IF/ELSE", 5),
 ])
 def test_refused_constructs_name_the_construct_file_and_line(snippet, construct, line):
     with pytest.raises(nmodl.NmodlError) as info:
@@ -561,6 +563,22 @@ def test_generated_names_never_take_the_files_names():
     events = nmodl.to_python((OWN / "names_syn.mod").read_text())
     assert "for k in range(len(events)):" in events and "k_ = 2.0 * weight" in events
     assert "j_ = 0.5" in events
+
+
+def test_branch_not_taken_raises_nothing_for_python_numbers():
+    """A FUNCTION's IF computes both branches (np.where): called with Python numbers, the
+    branch not taken must not raise where modcc's C gives inf (1/x at x = 0)."""
+    text = ("NEURON { SUFFIX a GLOBAL kz }\nPARAMETER { kz = 0 }\nASSIGNED { q }\n"
+            "BREAKPOINT { q = f(kz) }\n"
+            "FUNCTION f(x) {\n  IF (x > 0) {\n    f = 1/x + 2^x\n  } ELSE {\n    f = -1\n  }\n}\n")
+    source = nmodl.to_python(text)
+    assert "np.divide(1.0, x)" in source and "np.power(2.0, x)" in source
+    namespace = {}
+    exec(compile(source, "a.py", "exec"), namespace)
+    with np.errstate(all="ignore"):
+        assert float(namespace["f"](0.0)) == -1.0
+        assert float(namespace["f"](4.0)) == pytest.approx(16.25)
+        assert np.isinf(namespace["f"](2000.0))          # C: inf; Python's 2.0 ** 2000.0 raises
 
 
 def test_neuron_dialect_constructs_are_accepted_with_a_note():
@@ -634,6 +652,7 @@ def own_recipe(catalogue):
         d.paint("(all)", arbor.density("dimer"))
         d.paint("(all)", arbor.density("bind"))
         d.paint("(all)", arbor.density("names"))
+        d.paint("(all)", arbor.density("ifs"))
         d.paint('"dend"', arbor.density("procs", gbar=0.01))
         d.place('"tip"', arbor.synapse("net_initial"), "syn")
         d.place('"mid"', arbor.synapse("names_syn"), "syn_names")
@@ -657,6 +676,7 @@ def own_recipe(catalogue):
         ("A", state('"mid"', "bind", "A")), ("AB", state('"mid"', "bind", "AB")),
         ("names_r", state('"mid"', "names", "r")), ("names_b_0", state('"mid"', "names", "b_0")),
         ("names_g", lambda t: arbor.cable_probe_point_state("syn_names", "names_syn", "g", t)),
+        ("ifs_w", state('"mid"', "ifs", "w")), ("ifs_y", state('"mid"', "ifs", "y")),
         ("m", state('"tip"', "procs", "m")), ("y", state('"tip"', "procs", "y")),
         ("mtau", state('"tip"', "procs", "mtau")),
         ("syn_g", lambda t: arbor.cable_probe_point_state("syn", "net_initial", "g", t)),
@@ -683,6 +703,7 @@ def test_own_constructs_against_modcc(own_compiled, backend, tmp_path):
     # names.mod: r is 1 where v <= -10 mV and 2 above (NMODL's (-10 < v) < 0.5), both seen
     assert set(np.unique(data[(0, "names_r")])) == {1.0, 2.0}
     assert np.ptp(data[(0, "names_b_0")]) > 1e-3 and np.ptp(data[(0, "names_g")]) > 1e-3
+    assert np.ptp(data[(0, "ifs_w")]) > 1e-3 and np.ptp(data[(0, "ifs_y")]) > 1e-3
     v_if = data[(1, "v_if")]
     assert v_if.min() < -60 and v_if.max() > -40
     # ifcurrent: modcc's conductance is the first branch's dI/dv for every instance, ours each

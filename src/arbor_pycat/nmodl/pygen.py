@@ -160,10 +160,14 @@ class Context:
                     return f"{self.expr(e.left, line, p)} {op} {self.expr(e.right, line, p + 1)}", p
                 # comparisons bind weaker than & and | in Python: parenthesise operands
                 return f"({self.expr(e.left, line)}) {op} ({self.expr(e.right, line)})", p
-            if e.op in ("/", "^") and self.is_uniform(e.left) and self.is_uniform(e.right) \
+            # in an IF branch of a FUNCTION, the arguments may be Python numbers too
+            scalar = self.is_uniform(e.left) and self.is_uniform(e.right) or \
+                (self.mode == "function" and bool(self.alias))
+            if e.op in ("/", "^") and scalar \
                     and not (e.op == "/" and isinstance(e.right, S.Num) and e.right.value != 0):
                 # Python numbers (globals, CONSTANTs, dt): C's IEEE result, as modcc's
-                # (1/0 is inf, 2^2000 inf), not Python's ZeroDivisionError or OverflowError
+                # (1/0 is inf, 2^2000 inf), not Python's ZeroDivisionError or OverflowError,
+                # also in the IF branch not taken (np.where computes both)
                 ufunc = "np.divide" if e.op == "/" else "np.power"
                 return f"{ufunc}({self.expr(e.left, line)}, {self.expr(e.right, line)})", _PREC["atom"]
             if e.op == "^":
@@ -237,6 +241,10 @@ class Context:
                         uniform=self.is_uniform(st.value))
             return
         if isinstance(st, S.If):
+            for inner in _walk(st.then + st.orelse):
+                if isinstance(inner, S.Local):
+                    gen.fail(f"LOCAL {', '.join(inner.names)} inside IF/ELSE: declare LOCALs at the top "
+                             "of the block (modcc refuses them in a nested scope too)", inner.line)
             self.comment(st.line)
             if self.mode == "event":
                 self.event_if(st)

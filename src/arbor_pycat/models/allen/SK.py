@@ -18,9 +18,9 @@ def z_inf(cai):
     # SK.mod:38  if(cai < eps) {
     if_38 = cai < eps
     # SK.mod:39  z_inf = 1/(1 + (0.00043 / (cai + eps))^4.8)
-    z_inf__then = 1.0 / (1.0 + (0.00043 / (cai + eps)) ** 4.8)
+    z_inf__then = np.divide(1.0, 1.0 + np.power(np.divide(0.00043, cai + eps), 4.8))
     # SK.mod:41  z_inf = 1/(1 + (0.00043 / cai)^4.8)
-    z_inf__else = 1.0 / (1.0 + (0.00043 / cai) ** 4.8)
+    z_inf__else = np.divide(1.0, 1.0 + np.power(np.divide(0.00043, cai), 4.8))
     z_inf_ = np.where(if_38, z_inf__then, z_inf__else)
     return z_inf_
 

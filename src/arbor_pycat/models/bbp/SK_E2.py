@@ -18,7 +18,7 @@ def z_inf(ca):
     # SK_E2.mod:41  z_inf = 0
     z_inf__then = 0.0
     # SK_E2.mod:43  z_inf =  1/(1 + (0.00043/ca)^4.8)
-    z_inf__else = 1.0 / (1.0 + (0.00043 / ca) ** 4.8)
+    z_inf__else = np.divide(1.0, 1.0 + np.power(np.divide(0.00043, ca), 4.8))
     z_inf_ = np.where(if_40, z_inf__then, z_inf__else)
     return z_inf_
 
