@@ -179,6 +179,7 @@ _NUMBA_UNARY = {     # numpy/math functions numba implements on scalars with num
     "sqrt", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh",
     "arccosh", "arctanh", "log2", "log10", "exp2", "floor", "ceil", "trunc", "rint",
     "isnan", "isinf", "isfinite", "cbrt", "deg2rad", "rad2deg", "degrees", "radians", "signbit",
+    "reciprocal",        # of an integer an integer, as numpy's: np.reciprocal(2) is 0
 }
 _MATH_ALIASES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh",
                  "acosh": "arccosh", "atanh": "arctanh", "fabs": "fabs", "pow": "power"}
@@ -1681,9 +1682,6 @@ class Lowering:
         if name == "square":
             no_kwargs(); arity(1)
             return self.binop(ast.Mult(), args[0], args[0], node, ufunc=True)
-        if name == "reciprocal":
-            no_kwargs(); arity(1)
-            return self.binop(ast.Div(), Const(1.0), args[0], node, ufunc=True)
         if name in ("abs", "absolute", "fabs"):
             no_kwargs(); arity(1)
             return self.unary_expr(ast.Name("abs", ast.Load()), args, node)
