@@ -561,8 +561,8 @@ class SuperCalls(RateBase):
 class UfuncsOfPythonNumbers(Base):
     """numpy's ufuncs give numpy's values even of Python numbers: np.divide(1.0, 0.0) is
     inf, np.add(True, True) is True, np.power(-8.0, 1/3) NaN, np.reciprocal(2) the integer
-    0 (the compiled code once took them for Python's operators: ZeroDivisionError, 2, a
-    complex, 0.5)."""
+    0, np.float64(1.0) / 0.0 inf, np.abs(mask) a mask (the compiled code once took them
+    for Python's operators: ZeroDivisionError, 2, a complex, 0.5, ZeroDivisionError, 2)."""
     name = "cm_ufuncs_of_python_numbers"
     parameters = [("g", "S/cm2", 0.0)]      # no current: the cell as without it
     globals = [("zero", "", 0.0)]
@@ -576,7 +576,9 @@ class UfuncsOfPythonNumbers(Base):
             pp.s = np.minimum(pp.v, inf) * 1e-3 + both * 10.0 + np.isnan(nan) * 100.0 \
                 + np.isinf(big) * 1000.0 + np.square(True) * 1e4
             pp.r = pp.v * 1e-2 + np.isinf(np.true_divide(pp.dt, pp.zero)) * 3.0 + np.multiply(True, True) \
-                + np.reciprocal(2) * 5.0 + np.reciprocal(pp.v * 0.0 + 4.0)     # numpy: 1 / 2 is 0
+                + np.reciprocal(2) * 5.0 + np.reciprocal(pp.v * 0.0 + 4.0) \
+                + np.isinf(np.float64(1.0) / pp.zero) * 7.0 \
+                + (np.abs(pp.v > -70.0) + np.abs(pp.v > -64.0)) * 11.0     # numpy's: 'or', a bool
 
 
 ELEMENTWISE = [Idioms, NamedFields, RateTables, Dicts, Where, Select, IsClose, ClipMinMax, Ufuncs, Masks, Aliases, TupleLoop, Helpers,

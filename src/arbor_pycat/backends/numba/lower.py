@@ -35,6 +35,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import dataclasses
 import inspect
 import math
 import sys
@@ -1648,6 +1649,14 @@ class Lowering:
                                       in (float, np.float64, "float64", "f8")):
             self.fail(node, f"np.{name}(..., dtype=) other than float64")
         result = self._np_value(name, args, kwargs, node)
+        # numpy's functions return numpy's numbers, even of Python numbers: np.float64(1.0) / 0
+        # is inf, np.abs(True) + np.abs(True) True
+        if isinstance(result, Const) and type(result.value) in (bool, int, float):
+            result = Const(np.asarray(result.value)[()])
+        elif isinstance(result, Expr) and result.py is not False:
+            result = dataclasses.replace(result, py=False)
+        elif isinstance(result, Obj) and not result.array and result.py is not False:
+            result = self.materialise(Expr(_name(result.var), result.inst, False, result.boolean), "np")
         if out is not None:
             if not isinstance(out, Obj):
                 self.fail(node, "out= that is not an array")
@@ -1676,7 +1685,9 @@ class Lowering:
             return self.binop(_UFUNC_BINARY[name](), args[0], args[1], node, ufunc=True)
         if name in ("negative", "positive"):
             no_kwargs(); arity(1)
-            inst, array, _ = self.info(args[0])
+            inst, array, boolean = self.info(args[0])
+            if boolean:
+                self.fail(node, f"np.{name}() of a boolean (numpy raises)")
             op = ast.USub() if name == "negative" else ast.UAdd()
             return Expr(ast.UnaryOp(op, self.value_node(args[0], node)), inst, array)
         if name == "square":
@@ -1684,6 +1695,9 @@ class Lowering:
             return self.binop(ast.Mult(), args[0], args[0], node, ufunc=True)
         if name in ("abs", "absolute", "fabs"):
             no_kwargs(); arity(1)
+            inst, array, boolean = self.info(args[0])
+            if boolean and name != "fabs":      # numpy's |True| is True (Python's abs() gives 1)
+                return Expr(self.value_node(args[0], node), inst, array, True)
             return self.unary_expr(ast.Name("abs", ast.Load()), args, node)
         if name in ("maximum", "minimum") and len(args) == 2 and any(_plain_number(a) for a in args):
             no_kwargs()
@@ -1697,7 +1711,7 @@ class Lowering:
                 and all(self.info(a)[2] for a in args):
             no_kwargs()      # of booleans, numpy's result is a boolean: 'or' / 'and'
             op = ast.BitOr() if name in ("maximum", "fmax") else ast.BitAnd()
-            return self.binop(op, args[0], args[1], node)
+            return self.binop(op, args[0], args[1], node, ufunc=True)
         if name in ("sign", "maximum", "minimum", "fmax", "fmin", "heaviside"):
             no_kwargs(); arity(1 if name == "sign" else 2)
             return self.runtime_call("np_" + name, args, node, len(args))
