@@ -396,7 +396,8 @@ class Context:
                 if n in branch_assigned:
                     base = self.alias.get(n) or (self.local_name(n) if n in self.locals else gen.mech.field(n))
                     alias = gen.temp(f"{base}_{suffix}".replace("pp.", ""))
-                    if branch_reads(branch, n, gen.call_reads):
+                    if not assigned_before_use(branch, n, gen.call_writes, gen.call_reads):
+                        # the branch reads it, or may leave it (an IF inside): start from its value
                         self.emit(f"{alias} = {before[n]}")
                     self.alias[n] = alias
             self.statements(branch)
@@ -426,11 +427,31 @@ def e_is_constant(e):
     return False
 
 
+def assigned_before_use(body, name, call_writes, call_reads):
+    """True when the first statement of ``body`` that reads or writes ``name`` assigns it
+    outright, at the top level (not inside an IF) and without reading it."""
+    for st in body:
+        if isinstance(st, S.Local):
+            continue
+        reads = branch_reads([st], name, call_reads)
+        if not reads and name not in assigned_names([st], call_writes):
+            continue
+        if reads:
+            return False
+        if isinstance(st, S.Assign):
+            return st.target == name
+        return isinstance(st, S.CallStmt)      # a PROCEDURE's output (it does not read it)
+    return False
+
+
 def branch_reads(body, name, call_reads):
-    """True when the statements read ``name`` (``call_reads``: FUNCTION/PROCEDURE -> what it reads)."""
+    """True when the statements read ``name`` (``call_reads``: FUNCTION/PROCEDURE -> what it reads,
+    FUNCTIONs called inside expressions included)."""
     for st in body:
         for e in _exprs(st):
             if name in Y.names(e):
+                return True
+            if any(name in call_reads.get(f, ()) for f in Y.calls(e)):
                 return True
         if isinstance(st, S.CallStmt) and name in call_reads.get(st.call.func, ()):
             return True
