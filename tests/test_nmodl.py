@@ -528,6 +528,12 @@ def test_kinetic_function_matches_the_kinetic_block():
     ("NEURON { SUFFIX a }\nSTATE { s }\nBREAKPOINT { SOLVE d METHOD cnexp }\n"
      "DERIVATIVE d {\n  s' = s*s\n}\n", "linear", 5),
     ("NEURON { SUFFIX a USEION ca READ cai }\nSTATE { cai }\n", "only if the mechanism writes it", 2),
+    ("NEURON { SUFFIX a }\nSTATE { A B }\nINITIAL {\n  SOLVE k STEADYSTATE sparse\n}\n"
+     "KINETIC k {\n  ~ A <-> B (1, 2)\n}\n", "STEADYSTATE sparse needs a CONSERVE", 6),
+    ("NEURON { SUFFIX a }\nSTATE { A B }\nBREAKPOINT {\n  SOLVE k STEADYSTATE sparse\n}\n"
+     "KINETIC k {\n  ~ A <-> B (1, 2)\n  CONSERVE A + B = 1\n}\n", "a KINETIC block in INITIAL", 4),
+    ("NEURON { SUFFIX a }\nSTATE { x y }\nBREAKPOINT { SOLVE d METHOD cnexp }\nDERIVATIVE d {\n"
+     "  x' = -x\n  y' = (x - y) / 3\n}\n", "depends on the STATE x of the same block", 6),
     ("NEURON { SUFFIX a }\nASSIGNED { q }\nBREAKPOINT {\n  IF (v > 0) {\n    LOCAL z\n    z = 1\n"
      "    q = z\n  }\n}\n", "LOCAL z inside IF/ELSE", 5),
 ])
@@ -537,6 +543,16 @@ def test_refused_constructs_name_the_construct_file_and_line(snippet, construct,
     message = str(info.value)
     assert construct.lower() in message.lower(), message
     assert message.startswith(f"<nmodl>:{line}:"), message
+
+
+def test_conserve_coefficients_in_modcc_form():
+    """modcc writes CONSERVE's coefficients as in a reaction (A + 2 B); the same system as 2*B."""
+    text = ("NEURON { SUFFIX c }\nSTATE { A B }\nBREAKPOINT {\n  SOLVE k METHOD sparse\n}\n"
+            "KINETIC k {\n  ~ A <-> B (1, 2)\n  CONSERVE A + %s = 1\n}\n")
+    code = [[line for line in nmodl.to_python(text % form).splitlines() if not line.strip().startswith("#")]
+            for form in ("2 B", "2 * B")]
+    assert code[0] == code[1]
+    assert "a_1_1 = 2.0 - f_1_0 * a_0_1" in "\n".join(code[0])
 
 
 def test_recursion_is_refused_with_the_cycle():
@@ -653,6 +669,8 @@ def own_recipe(catalogue):
         d.paint("(all)", arbor.density("bind"))
         d.paint("(all)", arbor.density("names"))
         d.paint("(all)", arbor.density("ifs"))
+        d.paint("(all)", arbor.density("nested_ifs"))
+        d.paint("(all)", arbor.density("steady"))
         d.paint('"dend"', arbor.density("procs", gbar=0.01))
         d.place('"tip"', arbor.synapse("net_initial"), "syn")
         d.place('"mid"', arbor.synapse("names_syn"), "syn_names")
@@ -677,6 +695,9 @@ def own_recipe(catalogue):
         ("names_r", state('"mid"', "names", "r")), ("names_b_0", state('"mid"', "names", "b_0")),
         ("names_g", lambda t: arbor.cable_probe_point_state("syn_names", "names_syn", "g", t)),
         ("ifs_w", state('"mid"', "ifs", "w")), ("ifs_y", state('"mid"', "ifs", "y")),
+        ("nested_q", state('"mid"', "nested_ifs", "q")), ("nested_r", state('"mid"', "nested_ifs", "r")),
+        ("nested_u", state('"mid"', "nested_ifs", "u")), ("nested_m", state('"tip"', "nested_ifs", "m")),
+        ("steady_O", state('"mid"', "steady", "O")), ("steady_I", state('"tip"', "steady", "I")),
         ("m", state('"tip"', "procs", "m")), ("y", state('"tip"', "procs", "y")),
         ("mtau", state('"tip"', "procs", "mtau")),
         ("syn_g", lambda t: arbor.cable_probe_point_state("syn", "net_initial", "g", t)),
@@ -704,6 +725,15 @@ def test_own_constructs_against_modcc(own_compiled, backend, tmp_path):
     assert set(np.unique(data[(0, "names_r")])) == {1.0, 2.0}
     assert np.ptp(data[(0, "names_b_0")]) > 1e-3 and np.ptp(data[(0, "names_g")]) > 1e-3
     assert np.ptp(data[(0, "ifs_w")]) > 1e-3 and np.ptp(data[(0, "ifs_y")]) > 1e-3
+    # nested_ifs.mod: each value of q (12 between -66 and -60 mV: a stale temporary gave 2) and
+    # several of r and u are taken during the run
+    assert {4.0, 5.0, 12.0} <= set(np.unique(data[(0, "nested_q")]))
+    # steady.mod starts at its steady state (STEADYSTATE sparse): C a = O b, O c = I d at v(0)
+    O, v0 = data[(0, "steady_O")].ravel(), float(data[(0, "v")].ravel()[0])
+    a, b = 0.5 * np.exp((v0 + 40) / 12), 0.3 * np.exp(-(v0 + 40) / 20)
+    c, d = 0.05 * np.exp((v0 + 50) / 30), 0.02
+    assert float(O[0]) == pytest.approx(1.0 / (1.0 + b / a + c / d), rel=1e-12) and np.ptp(O) > 1e-3
+    assert len(set(np.unique(data[(0, "nested_r")]))) >= 2 and len(set(np.unique(data[(0, "nested_u")]))) >= 2
     v_if = data[(1, "v_if")]
     assert v_if.min() < -60 and v_if.max() > -40
     # ifcurrent: modcc's conductance is the first branch's dI/dv for every instance, ours each

@@ -387,11 +387,14 @@ class _Parser:
             if self.accept("METHOD"):
                 method = self.name()
             elif self.accept("STEADYSTATE"):
-                self.error("SOLVE ... STEADYSTATE is not supported by Arbor", line)
+                solver = self.name()
+                if solver != "sparse":
+                    self.error(f"SOLVE ... STEADYSTATE {solver}: modcc knows STEADYSTATE sparse only", line)
+                method = "steadystate"
             return S.Solve(block, method, line)
         if word == "CONSERVE":
             self.next()
-            lhs = self.expression()
+            lhs = self.conserve_sum()
             self.expect("=")
             return S.Conserve(lhs, self.expression(), line)
         if word == "COMPARTMENT":
@@ -476,6 +479,21 @@ class _Parser:
             out.append((stoich, self.name()))
             if not self.accept("+"):
                 return out
+
+    def conserve_sum(self):
+        """CONSERVE's left side: states with coefficients written as in a reaction
+        (``A + 2 B``, modcc's form) or as products (``2 * B``)."""
+        left = self.conserve_term()
+        while self.tok.kind == "op" and self.tok.text in ("+", "-"):
+            op = self.next().text
+            left = S.Bin(op, left, self.conserve_term())
+        return left
+
+    def conserve_term(self):
+        if self.tok.kind == "number" and self.peek().kind == "name":
+            t = self.next()
+            return S.Bin("*", S.Num(float(t.text), t.text), S.Name(self.name()))
+        return self.multiplicative()
 
     # -- expressions -------------------------------------------------------------------
     def call_args(self):

@@ -12,12 +12,14 @@
 - ``stochastic`` (DERIVATIVE with WHITE_NOISE): one Euler-Maruyama step,
   ``x += f dt + g sqrt(dt) W``.
 - LINEAR blocks (``SOLVE name`` in INITIAL): the linear system solved the same way.
+- ``STEADYSTATE sparse`` (a KINETIC block, in INITIAL): the steady state, ``J x = -b``
+  with the CONSERVE row, solved the same way (modcc's).
 """
 from . import symbolic as Y
 from .model import assigned_names
 from . import syntax as S
 
-METHODS = {"DERIVATIVE": ("cnexp", "sparse", "stochastic", "euler"), "KINETIC": ("sparse",),
+METHODS = {"DERIVATIVE": ("cnexp", "sparse", "stochastic", "euler"), "KINETIC": ("sparse", "steadystate"),
            "LINEAR": (None,), "NONLINEAR": (None,)}
 
 
@@ -37,9 +39,11 @@ def solve(gen, ctx, block, st, initial):
                  f"{' or '.join(str(m) for m in allowed if m) or 'no METHOD'} here", st.line)
     if method == "euler":
         gen.fail("METHOD euler is not supported by modcc; use cnexp or sparse", st.line)
-    if initial and block.kind in ("DERIVATIVE", "KINETIC"):
-        gen.fail(f"SOLVE {block.name} in INITIAL: only LINEAR blocks can be solved there "
-                 "(STEADYSTATE is not supported by Arbor)", st.line)
+    if method == "steadystate" and not (initial and block.kind == "KINETIC"):
+        gen.fail(f"SOLVE {block.name} STEADYSTATE sparse: supported for a KINETIC block in INITIAL", st.line)
+    if initial and block.kind == "DERIVATIVE" or initial and block.kind == "KINETIC" and method != "steadystate":
+        gen.fail(f"SOLVE {block.name} in INITIAL: only LINEAR blocks, and KINETIC blocks with "
+                 "STEADYSTATE sparse, can be solved there", st.line)
     if block.kind == "NONLINEAR":
         gen.fail("NONLINEAR blocks are not supported yet", block.line)
     ctx.comment(st.line)
@@ -47,7 +51,7 @@ def solve(gen, ctx, block, st, initial):
     if block.kind == "DERIVATIVE":
         _derivative(gen, ctx, block, method)
     elif block.kind == "KINETIC":
-        _kinetic(gen, ctx, block)
+        _kinetic(gen, ctx, block, steady=method == "steadystate")
     else:
         _linear(gen, ctx, block)
     ctx.locals = saved
@@ -130,6 +134,12 @@ def _derivative(gen, ctx, block, method):
             ctx.emit(f"{target} = {out}")
             continue
         # cnexp
+        # (read through a LOCAL, another state is its value before the step, as in modcc)
+        coupled = sorted(Y.names(st.value) & (states - {x}))
+        if method == "cnexp" and coupled:
+            gen.fail(f"METHOD cnexp: {x}' depends on the STATE {', '.join(coupled)} of the same block; cnexp "
+                     "solves each equation on its own (modcc refuses it: 'System not diagonal linear for "
+                     "cnexp'); use METHOD sparse", st.line)
         if (isinstance(rhs, S.Bin) and rhs.op == "/" and isinstance(rhs.left, S.Bin) and rhs.left.op == "-"
                 and rhs.left.right == S.Name(x) and x not in Y.names(rhs.left.left)
                 and x not in Y.names(rhs.right)):
@@ -303,7 +313,7 @@ def _eliminate(gen, ctx, names, rows, rhs):
     return [x.id for x in sol]
 
 
-def _kinetic(gen, ctx, block):
+def _kinetic(gen, ctx, block, steady=False):
     order = []
     rates = {}
     conserve = None
@@ -353,7 +363,37 @@ def _kinetic(gen, ctx, block):
         for n in conserve[0]:
             if n not in states:
                 gen.fail(f"CONSERVE names {n}, which takes part in no reaction", conserve[2])
+    if steady:
+        _steady_state(gen, ctx, block, states, rates, conserve)
+        return
     _implicit(gen, ctx, [(x, Y.simplify(rates[x]), block.line) for x in states], conserve)
+
+
+def _steady_state(gen, ctx, block, states, rates, conserve):
+    """``SOLVE block STEADYSTATE sparse``: the states where every rate is 0, ``J x = -b``,
+    the CONSERVE equation replacing the row of the last state it names (as modcc)."""
+    if conserve is None:
+        gen.fail(f"SOLVE {block.name} STEADYSTATE sparse needs a CONSERVE statement (without one the "
+                 "steady state is not unique)", block.line)
+    rows, rhs = [], []
+    names = set(states)
+    for x in states:
+        f = Y.simplify(rates[x])
+        row = []
+        for y in states:
+            c = Y.linear_coefficients(f, y)
+            if c is None or Y.names(c[0]) & names:
+                gen.fail(f"SOLVE {block.name} STEADYSTATE sparse: the scheme is not linear in {y} "
+                         "(only first-order reactions have a steady state solved this way)", block.line)
+            row.append(Y.simplify(c[0]))
+        rows.append(row)
+        rhs.append(Y.simplify(Y.neg(Y.substitute(f, {y: Y.ZERO for y in states}))))
+    coeffs, total, _ = conserve
+    k = max(states.index(n) for n in coeffs)
+    rows[k] = [coeffs.get(n, Y.ZERO) for n in states]
+    rhs[k] = total
+    ctx.emit(f"# the steady state: every rate 0, the CONSERVE row replacing {states[k]}'s")
+    _emit_solution(gen, ctx, states, rows, rhs, names)
 
 
 def _power(x, n):
