@@ -483,11 +483,7 @@ class _Parser:
     def conserve_sum(self):
         """CONSERVE's left side: states with coefficients written as in a reaction
         (``A + 2 B``, modcc's form) or as products (``2 * B``)."""
-        left = self.conserve_term()
-        while self.tok.kind == "op" and self.tok.text in ("+", "-"):
-            op = self.next().text
-            left = S.Bin(op, left, self.conserve_term())
-        return left
+        return self.additive(self.conserve_term)
 
     def conserve_term(self):
         if self.tok.kind == "number" and self.peek().kind == "name":
@@ -528,11 +524,13 @@ class _Parser:
             left = S.Bin(op, left, self.additive())
         return left
 
-    def additive(self):
-        left = self.multiplicative()
+    def additive(self, term=None):
+        """A sum of terms (``term``: how one term is parsed; a product by default)."""
+        term = term or self.multiplicative
+        left = term()
         while self.tok.kind == "op" and self.tok.text in ("+", "-"):
             op = self.next().text
-            left = S.Bin(op, left, self.multiplicative())
+            left = S.Bin(op, left, term())
         return left
 
     def multiplicative(self):

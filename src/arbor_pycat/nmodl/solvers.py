@@ -41,7 +41,7 @@ def solve(gen, ctx, block, st, initial):
         gen.fail("METHOD euler is not supported by modcc; use cnexp or sparse", st.line)
     if method == "steadystate" and not (initial and block.kind == "KINETIC"):
         gen.fail(f"SOLVE {block.name} STEADYSTATE sparse: supported for a KINETIC block in INITIAL", st.line)
-    if initial and block.kind == "DERIVATIVE" or initial and block.kind == "KINETIC" and method != "steadystate":
+    if initial and (block.kind == "DERIVATIVE" or block.kind == "KINETIC" and method != "steadystate"):
         gen.fail(f"SOLVE {block.name} in INITIAL: only LINEAR blocks, and KINETIC blocks with "
                  "STEADYSTATE sparse, can be solved there", st.line)
     if block.kind == "NONLINEAR":
