@@ -784,6 +784,93 @@ class RaisesInLoop(Base):
             pp.s[k] = pp.v[k]
 
 
+class RaisesComputed(Base):
+    """A message computed in the loop over instances: the index, format specs, repr
+    (numpy's boolean prints as np.True_), a comparison, a constant string."""
+    name = "cm_raises_computed"
+
+    def advance_state(self, pp):
+        for i in range(pp.width):
+            pp.s[i] = pp.v[i] * 2.0
+            if pp.v[i] > 0.0:
+                label = "mV"
+                raise Depolarised(f"instance {i}: v = {pp.v[i]:+.6f} {label}, s > 0: {pp.s[i] > 0.0!r}, "
+                                  f"above 1 mV: {pp.v[i] > 1.0}, {SCALE:>{5}}")
+
+
+class RaisesComputedUniform(Base):
+    """A message of shared values in vectorised code: %-formatting, str(), +, str.format."""
+    name = "cm_raises_computed_uniform"
+
+    def advance_state(self, pp):
+        pp.s = pp.v * 2.0
+        if np.any(pp.v > 0.0):
+            raise ValueError("dt = %.4f ms, " % pp.dt + str(pp.width) + " instances, "
+                             + "{:>8}|{!r}".format(SCALE * pp.dt, pp.dt > 0.01))
+
+
+class RaisesComputedArrayForm(Base):
+    """A computed message in the array form: reductions."""
+    name = "cm_raises_computed_array"
+
+    def advance_state(self, pp):
+        pp.s = pp.v - np.mean(pp.v)
+        if np.max(pp.v) > 0.0:
+            raise Depolarised(f"max v {np.max(pp.v):.5f} mV at instance {int(np.argmax(pp.v))}, "
+                              f"mean {np.mean(pp.v):.3e}")
+
+
+class RaisesInOrder(Base):
+    """Two raises of vectorised code that trip on different instances in the same
+    step (``a`` is 0 on the first half of the cable, instances 0 and 1, and 1 on the
+    other): Python raises the first in the code, whichever instance trips it."""
+    name = "cm_raises_in_order"
+    parameters = [("g", "S/cm2", 2e-5), ("a", "", 0.0)]
+
+    def advance_state(self, pp):
+        pp.s = pp.v * 2.0
+        if np.any(pp.a > 0.5):
+            raise ValueError(f"first in the code, dt {pp.dt}")
+        if np.any(pp.a < 0.5):
+            raise ValueError("second in the code")
+
+
+class RaisesInLoopOrder(RaisesInOrder):
+    """The same in a loop over instances: Python raises for the first instance that
+    trips either, instance 0."""
+    name = "cm_raises_in_loop_order"
+
+    def advance_state(self, pp):
+        for i in range(pp.width):
+            pp.s[i] = pp.v[i]
+            if pp.a[i] < 0.5:
+                raise ValueError(f"first in the code, instance {i}")
+            if pp.a[i] > 0.5:
+                raise ValueError(f"second in the code, instance {i}")
+
+
+class FormatsWholeArray(Base):
+    """A message that formats a whole per-instance array: the compiled code can only
+    hand numbers over."""
+    name = "cm_formats_whole_array"
+
+    def advance_state(self, pp):
+        pp.s = pp.v * 2.0
+        if np.any(pp.v > 0.0):
+            raise ValueError(f"v = {pp.v}")
+
+
+class MessageNotMade(Base):
+    """A message Python cannot make (str + float: TypeError in the python backend)."""
+    name = "cm_message_not_made"
+
+    def advance_state(self, pp):
+        for i in range(pp.width):
+            pp.s[i] = pp.v[i]
+            if pp.v[i] > 0.0:
+                raise ValueError("v = " + pp.v[i])
+
+
 class DividesByZero(Base):
     """A Python float divided by zero once v passes 0 mV: Python raises ZeroDivisionError
     (numpy's inf would run on)."""

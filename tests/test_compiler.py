@@ -16,6 +16,7 @@ same cells, states and voltages compared:
 """
 import importlib.util
 import random
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -172,6 +173,8 @@ def test_branch_conditions_decided_per_instance():
     (M.MixedBooleans, r"'\+' of two single booleans.*\(and not element-wise: arithmetic on a boolean that is "
                       r"Python's on one path and numpy's on another"),
     (M.SingleBooleansArrayForm, r"'\+' of two single booleans: Python's True \+ True is 2"),
+    (M.FormatsWholeArray, r"a raise message formats something that is not a number.*\(and not element-wise: "
+                          r"a message formats a whole per-instance array"),
 ], ids=lambda x: getattr(x, "__name__", x))
 def test_refused_with_a_reason(cls, reason):
     """What the compiler cannot prove equivalent: backend='numba' refuses, naming why."""
@@ -358,6 +361,115 @@ def test_raise_in_compiled_code_gives_the_users_message(cls, text, form):
         assert f"compiler_mechanisms.py{'' if backend == 'python' else ':'}" in messages[backend]
     assert f"compiler_mechanisms.py:{line}" in messages["numba"], messages["numba"]
     assert f"line {line}" in messages["python"]
+
+
+def _users_exception(message):
+    """``E: text`` of a run's failure, either backend's."""
+    first = message.splitlines()[0]
+    text = first.split("(numba backend): ", 1)[1] if "(numba backend): " in first else \
+        first.split(" failed in advance_state: ", 1)[1]
+    return text.rsplit(" (raised at ", 1)[0]
+
+
+def _failures(cls, recipe=None, t_end=20.0):
+    """{backend: the message of the run's failure}."""
+    messages = {}
+    for backend in ("python", "numba"):
+        catalogue = arbor_pycat.build(cls, backend=backend)
+        with pytest.raises(RuntimeError) as info:
+            if recipe is None:
+                run(catalogue, [(cls.name, ["s"])], t_end=t_end)
+            else:
+                arbor.simulation(recipe(catalogue)).run(t_end * U.ms, 0.025 * U.ms)
+        messages[backend] = str(info.value)
+    return messages
+
+
+@pytest.mark.parametrize("cls, form, expected", [
+    (M.RaisesComputed, "scalar", r"Depolarised: instance 0: v = \+\d+\.\d{6} mV, s > 0: np.True_, "
+                                 r"above 1 mV: (True|False),   2.0"),
+    (M.RaisesComputedUniform, "scalar", r"ValueError: dt = 0.0250 ms, 4 instances, +0\.0\d+\|True"),
+    (M.RaisesComputedArrayForm, "array", r"Depolarised: max v \d+\.\d{5} mV at instance 0, mean -?\d\.\d{3}e[+-]\d+"),
+], ids=["loop", "uniform", "array form"])
+def test_computed_raise_messages_are_pythons(cls, form, expected):
+    """A message the method computes (f-strings, %, str(), str.format, repr of numpy's
+    scalars) is the python backend's text, with the file and line of the raise."""
+    import inspect
+    assert numba_backend.compile(spec_of(cls)).modes["advance_state"] == form
+    messages = _failures(cls)
+    python, numba = (_users_exception(messages[b]) for b in ("python", "numba"))
+    assert numba == python, messages
+    assert re.fullmatch(expected, python), python
+    source, first = inspect.getsourcelines(cls.advance_state)
+    line = first + next(k for k, text in enumerate(source) if "raise " in text)
+    assert f"compiler_mechanisms.py:{line})" in messages["numba"], messages["numba"]
+
+
+def test_a_message_python_cannot_make_says_so():
+    """``"v = " + float``: the python backend raises TypeError making the message; the
+    compiled code fails the run with the raise's class, place and a fixed text."""
+    messages = _failures(M.MessageNotMade)
+    assert "TypeError" in messages["python"] and "concatenate" in messages["python"]
+    assert "ValueError: (a message the compiled code computes, which could not be made" \
+        in messages["numba"], messages["numba"]
+    assert "compiler_mechanisms.py:" in messages["numba"]
+
+
+def test_message_templates_split_numbers_from_text():
+    """What the compiled code computes (the leaves) and what Python makes (the rest)."""
+    import ast
+    import struct
+    from arbor_pycat.abi import contract
+    from arbor_pycat.backends.numba import messages
+
+    def split(text, cls=ValueError):
+        return messages.split(cls, ast.parse(text, mode="eval").body.args, lambda name: True)
+
+    s = split('E(f"v = {v:.2f} at {t!s}, {n:>{w}}" + " mV" + str(k) + "%d" % j + "{}".format(q))')
+    assert [ast.unparse(leaf) for leaf in s.leaves] == ["v", "t", "n", "w", "k", "j", "q"]
+    assert not s.uses_repr
+    for text in ('E(f"{v!r}")', 'E("%r" % v)', 'E("{!r}".format(v))', 'E(repr(v))', 'E("a", v)',
+                 'E(f"{w}" % v)'):
+        assert split(text).uses_repr, text
+    assert split("E(v)", KeyError).uses_repr        # str(KeyError(x)) is repr(x)
+    assert not split("E(v)").uses_repr
+    template = messages.Template(ValueError, split('E(f"v = {v:.2f}, n = {n}, {b}")').source, "f.py:3",
+                                 (), (False, True, True))
+    bits = struct.unpack("<q", struct.pack("<d", -65.125))[0]
+    words = (3, contract.RAISE_FLOAT, bits, contract.RAISE_INT, -7, contract.RAISE_BOOL, 1) + (0,) * 10
+    assert template.text(words) == "ValueError: v = -65.12, n = -7, True (raised at f.py:3)"
+    assert template.text((2,) + words[1:]) is None        # not this template's record
+    formatter = messages.Formatter({5: template}, {5: "prefix: "})
+    assert formatter(5, words) == "prefix: ValueError: v = -65.12, n = -7, True (raised at f.py:3)"
+    assert formatter(6, words) is None and formatter(5, ()) is None
+
+
+class Halves(Cells):
+    """cm_raises_in_order's cable: parameter a is 0 on the half at the clamp, 1 on the other."""
+
+    def make_cell(self, gid):
+        tree = arbor.segment_tree()
+        tree.append(arbor.mnpos, arbor.mpoint(0, 0, 0, 2), arbor.mpoint(60, 0, 0, 2), tag=1)
+        decor = arbor.decor().set_property(Vm=-65 * U.mV)
+        decor.paint("(all)", arbor.density("hh"))
+        for mech, _ in self.mechanisms:
+            decor.paint("(cable 0 0 0.5)", arbor.density(mech, {"a": 0.0}))
+            decor.paint("(cable 0 0.5 1)", arbor.density(mech, {"a": 1.0}))
+        return arbor.cable_cell(tree, decor, arbor.label_dict(),
+                                discretization=arbor.cv_policy_fixed_per_branch(4))
+
+
+@pytest.mark.parametrize("cls, expected", [
+    (M.RaisesInOrder, "ValueError: first in the code, dt 0.025"),
+    (M.RaisesInLoopOrder, "ValueError: first in the code, instance 0"),
+], ids=["vectorised", "loop"])
+def test_the_raise_python_raises_first_fails_the_run(cls, expected):
+    """Raises that trip on different instances in the same step: vectorised code
+    raises the first in the code, a loop over instances the first instance's."""
+    assert numba_backend.compile(spec_of(cls)).modes["advance_state"] == "scalar"
+    messages = _failures(cls, lambda catalogue: Halves(catalogue, [(cls.name, ["s"])]), t_end=1.0)
+    for backend, message in messages.items():
+        assert _users_exception(message).startswith(expected), (backend, message)
 
 
 def test_python_division_by_zero_fails_the_run_in_both_backends():

@@ -41,11 +41,21 @@ def shape_detail(size, ndim):
     return 1 + 4 * size + min(ndim, 3)
 
 
-# A compiled callback takes (ppack, events or NULL, layout flags, pieces or NULL):
-# ``pieces`` is int32 [n, end_1, ..., end_n], the runs of instances over which
-# every index array of the mechanism goes up by one (end_n = width), computed
-# by the shim once per ppack; NULL when every index is a range (one piece).
-CALLBACK_ARGUMENTS = 4
+# A compiled callback takes (ppack, events or NULL, layout flags, pieces or NULL,
+# raise record): ``pieces`` is int32 [n, end_1, ..., end_n], the runs of
+# instances over which every index array of the mechanism goes up by one
+# (end_n = width), computed by the shim once per ppack; NULL when every index
+# is a range (one piece).
+CALLBACK_ARGUMENTS = 5
+
+# The raise record (int64 words, thread-local in the shim): before a callback
+# returns the code of a raise whose message it computes (an f-string), it
+# writes the count n <= RAISE_VALUES of the numbers the message formats and n
+# pairs (kind, bits); the shim hands the words to the mechanism's formatter
+# (Python), whose text it throws.
+RAISE_VALUES = 8
+RECORD_WORDS = 1 + 2 * RAISE_VALUES
+RAISE_INT, RAISE_FLOAT, RAISE_BOOL = 1, 2, 3      # kinds: int64; a double's bits; 0 or 1
 
 # The layout flags, the third argument of every compiled callback: which index
 # arrays are ranges (first, first + 1, ...), computed by the shim once per ppack.
@@ -77,4 +87,5 @@ EXPECTED_LAYOUT = (
     C.sizeof(MechanismInterface), MechanismInterface.init_mechanism.offset, C.sizeof(Mechanism),
     LAYOUT_NODE_INDEX_BIT, LAYOUT_PEER_INDEX_BIT, LAYOUT_FIRST_ION_BIT, LAYOUT_MAX_IONS,
     len(METHODS), MAX_MESSAGES, STATUS_CODE_BITS, MAX_MECHANISMS, CALLBACK_ARGUMENTS,
+    RAISE_VALUES,
 )

@@ -38,7 +38,9 @@ class CompiledMechanism:
     backend's instance); ``module``: the generated module (numba), which holds
     the compiled code, or the native library it was loaded from (see
     ``backends/numba/native.py``); ``fallback``: why
-    ``auto`` chose the python backend, or None; ``seconds``: the time it took.
+    ``auto`` chose the python backend, or None; ``seconds``: the time it took;
+    ``formatter``: what makes the text of a computed raise message from the
+    numbers compiled code records (numba, see ``backends/numba/messages.py``).
     """
     backend: str
     spec: object
@@ -50,6 +52,7 @@ class CompiledMechanism:
     module: object = None
     fallback: CannotCompile | None = None
     seconds: float = 0.0
+    formatter: object = None
 
     @property
     def modes(self):

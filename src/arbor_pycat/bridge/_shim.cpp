@@ -37,12 +37,13 @@
 namespace {
 
 // Native (numba) callbacks: (ppack, event stream or nullptr, layout flags,
-// and the pieces of the instances or nullptr, both see layout()).
+// the pieces of the instances or nullptr, both see layout(), and the raise
+// record, see raise_record).
 // A return of 0 means success, <0 an error message set by pycat_set_error,
 // >0 an index into the slot's table of error messages in the low 8 bits and,
 // above them, what was assigned for a shape error (see describe_value()).
 using pycat_callback = std::int64_t (*)(arb_mechanism_ppack*, arb_deliverable_event_stream*, std::uint64_t,
-                                        const arb_index_type*);
+                                        const arb_index_type*, std::int64_t*);
 
 // The contract with arbor_pycat's Python side (abi/contract.py), reported by
 // pycat_layout() and pycat_method_name() and checked when a copy loads.
@@ -50,7 +51,9 @@ constexpr int max_mechanisms = 1024;   // slots per copy, shared by its catalogu
 constexpr int n_methods = 6;  // init, compute_currents, apply_events, advance_state, write_ions, post_event
 constexpr int max_messages = 64;       // message codes 1 .. max_messages - 1
 constexpr int status_code_bits = 8;    // a status > 0: code in the low bits, detail above
-constexpr int callback_arguments = 4;  // of a native callback: see pycat_callback
+constexpr int callback_arguments = 5;  // of a native callback: see pycat_callback
+constexpr int raise_values = 8;        // numbers a computed raise message records
+constexpr int record_words = 1 + 2 * raise_values;   // see raise_record
 
 struct slot {
     arb_mechanism_type type{};
@@ -58,6 +61,7 @@ struct slot {
     PyObject* python_callbacks[n_methods] = {};  // python backend: called through the C API
     std::atomic<std::uint64_t> generation{0};  // bumped by every init: a new simulation invalidates caches
     const char* messages[max_messages] = {};
+    PyObject* formatter = nullptr;   // f(code, record words) -> message of a computed raise, or None
     arb_mechanism_interface interface{};
 };
 
@@ -67,6 +71,12 @@ bool catalogue_filled = false;
 int window_first = 0, window_count = 0;   // the slots get_catalogue() returns
 
 thread_local std::string error_message;
+
+// What a native callback records before it returns the code of a raise whose
+// message is computed (an f-string): the count n of numbers, then n pairs of
+// (kind, 64 bits: an int64, a double's bits or a bool), formatted by the
+// slot's formatter in Python (see fail()).
+thread_local std::int64_t raise_record[record_words];
 
 // A cheap identity for a ppack: its address and every pointer Arbor may
 // reallocate between simulations. Python caches its numpy views under it.
@@ -242,11 +252,37 @@ void record_failure(const std::string& message) {
     last_failure_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now).count();
 }
 
+// The message the slot's formatter makes of the raise record for message
+// ``code``; empty where it has none (a constant message) or fails.
+std::string formatted(const slot& s, std::int64_t code) {
+    std::string text;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject* words = PyTuple_New(record_words);
+    for (int j = 0; words && j < record_words; ++j) PyTuple_SET_ITEM(words, j, PyLong_FromLongLong(raise_record[j]));
+    PyObject* args[2] = {PyLong_FromLongLong(code), words};
+    if (args[0] && args[1]) {
+        if (PyObject* result = PyObject_Vectorcall(s.formatter, args, 2, nullptr)) {
+            Py_ssize_t n = 0;
+            const char* utf8 = PyUnicode_Check(result) ? PyUnicode_AsUTF8AndSize(result, &n) : nullptr;
+            if (utf8) text.assign(utf8, n);
+            Py_DECREF(result);
+        }
+    }
+    for (PyObject* a: args) Py_XDECREF(a);
+    PyErr_Clear();   // the formatter guards against errors; never leave one set
+    PyGILState_Release(gil);
+    return text;
+}
+
 [[noreturn]] void fail(const slot& s, std::int64_t rc, const arb_mechanism_ppack* pp, bool native) {
     std::string message;
     const std::int64_t code = rc > 0 ? rc & ((1 << status_code_bits) - 1) : rc,
                        detail = rc > 0 ? rc >> status_code_bits : 0;
-    if (code > 0 && code < max_messages && s.messages[code]) {
+    if (native && code > 0 && code < max_messages && detail == 0 && s.formatter
+            && !(message = formatted(s, code)).empty()) {
+        // a computed message
+    }
+    else if (code > 0 && code < max_messages && s.messages[code]) {
         message = s.messages[code];
         if (detail > 0) message += ": " + describe_value(detail, pp->width);
     }
@@ -333,7 +369,7 @@ int call_python(const slot& s, int M, PyObject* f, arb_mechanism_ppack* pp, arb_
     pycat_callback f = s.callbacks[M];
     if (!f) return;
     const layout_entry& l = layout(s, pp);
-    std::int64_t rc = f(pp, events, l.flags, l.pieces.empty() ? nullptr : l.pieces.data());
+    std::int64_t rc = f(pp, events, l.flags, l.pieces.empty() ? nullptr : l.pieces.data(), raise_record);
     if (rc != 0) fail(s, rc, pp, true);
 }
 
@@ -423,6 +459,7 @@ extern "C" {
         case 22: return status_code_bits;
         case 23: return max_mechanisms;
         case 24: return callback_arguments;
+        case 25: return raise_values;
         default: return 0;
     }
 }
@@ -458,6 +495,16 @@ extern "C" {
 [[gnu::visibility("default")]] int pycat_set_message(int k, int code, const char* message) {
     if (k < 0 || k >= max_mechanisms || code <= 0 || code >= max_messages) return 1;
     slots[k].messages[code] = message;
+    return 0;
+}
+
+// A callable f(code, record words) -> str or None: the message of a raise
+// whose text the compiled code computes (see raise_record), kept alive by
+// the shim for the life of the process.
+[[gnu::visibility("default")]] int pycat_set_formatter(int k, PyObject* f) {
+    if (k < 0 || k >= max_mechanisms) return 1;
+    Py_XINCREF(f);
+    slots[k].formatter = f;
     return 0;
 }
 

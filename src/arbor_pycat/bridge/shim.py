@@ -65,6 +65,7 @@ def _load_shim(path):
     lib = ctypes.CDLL(path)
     missing = [name for name in ("pycat_layout", "pycat_set_mechanism", "pycat_set_callback",
                                  "pycat_set_python_callback", "pycat_set_message", "pycat_set_error",
+                                 "pycat_set_formatter",
                                  "pycat_last_failure", "pycat_method_name", "get_catalogue")
                if not hasattr(lib, name)]
     if missing:
@@ -78,6 +79,7 @@ def _load_shim(path):
     lib.pycat_set_callback.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
     lib.pycat_set_message.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p]
     lib.pycat_set_python_callback.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.py_object]
+    lib.pycat_set_formatter.argtypes = [ctypes.c_int, ctypes.py_object]
     lib.pycat_set_error.argtypes = [ctypes.c_char_p]
     lib.pycat_set_error.restype = None
     lib.pycat_last_failure.restype = ctypes.c_ulong
@@ -323,6 +325,10 @@ class Shim:
             data = message.encode("utf-8", "replace")
             self.keep.append(data)
             self.lib.pycat_set_message(k, code, data)
+        formatter = getattr(compiled, "formatter", None)
+        if formatter is not None:    # computed raise messages (numba backend)
+            self.keep.append(formatter)
+            self.lib.pycat_set_formatter(k, formatter)
         for method, target in compiled.callbacks.items():
             if callable(target):     # python backend: f(ppack, events, fingerprint) -> int
                 self.lib.pycat_set_python_callback(k, contract.METHODS.index(method), target)

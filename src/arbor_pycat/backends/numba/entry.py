@@ -1,7 +1,7 @@
 """What both forms of entry function share: reading the ppack, the fields' set-up,
 the write-back of currents, the multiplicity of coalesced synapses.
 
-The entry ``__pc_entry_<method>(_pp_ptr, _ev_ptr, _key, _pieces_ptr)`` is what Arbor calls
+The entry ``__pc_entry_<method>(_pp_ptr, _ev_ptr, _key, _pieces_ptr, _rec_ptr)`` is what Arbor calls
 (through the shim) for one method; it prepares every field the kernel uses
 from the field's decode (see :mod:`.access`), calls the kernel and writes the
 results back as modcc's generated code does. :mod:`.entry_scalar` loops over
@@ -47,7 +47,7 @@ class Entry:
                                          f.ion is not None, f.ion or 0))
 
     def header(self, o):
-        o(0, f"def __pc_entry_{self.method.name}(_pp_ptr, _ev_ptr, _key, _pieces_ptr):")
+        o(0, f"def __pc_entry_{self.method.name}(_pp_ptr, _ev_ptr, _key, _pieces_ptr, _rec_ptr):")
 
     def setup(self, o):
         """Read the ppack and prepare every field (pointers, scalars).

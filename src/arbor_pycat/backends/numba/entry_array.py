@@ -34,6 +34,8 @@ class ArrayEntry(Entry):
         if self.method.name == "apply_events":
             self.events(o)
             args += ["_ev_target", "_ev_weight", "_ev_n"]
+        if getattr(kernel, "records", False):     # a computed raise message (messages.py)
+            args.append("__pc_address_of(_rec_ptr)")
         self.call(o, args)
         self.numeric_conductance_of(o, args)
         self.write_back(o)

@@ -17,6 +17,7 @@ computes them per instance.
 """
 import functools
 
+from ...abi import contract
 from ...spec.fields import Write
 from . import access
 from .entry import Entry
@@ -25,6 +26,10 @@ from .entry import Entry
 SHORTEST_MEAN_PIECE = 16
 # From this many instances on, the entry checks whether the temperature is uniform (hoist.py).
 SHORTEST_UNIFORM = 8
+# The instance part of a status in the entry's loop (see loop()): Arbor's
+# widths are below 2**32.
+_INSTANCES = (1 << 32) - 1
+_CODE = (1 << contract.STATUS_CODE_BITS) - 1      # the message code: a status's low bits
 
 
 class ScalarEntry(Entry):
@@ -66,7 +71,9 @@ class ScalarEntry(Entry):
         self.contiguous = False
         if raises:
             o(1, "if _status != 0:")
-            o(2, "return _status")
+            if getattr(kernel, "records", False):
+                self.record(o, 2)
+            o(2, f"return _status & {_CODE}")
         self.multiplicity(o)
         o(1, "return 0")
         return o.text()
@@ -256,19 +263,50 @@ class ScalarEntry(Entry):
         o(depth + 1, f"_r = {kernel.name}({self.kernel_args()})")
         offset = 1 if getattr(kernel, "raises", False) else 0     # _r[0] is the status
         if offset:
-            o(depth + 1, "_status = max(_status, _r[0])")
+            # the first instance's status where two have the same group (see
+            # Lowering.set_status): its instance part is larger
+            o(depth + 1, f"_status = max(_status, (_r[0] + (({_INSTANCES} - _k) << "
+                         f"{contract.STATUS_CODE_BITS})) if _r[0] != 0 else 0)")
         results = {name: f"_r[{j + offset}]" for j, name in enumerate(kernel.outputs)}
         self.numeric_conductance_of(o, results, depth + 1)
+        writes = depth + 1
+        if getattr(kernel, "records", False):
+            # an instance that raised keeps its inputs, for record() to run it again
+            o(depth + 1, "if _r[0] == 0:")
+            writes = depth + 2
         for lhs, op, coeff, value in self.write_ops(results):
-            self.write(o, depth + 1, lhs, op, coeff, value)
+            self.write(o, writes, lhs, op, coeff, value)
 
-    def kernel_args(self, shifted_v=False):
-        """The kernel's arguments for instance ``_k`` (``shifted_v``: at v + DV)."""
+    def record(self, o, depth):
+        """The kernel once more, for the instance whose raise fails the run and with the
+        raise record: it writes there the numbers its message formats (messages.py).
+        That instance's results were not written back (loop()): it computes again
+        from the same values."""
+        o(depth, f"_k = {_INSTANCES} - ((_status >> {contract.STATUS_CODE_BITS}) & {_INSTANCES})")
+        o(depth, "if _k < 0 or _k >= _width:")        # (cannot happen: never read out of bounds)
+        o(depth + 1, f"return _status & {_CODE}")
+        contiguous, copies = self.contiguous, self.through_copies
+        self.contiguous = self.through_copies = False      # read from Arbor's arrays, through the index
+        for f in self.fields:
+            value = self.load(f)
+            if value is not None:
+                o(depth, f"_f_{f.name} = {value}")
+        prelude = getattr(self.kernel, "prelude", None)
+        if prelude is not None:
+            self.prelude_call(o, prelude, depth, self.load(self.plan[prelude.field]))
+        o(depth, f"_r = {self.kernel.name}({self.kernel_args(record='__pc_address_of(_rec_ptr)')})")
+        self.contiguous, self.through_copies = contiguous, copies
+
+    def kernel_args(self, shifted_v=False, record="0"):
+        """The kernel's arguments for instance ``_k`` (``shifted_v``: at v + DV;
+        ``record``: the raise record's address, 0 for none)."""
         kernel = self.kernel
         prelude = getattr(kernel, "prelude", None)
         return ", ".join([("_f_v + __pc_DV" if shifted_v and f.name == "v" else "_f_" + f.name)
                           for f in self.fields]
                          + [p for _, _, p in kernel.uniform_reads]
+                         + [record] * getattr(kernel, "records", False)
+                         + ["_k"] * getattr(kernel, "formats_index", False)
                          + (list(prelude.values) if prelude is not None else []))
 
     def uniform_reads(self, o):

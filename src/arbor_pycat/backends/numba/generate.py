@@ -17,9 +17,10 @@ from .entry import module_prelude
 from .entry_array import ArrayEntry
 from .entry_scalar import ScalarEntry
 from .lower import PREFIX
+from .messages import Formatter, Template
 from .translate import translate
 
-_VERSION = "3"   # bump when the generated code changes meaning
+_VERSION = "4"   # bump when the generated code changes meaning
 
 # Only fused multiply-add (as gcc does for Arbor's own kernels): every other
 # IEEE rule stays, so results match modcc's to rounding.
@@ -33,16 +34,29 @@ class _Messages:
         self.spec = spec
         self.codes = {}
         self.messages = {}
+        self.templates = {}         # code -> messages.Template of a computed raise message
         self.scalar_reasons = {}    # method -> why it did not get the scalar form
 
-    def code(self, method, key, text):
+    def prefix(self, method):
+        return f"arbor_pycat: {self.spec.label} failed in {method} (numba backend): "
+
+    def code(self, method, key, text, template=None):
         if (method, key) not in self.codes:
             code = len(self.codes) + 1
             if code >= contract.MAX_MESSAGES:
                 raise CannotCompile("too many distinct error checks")
             self.codes[(method, key)] = code
-            self.messages[code] = f"arbor_pycat: {self.spec.label} failed in {method} (numba backend): {text}"
+            self.messages[code] = self.prefix(method) + text
+            if template is not None:
+                self.templates[code] = (method, template)
         return self.codes[(method, key)]
+
+    def formatter(self):
+        """The shim's formatter of this mechanism's computed messages, or None."""
+        if not self.templates:
+            return None
+        return Formatter({code: t for code, (_, t) in self.templates.items()},
+                         {code: self.prefix(method) for code, (method, _) in self.templates.items()})
 
 
 def _with_scalar_reason(text, messages, method, lineno, detail=None):
@@ -58,6 +72,9 @@ def _with_scalar_reason(text, messages, method, lineno, detail=None):
 
 
 def _texts(method, key):
+    if isinstance(key, Template):
+        return (f"{key.cls.__name__}: (a message the compiled code computes, which could not be "
+                f"made: run it with backend='python' to see it) (raised at {key.place})")
     if key == "raised":
         return ("an exception was raised in compiled code (for example an index out of range); "
                 "run it with backend='python' to see the Python traceback")
@@ -86,7 +103,8 @@ def _source_for(spec, messages, forced_array=frozenset()):
         numeric = name == "compute_currents" and spec.needs_numeric_conductance()
 
         def error_code(key, method_name=name):
-            return messages.code(method_name, key, _texts(method_name, key))
+            template = key if isinstance(key, Template) else None
+            return messages.code(method_name, key, _texts(method_name, key), template)
         kernel = None
         for mode in ("array",) if name in forced_array else ("scalar", "array"):
             try:
@@ -312,6 +330,7 @@ def _runtime_globals():
         "assign_field": mathlib.assign_field, "is_range": mathlib.is_range, "invert": mathlib.invert,
         "floor_divide": mathlib.floor_divide, "add": mathlib.add, "multiply": mathlib.multiply,
         "bits_of": mathlib._bits_from_double,
+        "raise_value": mathlib.raise_value, "raise_count": mathlib.raise_count,
         # a scalar kernel is inlined into its entry by numba itself: LLVM would inline it
         # anyway, but a kernel compiled on its own is optimised, turned into machine
         # code and saved to numba's cache for nothing (a sixth of a cold build)
@@ -572,7 +591,8 @@ def build(spec, native_library=True):
             library, corrupt = native.load(_writable_cache_dir(), name, spec.methods)
             if library is not None:
                 return CompiledMechanism("numba", spec, dict(library.addresses), messages.messages,
-                                         forms=dict(modes), cache="memory" if in_memory else "disk",
+                                         forms=dict(modes), formatter=messages.formatter(),
+                                         cache="memory" if in_memory else "disk",
                                          module=library, seconds=time.perf_counter() - start)
         if name not in sys.modules:
             ahead.cache_missed()
@@ -592,7 +612,8 @@ def build(spec, native_library=True):
     cache = ("memory" if in_memory else
              "disk" if cfuncs and all(c.cache_hits for c in cfuncs) else "compiled")
     return CompiledMechanism("numba", spec, callbacks, messages.messages, forms=dict(modes),
-                             cache=cache, module=module, seconds=time.perf_counter() - start)
+                             formatter=messages.formatter(), cache=cache, module=module,
+                             seconds=time.perf_counter() - start)
 
 
 def _forced_path(name):
@@ -692,6 +713,9 @@ def _numba_reason(spec, method, exc, module):
         if re.search(r"no implementation of invert\((Literal\[bool\]\(\w+\)|bool)\)", reason):
             reason = ("~ of one boolean: Python's ~True is -2, numpy's ~np.True_ is False, and the "
                       "compiled array code cannot tell which it has; write 'not x'")
+        if re.search(r"no implementation of raise_value\(", reason):
+            reason = ("a raise message formats something that is not a number (an array, say): "
+                      "the compiled code hands Python numbers only, to make the message with")
         operation = re.search(r"no implementation of (add|multiply)\((Literal\[bool\]\(\w+\)|bool), "
                               r"(Literal\[bool\]\(\w+\)|bool)\)", reason)
         if operation:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-PREFIX = "__pc_"
+from .naming import PREFIX
 
 #: Fields whose values are, in practice, the same for every instance.
 UNIFORM_FIELDS = ("temperature",)

@@ -45,14 +45,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...abi import contract
 from ..base import CannotCompile
-from . import hoist
+from . import hoist, messages
+from .messages import raise_message
+from .naming import PREFIX
 from ...helpers import cnexp, cnexp_linear, exprelr
 from ...spec.fields import Index, Write
 from ...spec.field_names import function_namespace, local_names
 from ...spec.inspection import function_tree
 
-PREFIX = "__pc_"
+# A scalar kernel's status: the raise's group (in Python's order, see
+# Lowering.set_status) from bit RAISE_GROUP_SHIFT up, the entry's instance part
+# below it, the message code in the low 8 bits (abi.contract.STATUS_CODE_BITS).
+RAISE_GROUP_SHIFT = 40
+MAX_RAISE_GROUPS = 1 << 20
 # exp's arguments without overflow or flush to zero (mathlib's exp uses them too)
 EXP_LOW, EXP_HIGH = -708.0, 709.782712893384
 _MAX_INLINE_DEPTH = 32
@@ -208,6 +215,10 @@ class Lowering:
         self.branch_depth = 0                       # inside an if's branches
         self.code_for = None                        # message key -> status code (see generate._Messages)
         self.raises = False                         # some path sets the status (a raise)
+        self.records = False                        # a computed raise message: takes the raise record
+        self.formats_index = False                  # ... that formats the loop index: takes it
+        self.raise_groups = 0                       # raises so far, in Python's order (see set_status)
+        self.loop_group = 0                         # the group of the loop over instances being lowered
         self.short_circuit = 0                      # inside an 'and'/'or' operand after the first
 
     # -- naming and errors --------------------------------------------------------
@@ -271,6 +282,7 @@ class Lowering:
         params = sorted(self.field_params)
         uniform = sorted(self.uniform_reads.items(), key=lambda item: item[1])
         arguments = [self.field_params[name] for name in params] + [p for _, p in uniform]
+        arguments += [PREFIX + "rec"] * self.records + [PREFIX + "k"] * self.formats_index
         function_def = ast.FunctionDef(
             name=self.kernel_name,
             args=ast.arguments(posonlyargs=[], args=[ast.arg(a) for a in arguments], vararg=None,
@@ -287,7 +299,7 @@ class Lowering:
             params = [name for name in params if name != prelude.field]
         return LoweredKernel(self.kernel_name, ast.unparse(function_def), params, outputs,
                              [(f, i, p) for (f, i), p in uniform], dict(self.namespace), self.raises,
-                             prelude)
+                             prelude, self.records, self.formats_index)
 
     def _locate(self, function):
         """Messages name ``function``'s file (the trees' line numbers are the file's)."""
@@ -425,15 +437,91 @@ class Lowering:
         cls = self.expr(func, env)
         if not (isinstance(cls, Ref) and isinstance(cls.value, type) and issubclass(cls.value, BaseException)):
             self.fail(node, "raise of something that is not an exception class")
-        values = [self.expr(a, env) for a in args]
-        if not all(isinstance(v, Const) for v in values):
-            self.fail(node, "raise with a message that is not a constant (the compiled code cannot format it)")
-        message = raise_message(cls.value, [v.value for v in values], f"{self.where_file}:{node.lineno}")
+        place = f"{self.where_file}:{node.lineno}"
+        try:
+            values = [self.expr(a, env, probe=True) for a in args]
+        except CannotCompile:       # an f-string, say
+            values = None
+        if values is None or not all(isinstance(v, Const) for v in values):
+            self.computed_raise(node, cls.value, args, place, env)
+            return
+        message = raise_message(cls.value, [v.value for v in values], place)
         if message is None:
             self.fail(node, "raise of an exception that cannot be made with these arguments")
-        code = self.code_for("raise:" + message)
         self.raises = True
-        self.assign(PREFIX + "status", ast.Constant(code))
+        self.emit(self.set_status(self.code_for("raise:" + message)))
+
+    def computed_raise(self, node, cls, args, place, env):
+        """``raise E(f"v = {v:.1f}")``: the numbers the message formats go to the raise
+        record (in the entry's second call for the instance that failed, see
+        entry_scalar), and the formatter makes the text in Python (messages.py)."""
+        def is_builtin(name):
+            return self.lookup(name, env, node) == Ref(getattr(builtins, name))
+        try:
+            splitter = messages.split(cls, args, is_builtin)
+        except messages.NotAMessage as why:
+            self.fail(node, f"raise with a message the compiled code cannot make ({why})")
+        fixed, recorded, python, index_at = {}, [], [], None
+        saved, self.body = self.body, []
+        for j, leaf in enumerate(splitter.leaves):
+            if isinstance(leaf, ast.Name) and self.lookup(leaf.id, env, leaf) is _LOOP_INDEX:
+                index_at = len(recorded)
+                recorded.append(_name(PREFIX + "k"))
+                python.append(True)
+                continue
+            value = self.expr(leaf, env)
+            if isinstance(value, Const):
+                if not isinstance(value.value, (str, int, float, bool, type(None))):
+                    self.fail(leaf, f"a message formats {type(value.value).__name__} {value.value!r}")
+                fixed[j] = value.value
+                continue
+            if not isinstance(value, (Expr, Obj)):
+                self.fail(leaf, "a message formats something that is not a number")
+            if value.array:
+                self.fail(leaf, "a message formats a whole per-instance array (the python backend "
+                                "prints every instance's value): format one instance's, x[i] in a "
+                                "loop over instances")
+            if value.py is None and splitter.uses_repr:
+                self.fail(leaf, "repr() of a number that is Python's on one path and numpy's on "
+                                "another (they print differently)")
+            node_of = value.node if isinstance(value, Expr) else _name(value.var)
+            recorded.append(node_of)
+            python.append(bool(value.py))
+        if len(recorded) > contract.RAISE_VALUES:
+            self.fail(node, f"a message formats more than {contract.RAISE_VALUES} numbers")
+        computing, self.body = self.body, saved
+        template = messages.Template(cls, splitter.source, place, tuple(sorted(fixed.items())),
+                                     tuple(python))
+        record = _name(PREFIX + "rec")
+        writes = [ast.Expr(ast.Call(_name(PREFIX + "raise_value"), [record, ast.Constant(j), leaf], []))
+                  for j, leaf in enumerate(recorded)]
+        writes.append(ast.Expr(ast.Call(_name(PREFIX + "raise_count"),
+                                        [record, ast.Constant(len(recorded))], [])))
+        self.raises = self.records = True
+        self.formats_index |= index_at is not None
+        guard = ast.If(ast.Compare(record, [ast.NotEq()], [ast.Constant(0)]), computing + writes, [])
+        self.emit(self.set_status(self.code_for(template), [guard]))
+
+    def next_raise_group(self):
+        self.raise_groups += 1
+        return self.raise_groups
+
+    def set_status(self, code, then=()):
+        """``if status == 0: status = <code, in Python's order>`` and ``then``.
+
+        Python stops at the first raise; the kernel runs on, so the first one of an
+        instance is kept (status 0 before it). Among instances, the entry keeps the
+        largest status: the group of the raise, in Python's order, above the code.
+        A raise outside the loop over instances is a group of its own (Python checks
+        every instance there before the next statement); all raises of a loop over
+        instances are one group, where the entry keeps the first instance's."""
+        group = self.loop_group if self.instance_loop is not None else self.next_raise_group()
+        if group >= MAX_RAISE_GROUPS:
+            raise CannotCompile("too many raise statements")
+        value = ((MAX_RAISE_GROUPS - group) << RAISE_GROUP_SHIFT) | code
+        status = PREFIX + "status"
+        return ast.If(ast.Compare(_name(status), [ast.Eq()], [ast.Constant(0)]),
+                      [ast.Assign([_store(status)], ast.Constant(value)), *then], [])
 
     def bind(self, target, value, env, node):
         """Python's assignment ``target = value``."""
@@ -985,6 +1073,7 @@ class Lowering:
             self.fail(node, "the loop over instances must bind one name")
         index = node.target.id
         before = dict(env)
+        self.loop_group = self.next_raise_group()   # its raises: the first instance's first
         self.instance_loop = index
         env[index] = _LOOP_INDEX
         for statement in node.body:
@@ -1237,7 +1326,7 @@ class Lowering:
         where = f"{self.where_file}:{getattr(node, 'lineno', '?')}"
         code = self.code_for("raise:" + raise_message(ZeroDivisionError, [text], where))
         self.raises = True
-        self.emit(ast.If(test, [ast.Assign([_store(PREFIX + "status")], ast.Constant(code))], []))
+        self.emit(ast.If(test, [self.set_status(code)], []))
         return a, b
 
     def expr_UnaryOp(self, node, env):
@@ -2040,6 +2129,8 @@ class LoweredKernel:
     namespace: dict       # globals it needs
     raises: bool = False  # it returns (status, outputs...): a raise sets the status
     prelude: hoist.Prelude | None = None   # temperature-only values, computed by the entry
+    records: bool = False  # takes the raise record's address after the uniform reads (0: none)
+    formats_index: bool = False   # ... and then the instance's index
 
 
 def _bool_of_number(node):
@@ -2283,17 +2374,6 @@ class _Arithmetic(ast.NodeTransformer):
             return integer_power(node, int(value))
         args = [ast.Call(ast.Name("float", ast.Load()), [a], []) for a in (node.left, node.right)]
         return ast.copy_location(ast.Call(_name(PREFIX + "s_pow"), args, []), node)
-
-
-def raise_message(cls, values, place):
-    """What the run fails with for the user's ``raise cls(*values)`` at ``place``
-    (``file:line``), in both forms: ``E: text (raised at file:line)``; None when the
-    exception cannot be made from those values."""
-    try:
-        text = str(cls(*values))
-    except Exception:
-        return None
-    return f"{cls.__name__}: {text} (raised at {place})"
 
 
 def integer_power(node, exponent):

@@ -10,6 +10,8 @@
   (their plain arithmetic), so that a user's own ``@njit`` code can call them.
 * :func:`assign_field`: a checked whole-field assignment (no exception can
   escape a C callback, so shape errors become status codes).
+* :func:`raise_value`, :func:`raise_count`: the numbers of a computed raise
+  message, into the shim's raise record (see messages.py).
 
 The scalar functions are cached by numba (``cache=True``): compiled once per
 installation, not in every process that compiles a new mechanism. LLVM still
@@ -25,6 +27,7 @@ from numba.extending import intrinsic, overload
 from ...abi import contract, rules
 from ...helpers import cnexp, cnexp_linear, exprelr
 from .lower import EXP_HIGH, EXP_LOW
+from .ppack import as_f64, as_i64
 
 def _cached_jit(**options):
     """``njit(cache=True, **options)``; without the cache where numba finds no
@@ -348,6 +351,44 @@ def _multiply(a, b):
             return lambda a, b: np.logical_and(a, b)
         return None
     return lambda a, b: a * b
+
+
+def raise_value(address, j, x):
+    """Number ``x`` as value ``j`` of the raise record at ``address`` (an int64
+    address; see abi.contract): its kind and 64 bits, for a message the
+    formatter makes in Python (messages.py). Anything but a number (an array,
+    a string the code computes) has no implementation: the message formats
+    it, which the compiled code cannot (generate._numba_reason says so)."""
+
+
+@overload(raise_value)
+def _raise_value(address, j, x):
+    if isinstance(x, types.Boolean):
+        def impl(address, j, x):
+            words = as_i64(address)
+            words[1 + 2 * j] = contract.RAISE_BOOL
+            words[2 + 2 * j] = 1 if x else 0
+        return impl
+    if isinstance(x, types.Integer):
+        def impl(address, j, x):
+            words = as_i64(address)
+            words[1 + 2 * j] = contract.RAISE_INT
+            words[2 + 2 * j] = np.int64(x)
+        return impl
+    if isinstance(x, types.Float):
+        def impl(address, j, x):
+            as_i64(address)[1 + 2 * j] = contract.RAISE_FLOAT
+            as_f64(address)[2 + 2 * j] = np.float64(x)
+        return impl
+    return None
+
+
+def raise_count(address, n):
+    """The count of values of the raise record at ``address`` (see raise_value)."""
+    as_i64(address)[0] = n
+
+
+raise_count = njit(raise_count)
 
 
 def invert(x):

@@ -15,7 +15,8 @@ ION_STATE = numba.from_dtype(abi.ION_STATE_DTYPE)
 EVENT = numba.from_dtype(abi.EVENT_DTYPE)
 
 # The C signature of every callback (see _shim.cpp).
-SIGNATURE = types.int64(types.CPointer(PPACK), types.voidptr, types.uint64, types.voidptr)   # abi.contract
+SIGNATURE = types.int64(types.CPointer(PPACK), types.voidptr, types.uint64, types.voidptr,
+                          types.voidptr)   # abi.contract
 
 
 def _pointer_cast(target):
@@ -30,6 +31,7 @@ def _pointer_cast(target):
 
 as_f64 = _pointer_cast(types.CPointer(types.float64))
 as_i32 = _pointer_cast(types.CPointer(types.int32))
+as_i64 = _pointer_cast(types.CPointer(types.int64))
 as_u64 = _pointer_cast(types.CPointer(types.uint64))
 as_ion = _pointer_cast(types.CPointer(ION_STATE))
 as_event = _pointer_cast(types.CPointer(EVENT))

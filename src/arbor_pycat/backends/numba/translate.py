@@ -34,8 +34,10 @@ from ...abi import contract
 from ...spec.fields import Write
 from ...spec.inspection import source_lines
 from ..base import CannotCompile
-from .lower import PREFIX, class_attribute, integer_power, raise_message
+from . import messages
+from .lower import PREFIX, class_attribute, integer_power
 from .lower import OpenErrstate, function_namespace as _resolver
+from .messages import raise_message
 
 F_PREFIX = PREFIX + "f_"
 from ...helpers import exprelr
@@ -73,6 +75,8 @@ class Kernel:
         self.raises = False         # scalar form: returns (status, outputs...)
         self.events_only = False    # apply_events does nothing without events
         self.prelude = None         # scalar form: hoist.Prelude, values the entry computes
+        self.records = False        # takes the raise record's address (messages.py)
+        self.formats_index = False  # scalar form: ... and then the instance's index
 
 
 def _local_names(tree):
@@ -762,6 +766,7 @@ def translate(spec, method, plan, mode, code_for):
         kernel.uniform_reads = lowered.uniform_reads
         kernel.raises = lowered.raises
         kernel.prelude = lowered.prelude
+        kernel.records, kernel.formats_index = lowered.records, lowered.formats_index
         return kernel
     if access.opaque:
         raise CannotCompile(f"{method.name}: {access.why_opaque}")
@@ -802,12 +807,16 @@ def translate(spec, method, plan, mode, code_for):
     tree = _FastMath(namespace).visit(tree)
     rewriter = _Rewriter(pp, events, mode, outputs, code_for)
     body = rewriter._statements(tree.body)
-    body = [_Raises(namespace, method.function, code_for).visit(statement) for statement in body]
+    raises = _Raises(namespace, method.function, code_for)
+    body = [raises.visit(statement) for statement in body]
+    body = [s for statement in body for s in (statement if isinstance(statement, list) else [statement])]
     body.append(ast.Return(rewriter._return_value()))
     kernel_name = f"{PREFIX}kernel_{method.name}_{mode}"
     params = [F_PREFIX + name for name in used]
     if events:
         params += [PREFIX + "ev_target", PREFIX + "ev_weight", PREFIX + "ev_n"]
+    if raises.records:
+        params.append(PREFIX + "rec")
     function = ast.FunctionDef(
         name=kernel_name,
         args=ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], vararg=None,
@@ -815,40 +824,75 @@ def translate(spec, method, plan, mode, code_for):
         body=body, decorator_list=[], returns=None, type_params=[])
     ast.fix_missing_locations(function)
     collector = _Collector()
-    collector.scan(function, {**namespace, PREFIX + "assign_field": None, "zip": zip}, method.name)
+    generated = {PREFIX + "assign_field": None, PREFIX + "raise_value": None, PREFIX + "raise_count": None}
+    collector.scan(function, {**namespace, **generated, "zip": zip}, method.name)
     if mode == "scalar" and not collector.elementwise:
         raise CannotCompile(f"not element-wise: {collector.why_not_elementwise}")
-    collector.globals.pop(PREFIX + "assign_field", None)
+    for name in generated:
+        collector.globals.pop(name, None)
     collector.globals.pop("zip", None)
     kernel = Kernel(kernel_name, ast.unparse(function), used, outputs, collector.helpers,
                     collector.globals, mode)
     kernel.events_only = events is not None and _events_only(access.tree, events)
+    kernel.records = raises.records
     return kernel
 
 
 class _Raises(ast.NodeTransformer):
     """``raise E("text")`` with a constant text → ``return <status>``: the run then
     fails with ``E: text (raised at file:line)``, as the scalar form's (lower.py) and
-    the python backend's ``E: text``; other raises stay numba's (a generic message)."""
+    the python backend's ``E: text``. A computed message (``f"v = {v:.1f}"``, ``"t = "
+    + str(t)``) records the numbers it formats in the shim's raise record first,
+    and the formatter makes its text in Python (messages.py); ``records`` is then
+    True and the kernel takes the record's address as its last argument. Other
+    raises stay numba's (a generic message)."""
 
     def __init__(self, namespace, function, code_for):
         self.namespace, self.function, self.code_for = namespace, function, code_for
+        self.records = False
 
     def visit_Raise(self, node):
         exc = node.exc
         if exc is None or node.cause is not None:
             return node
         func, args = (exc.func, exc.args) if isinstance(exc, ast.Call) else (exc, [])
-        if isinstance(exc, ast.Call) and exc.keywords or not isinstance(func, ast.Name) \
-                or not all(isinstance(a, ast.Constant) for a in args):
+        if isinstance(exc, ast.Call) and exc.keywords or not isinstance(func, ast.Name):
             return node
         cls = self.namespace.get(func.id, getattr(builtins, func.id, None))
         if not (isinstance(cls, type) and issubclass(cls, BaseException)):
             return node
-        message = raise_message(cls, [a.value for a in args], _file_line(self.function, node))
+        place = _file_line(self.function, node)
+        if not all(isinstance(a, ast.Constant) for a in args):
+            return self._computed(node, cls, args, place)
+        message = raise_message(cls, [a.value for a in args], place)
         if message is None:
             return node
         return ast.copy_location(ast.Return(ast.Constant(self.code_for("raise:" + message))), node)
+
+    def _computed(self, node, cls, args, place):
+        """The statements that record a computed message's numbers and return its code."""
+        def is_builtin(name):
+            return name not in self.namespace or self.namespace[name] is getattr(builtins, name, None)
+        try:
+            splitter = messages.split(cls, args, is_builtin)
+        except messages.NotAMessage:
+            return node
+        fixed = {j: leaf.value for j, leaf in enumerate(splitter.leaves) if isinstance(leaf, ast.Constant)}
+        recorded = [leaf for j, leaf in enumerate(splitter.leaves) if j not in fixed]
+        # The array form cannot tell numpy's scalars from Python's numbers: repr would.
+        if splitter.uses_repr or len(recorded) > contract.RAISE_VALUES:
+            return node
+        template = messages.Template(cls, splitter.source, place, tuple(sorted(fixed.items())),
+                                     (None,) * len(recorded))
+        self.records = True
+        record = ast.Name(PREFIX + "rec", ast.Load())
+        body = [ast.Expr(ast.Call(ast.Name(PREFIX + "raise_value", ast.Load()),
+                                  [record, ast.Constant(j), leaf], []))
+                for j, leaf in enumerate(recorded)]
+        body.append(ast.Expr(ast.Call(ast.Name(PREFIX + "raise_count", ast.Load()),
+                                      [record, ast.Constant(len(recorded))], [])))
+        body.append(ast.Return(ast.Constant(self.code_for(template))))
+        return [ast.copy_location(statement, node) for statement in body]
 
 
 def _events_only(tree, events):
