@@ -786,16 +786,19 @@ class RaisesInLoop(Base):
 
 class RaisesComputed(Base):
     """A message computed in the loop over instances: the index, format specs, repr
-    (numpy's boolean prints as np.True_), a comparison, a constant string."""
+    (numpy's boolean prints as np.True_), a comparison, a constant string, a state
+    updated in place (the compiled code computes the message from the values
+    before the step, as Python does)."""
     name = "cm_raises_computed"
 
     def advance_state(self, pp):
         for i in range(pp.width):
             pp.s[i] = pp.v[i] * 2.0
+            pp.r[i] = pp.r[i] + 1.0          # the steps so far, counted in place
             if pp.v[i] > 0.0:
                 label = "mV"
                 raise Depolarised(f"instance {i}: v = {pp.v[i]:+.6f} {label}, s > 0: {pp.s[i] > 0.0!r}, "
-                                  f"above 1 mV: {pp.v[i] > 1.0}, {SCALE:>{5}}")
+                                  f"above 1 mV: {pp.v[i] > 1.0}, {SCALE:>{5}}, step {pp.r[i]:.0f}")
 
 
 class RaisesComputedUniform(Base):

@@ -387,7 +387,7 @@ def _failures(cls, recipe=None, t_end=20.0):
 
 @pytest.mark.parametrize("cls, form, expected", [
     (M.RaisesComputed, "scalar", r"Depolarised: instance 0: v = \+\d+\.\d{6} mV, s > 0: np.True_, "
-                                 r"above 1 mV: (True|False),   2.0"),
+                                 r"above 1 mV: (True|False),   2.0, step \d+"),
     (M.RaisesComputedUniform, "scalar", r"ValueError: dt = 0.0250 ms, 4 instances, +0\.0\d+\|True"),
     (M.RaisesComputedArrayForm, "array", r"Depolarised: max v \d+\.\d{5} mV at instance 0, mean -?\d\.\d{3}e[+-]\d+"),
 ], ids=["loop", "uniform", "array form"])

@@ -214,13 +214,20 @@ class ScalarEntry(Entry):
         number = self.scopes.get(array)
         return access.plain(array, index) if number is None else f"__pc_ld({array}, {index}, {number})"
 
-    def write(self, o, depth, lhs, op, coeff, value):
-        """``lhs op coeff(value)``, told to LLVM as a write of its own array."""
+    def write(self, o, depth, lhs, op, coeff, value, keep=None):
+        """``lhs op coeff(value)``, told to LLVM as a write of its own array; where
+        ``keep`` (a condition) is false, ``lhs`` keeps its value (a select, not a
+        branch: the loop still vectorises)."""
+        assert op in ("=", "+=")
         number = self.scopes.get(lhs.array)
+        term = f"{coeff}({value})"
+        if keep is not None:
+            old = "0.0" if op == "+=" else self.read(lhs.array, lhs.index) if number is not None else str(lhs)
+            term = f"({term} if {keep} else {old})"
         if number is None:
-            o(depth, f"{lhs} {op} {coeff}({value})")
+            o(depth, f"{lhs} {op} {term}")
             return
-        new = f"{coeff}({value})" if op == "=" else f"{self.read(lhs.array, lhs.index)} + {coeff}({value})"
+        new = term if op == "=" else f"{self.read(lhs.array, lhs.index)} + {term}"
         o(depth, f"__pc_st({lhs.array}, {lhs.index}, {new}, {number})")
 
     # -- loops -------------------------------------------------------------------
@@ -269,13 +276,10 @@ class ScalarEntry(Entry):
                          f"{contract.STATUS_CODE_BITS})) if _r[0] != 0 else 0)")
         results = {name: f"_r[{j + offset}]" for j, name in enumerate(kernel.outputs)}
         self.numeric_conductance_of(o, results, depth + 1)
-        writes = depth + 1
-        if getattr(kernel, "records", False):
-            # an instance that raised keeps its inputs, for record() to run it again
-            o(depth + 1, "if _r[0] == 0:")
-            writes = depth + 2
+        # an instance that raised keeps its inputs, for record() to run it again
+        keep = "_r[0] == 0" if getattr(kernel, "records", False) else None
         for lhs, op, coeff, value in self.write_ops(results):
-            self.write(o, writes, lhs, op, coeff, value)
+            self.write(o, depth + 1, lhs, op, coeff, value, keep)
 
     def record(self, o, depth):
         """The kernel once more, for the instance whose raise fails the run and with the
