@@ -801,6 +801,31 @@ class RaisesComputed(Base):
                                   f"above 1 mV: {pp.v[i] > 1.0}, {SCALE:>{5}}, step {pp.r[i]:.0f}")
 
 
+class RaisesComputedWithTemperature(Base):
+    """A computed message of a value of the temperature alone (the entry computes it
+    once, hoist.py) and of a state updated in place by it."""
+    name = "cm_raises_computed_temperature"
+
+    def advance_state(self, pp):
+        for i in range(pp.width):
+            q = 3.0 ** ((pp.temperature[i] - 6.3) / 10.0)
+            pp.s[i] = pp.v[i] * q
+            pp.r[i] = pp.r[i] + q
+            if pp.v[i] > 0.0:
+                raise ValueError(f"q = {q:.6f}, r = {pp.r[i]:.4f} at {i}")
+
+
+class RaisesComputedInCurrents(Base):
+    """A computed message in compute_currents (a current written through the index)."""
+    name = "cm_raises_computed_currents"
+
+    def compute_currents(self, pp):
+        for i in range(pp.width):
+            pp.i[i] = pp.g[i] * (pp.v[i] + 65.0)
+            if pp.v[i] > 0.0:
+                raise ValueError(f"i = {pp.i[i]:.4e} A/m2 at instance {i}")
+
+
 class RaisesComputedUniform(Base):
     """A message of shared values in vectorised code: %-formatting, str(), +, str.format."""
     name = "cm_raises_computed_uniform"

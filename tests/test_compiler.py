@@ -367,7 +367,7 @@ def _users_exception(message):
     """``E: text`` of a run's failure, either backend's."""
     first = message.splitlines()[0]
     text = first.split("(numba backend): ", 1)[1] if "(numba backend): " in first else \
-        first.split(" failed in advance_state: ", 1)[1]
+        re.split(r" failed in \w+: ", first, maxsplit=1)[1]
     return text.rsplit(" (raised at ", 1)[0]
 
 
@@ -388,19 +388,22 @@ def _failures(cls, recipe=None, t_end=20.0):
 @pytest.mark.parametrize("cls, form, expected", [
     (M.RaisesComputed, "scalar", r"Depolarised: instance 0: v = \+\d+\.\d{6} mV, s > 0: np.True_, "
                                  r"above 1 mV: (True|False),   2.0, step \d+"),
+    (M.RaisesComputedWithTemperature, "scalar", r"ValueError: q = 1.000000, r = \d+\.0000 at 0"),
+    (M.RaisesComputedInCurrents, "scalar", r"ValueError: i = \d\.\d{4}e-0\d A/m2 at instance 0"),
     (M.RaisesComputedUniform, "scalar", r"ValueError: dt = 0.0250 ms, 4 instances, +0\.0\d+\|True"),
     (M.RaisesComputedArrayForm, "array", r"Depolarised: max v \d+\.\d{5} mV at instance 0, mean -?\d\.\d{3}e[+-]\d+"),
-], ids=["loop", "uniform", "array form"])
+], ids=["loop", "temperature", "currents", "uniform", "array form"])
 def test_computed_raise_messages_are_pythons(cls, form, expected):
     """A message the method computes (f-strings, %, str(), str.format, repr of numpy's
     scalars) is the python backend's text, with the file and line of the raise."""
     import inspect
-    assert numba_backend.compile(spec_of(cls)).modes["advance_state"] == form
+    method = "compute_currents" if "compute_currents" in vars(cls) else "advance_state"
+    assert numba_backend.compile(spec_of(cls)).modes[method] == form
     messages = _failures(cls)
     python, numba = (_users_exception(messages[b]) for b in ("python", "numba"))
     assert numba == python, messages
     assert re.fullmatch(expected, python), python
-    source, first = inspect.getsourcelines(cls.advance_state)
+    source, first = inspect.getsourcelines(getattr(cls, method))
     line = first + next(k for k, text in enumerate(source) if "raise " in text)
     assert f"compiler_mechanisms.py:{line})" in messages["numba"], messages["numba"]
 
