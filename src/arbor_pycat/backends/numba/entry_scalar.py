@@ -279,7 +279,16 @@ class ScalarEntry(Entry):
         # an instance that raised keeps its inputs, for record() to run it again
         keep = "_r[0] == 0" if getattr(kernel, "records", False) else None
         for lhs, op, coeff, value in self.write_ops(results):
-            self.write(o, depth + 1, lhs, op, coeff, value, keep)
+            self.write(o, depth + 1, lhs, op, coeff, value, keep if self.read_back(lhs) else None)
+
+    def read_back(self, lhs):
+        """True unless the kernel surely reads nothing of ``lhs``'s array (a current
+        buffer, say): where it may, an instance that raised must keep it. (A buffered
+        current starts at 0 for the kernel: it reads none of Arbor's arrays.)"""
+        number = self.scopes.get(lhs.array)
+        read = {self.scopes.get(f"_s_{f.name}") for f in self.fields
+                if self.load(f) is not None and f.write is not Write.BUFFER}
+        return number is None or None in read or number in read
 
     def record(self, o, depth):
         """The kernel once more, for the instance whose raise fails the run and with the
