@@ -222,7 +222,7 @@ class ScalarEntry(Entry):
         number = self.scopes.get(lhs.array)
         term = f"{coeff}({value})"
         if keep is not None:
-            old = "0.0" if op == "+=" else self.read(lhs.array, lhs.index) if number is not None else str(lhs)
+            old = "0.0" if op == "+=" else self.read(lhs.array, lhs.index)
             term = f"({term} if {keep} else {old})"
         if number is None:
             o(depth, f"{lhs} {op} {term}")
@@ -286,9 +286,15 @@ class ScalarEntry(Entry):
         buffer, say): where it may, an instance that raised must keep it. (A buffered
         current starts at 0 for the kernel: it reads none of Arbor's arrays.)"""
         number = self.scopes.get(lhs.array)
-        read = {self.scopes.get(f"_s_{f.name}") for f in self.fields
-                if self.load(f) is not None and f.write is not Write.BUFFER}
+        read = self.read_storages
         return number is None or None in read or number in read
+
+    @functools.cached_property
+    def read_storages(self):
+        """The scope numbers (see scopes) of the arrays the kernel's inputs come from;
+        None among them for one the scopes do not number."""
+        return {self.scopes.get(f"_s_{f.name}") for f in self.fields
+                if self.load(f) is not None and f.write is not Write.BUFFER}
 
     def record(self, o, depth):
         """The kernel once more, for the instance whose raise fails the run and with the

@@ -461,11 +461,11 @@ class Lowering:
             splitter = messages.split(cls, args, is_builtin)
         except messages.NotAMessage as why:
             self.fail(node, f"raise with a message the compiled code cannot make ({why})")
-        fixed, recorded, python, index_at = {}, [], [], None
+        fixed, recorded, python = {}, [], []
         saved, self.body = self.body, []
         for j, leaf in enumerate(splitter.leaves):
             if isinstance(leaf, ast.Name) and self.lookup(leaf.id, env, leaf) is _LOOP_INDEX:
-                index_at = len(recorded)
+                self.formats_index = True
                 recorded.append(_name(PREFIX + "k"))
                 python.append(True)
                 continue
@@ -493,13 +493,9 @@ class Lowering:
         template = messages.Template(cls, splitter.source, place, tuple(sorted(fixed.items())),
                                      tuple(python))
         record = _name(PREFIX + "rec")
-        writes = [ast.Expr(ast.Call(_name(PREFIX + "raise_value"), [record, ast.Constant(j), leaf], []))
-                  for j, leaf in enumerate(recorded)]
-        writes.append(ast.Expr(ast.Call(_name(PREFIX + "raise_count"),
-                                        [record, ast.Constant(len(recorded))], [])))
         self.raises = self.records = True
-        self.formats_index |= index_at is not None
-        guard = ast.If(ast.Compare(record, [ast.NotEq()], [ast.Constant(0)]), computing + writes, [])
+        guard = ast.If(ast.Compare(record, [ast.NotEq()], [ast.Constant(0)]),
+                       computing + messages.record_statements(record, recorded), [])
         self.emit(self.set_status(self.code_for(template), [guard]))
 
     def next_raise_group(self):

@@ -26,7 +26,7 @@ from ...abi import contract
 from .naming import PREFIX
 
 LEAF = PREFIX + "m"        # the template's name of leaf j: __pc_m<j>
-_TEXT_FUNCTIONS = {"str": str, "repr": repr, "ascii": ascii, "format": format}
+_TEXT_FUNCTIONS = frozenset({"str", "repr", "ascii", "format"})
 
 
 def raise_message(cls, values, place):
@@ -110,6 +110,7 @@ class Split:
         self.is_builtin = is_builtin
         self.leaves: list[ast.expr] = []
         self.uses_repr = False
+        self.source = ""            # the template, once split() has made it
 
     def arguments(self, args) -> str:
         """The template of ``args`` as the source of a tuple expression."""
@@ -206,6 +207,15 @@ def split(cls, args, is_builtin):
         splitter.uses_repr = True          # str(KeyError(x)) is repr(x)
     splitter.source = splitter.arguments(args)
     return splitter
+
+
+def record_statements(record, numbers):
+    """The statements that write ``numbers`` (expressions) into the raise record at
+    ``record`` (an expression of its address), then their count."""
+    def call(name, *args):
+        return ast.Expr(ast.Call(ast.Name(PREFIX + name, ast.Load()), list(args), []))
+    return [call("raise_value", record, ast.Constant(j), number) for j, number in enumerate(numbers)] \
+        + [call("raise_count", record, ast.Constant(len(numbers)))]
 
 
 class Formatter:

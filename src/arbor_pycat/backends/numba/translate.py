@@ -885,12 +885,7 @@ class _Raises(ast.NodeTransformer):
         template = messages.Template(cls, splitter.source, place, tuple(sorted(fixed.items())),
                                      (None,) * len(recorded))
         self.records = True
-        record = ast.Name(PREFIX + "rec", ast.Load())
-        body = [ast.Expr(ast.Call(ast.Name(PREFIX + "raise_value", ast.Load()),
-                                  [record, ast.Constant(j), leaf], []))
-                for j, leaf in enumerate(recorded)]
-        body.append(ast.Expr(ast.Call(ast.Name(PREFIX + "raise_count", ast.Load()),
-                                      [record, ast.Constant(len(recorded))], [])))
+        body = messages.record_statements(ast.Name(PREFIX + "rec", ast.Load()), recorded)
         body.append(ast.Return(ast.Constant(self.code_for(template))))
         return [ast.copy_location(statement, node) for statement in body]
 
